@@ -1,0 +1,54 @@
+//! The one error type of the crate.
+
+use core::fmt;
+
+use crate::{BLOCK_BYTES, Kernel};
+
+/// Why a decode call refused its arguments.
+///
+/// Every call that returns an `Err` leaves the caller's output untouched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is not a whole number of 144-byte blocks.
+    InputLength {
+        /// The input length in bytes.
+        len: usize,
+    },
+    /// The output slice does not hold exactly 256 values per input block.
+    OutputLength {
+        /// The number of `f32` values the input decodes to.
+        expected: usize,
+        /// The length of the output slice that was passed.
+        actual: usize,
+    },
+    /// The requested kernel cannot run on this CPU or was not compiled into this build.
+    KernelUnavailable {
+        /// The kernel that was asked for.
+        kernel: Kernel,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::InputLength { len } => write!(
+                f,
+                "input length {len} is not a multiple of the {BLOCK_BYTES}-byte Q4_K block"
+            ),
+            Error::OutputLength { expected, actual } => write!(
+                f,
+                "output holds {actual} values but the input decodes to {expected}"
+            ),
+            Error::KernelUnavailable { kernel } => {
+                write!(
+                    f,
+                    "the {kernel} kernel is not available on this CPU or build"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for Error {}

@@ -1,0 +1,102 @@
+//! The kernels, how each is detected, and the one dispatch point.
+
+use core::fmt;
+
+use crate::{BlockQ4K, Error, scalar};
+
+/// A decoding kernel: one implementation of the Q4_K formula for one instruction set.
+///
+/// All kernels give bit-identical output. [`decode`](crate::decode) picks [`Kernel::best`];
+/// [`decode_with`](crate::decode_with) runs the one you name, for testing and benchmarking.
+///
+/// With the `std` feature, availability is detected at run time from the CPU. Without it, a
+/// kernel is available when the build's target features include its instruction set (for
+/// example `-C target-cpu=native`, or `-C target-feature=+avx2,+fma`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Kernel {
+    /// Portable Rust, every target; the reference the others are tested against.
+    Scalar,
+    /// x86_64 SSE2, present on every x86_64 CPU.
+    Sse2,
+    /// x86_64 AVX2 with FMA.
+    Avx2,
+    /// x86_64 AVX-512 (F, BW, VL).
+    Avx512,
+    /// aarch64 Advanced SIMD (NEON).
+    Neon,
+}
+
+impl Kernel {
+    /// Every kernel, available here or not, from the portable one to the widest.
+    pub const ALL: [Kernel; 5] = [
+        Kernel::Scalar,
+        Kernel::Sse2,
+        Kernel::Avx2,
+        Kernel::Avx512,
+        Kernel::Neon,
+    ];
+
+    /// The fastest kernel this CPU (with `std`) or this build (without `std`) can run.
+    ///
+    /// ```
+    /// assert!(q4k::Kernel::best().is_available());
+    /// ```
+    pub fn best() -> Kernel {
+        const PREFERENCE: [Kernel; 4] = [Kernel::Avx512, Kernel::Avx2, Kernel::Sse2, Kernel::Neon];
+        PREFERENCE
+            .into_iter()
+            .find(|kernel| kernel.is_available())
+            .unwrap_or(Kernel::Scalar)
+    }
+
+    /// Whether this kernel can run here: compiled for this architecture, and supported by the
+    /// CPU (with `std`) or enabled in the build's target features (without `std`).
+    pub fn is_available(self) -> bool {
+        match self {
+            Kernel::Scalar => true,
+            // Not implemented yet.
+            Kernel::Sse2 | Kernel::Avx2 | Kernel::Avx512 | Kernel::Neon => false,
+        }
+    }
+
+    /// A short human name: `"scalar"`, `"sse2"`, `"avx2"`, `"avx512"` or `"neon"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kernel::Scalar => "scalar",
+            Kernel::Sse2 => "sse2",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+            Kernel::Neon => "neon",
+        }
+    }
+
+    /// Decodes `blocks` into `out` (256 values per block, lengths checked by the caller), with
+    /// non-temporal stores if `streaming` and the kernel has them.
+    pub(crate) fn run(
+        self,
+        blocks: &[BlockQ4K],
+        out: &mut [f32],
+        streaming: bool,
+    ) -> Result<(), Error> {
+        if !self.is_available() {
+            return Err(Error::KernelUnavailable { kernel: self });
+        }
+        match self {
+            Kernel::Scalar => {
+                // Plain Rust has no non-temporal store; the scalar kernel always caches.
+                let _ = streaming;
+                scalar::decode_blocks(blocks, out)
+            }
+            _ => return Err(Error::KernelUnavailable { kernel: self }),
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
