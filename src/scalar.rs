@@ -13,17 +13,30 @@ pub(crate) fn decode_block(block: &BlockQ4K, out: &mut [f32; BLOCK_VALUES]) {
     let d = block.d();
     let dmin = block.dmin();
     let pairs = block.scales_and_mins();
+    let scales = pairs.map(|(sc, _)| d * f32::from(sc));
+    let mins = pairs.map(|(_, m)| dmin * f32::from(m));
     let (groups, _) = out.as_chunks_mut::<64>();
     let (quant_groups, _) = block.quants().as_chunks::<32>();
     for (g, (group, quants)) in groups.iter_mut().zip(quant_groups).enumerate() {
-        let (sc_lo, m_lo) = pairs[2 * g];
-        let (sc_hi, m_hi) = pairs[2 * g + 1];
-        let (scale_lo, min_lo) = (d * f32::from(sc_lo), dmin * f32::from(m_lo));
-        let (scale_hi, min_hi) = (d * f32::from(sc_hi), dmin * f32::from(m_hi));
-        let (low, high) = group.split_at_mut(32);
+        // Split the 32 bytes into 64 nibbles first, in output order: a byte loop that the
+        // compiler turns into a few wide masks and shifts.
+        let mut nibbles = [0u8; 64];
+        let (low, high) = nibbles.split_at_mut(32);
         for ((lo, hi), &q) in low.iter_mut().zip(high.iter_mut()).zip(quants) {
-            *lo = scale_lo * f32::from(q & 0x0F) - min_lo;
-            *hi = scale_hi * f32::from(q >> 4) - min_hi;
+            *lo = q & 0x0F;
+            *hi = q >> 4;
+        }
+        for (half, (values, nibbles)) in group
+            .as_chunks_mut::<32>()
+            .0
+            .iter_mut()
+            .zip(nibbles.as_chunks::<32>().0)
+            .enumerate()
+        {
+            let (scale, min) = (scales[2 * g + half], mins[2 * g + half]);
+            for (value, &q) in values.iter_mut().zip(nibbles) {
+                *value = scale * f32::from(q) - min;
+            }
         }
     }
 }
