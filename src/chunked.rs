@@ -97,15 +97,13 @@ impl ChunkedDecoder {
     {
         self.check_kernel()?;
         let mut values = [0f32; BLOCK_VALUES];
-        let rest = match self.complete_partial(chunk) {
-            (None, rest) => rest,
-            (Some(block), rest) => {
-                self.decoder.decode(&block, &mut values)?;
-                self.blocks_decoded = self.blocks_decoded.saturating_add(1);
-                on_block(&values);
-                rest
-            }
-        };
+        let (completed, rest) = self.top_up(chunk);
+        if completed {
+            self.decoder.decode(&self.partial, &mut values)?;
+            self.partial.clear();
+            self.blocks_decoded = self.blocks_decoded.saturating_add(1);
+            on_block(&values);
+        }
         let (whole, tail) = rest.as_chunks::<BLOCK_BYTES>();
         for block in whole {
             self.decoder.decode(block, &mut values)?;
@@ -140,9 +138,10 @@ impl ChunkedDecoder {
         };
         self.check_kernel()?;
         // Nothing below fails: the lengths and the kernel are checked.
-        let (first, rest) = self.complete_partial(chunk);
-        if let Some(block) = first {
-            self.decoder.decode(&block, first_values)?;
+        let (completed, rest) = self.top_up(chunk);
+        if completed {
+            self.decoder.decode(&self.partial, first_values)?;
+            self.partial.clear();
         }
         let (whole, tail) = rest.split_at(rest.len() - rest.len() % BLOCK_BYTES);
         self.decoder.decode(whole, run_values)?;
@@ -176,22 +175,16 @@ impl ChunkedDecoder {
         }
     }
 
-    /// Tops up the held partial block from the front of `chunk`. Returns the block if that
-    /// completed it (and empties the buffer), and the part of `chunk` not taken.
-    fn complete_partial<'a>(&mut self, chunk: &'a [u8]) -> (Option<[u8; BLOCK_BYTES]>, &'a [u8]) {
+    /// Tops up the held partial block from the front of `chunk`; returns whether that completed
+    /// it (the block is then `self.partial`, to be decoded and cleared) and the rest of `chunk`.
+    fn top_up<'a>(&mut self, chunk: &'a [u8]) -> (bool, &'a [u8]) {
         if self.partial.is_empty() {
-            return (None, chunk);
+            return (false, chunk);
         }
         let take = chunk.len().min(BLOCK_BYTES - self.partial.len());
         let (head, rest) = chunk.split_at(take);
         self.hold(head);
-        match <[u8; BLOCK_BYTES]>::try_from(self.partial.as_slice()) {
-            Ok(block) => {
-                self.partial.clear();
-                (Some(block), rest)
-            }
-            Err(_) => (None, rest),
-        }
+        (self.partial.is_full(), rest)
     }
 
     /// Appends bytes that are known to fit in the partial-block buffer.
