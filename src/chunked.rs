@@ -95,18 +95,18 @@ impl ChunkedDecoder {
     where
         F: FnMut(&[f32; BLOCK_VALUES]),
     {
-        self.check_kernel()?;
+        let decoder = self.resolved_decoder()?;
         let mut values = [0f32; BLOCK_VALUES];
         let (completed, rest) = self.top_up(chunk);
         if completed {
-            self.decoder.decode(&self.partial, &mut values)?;
+            decoder.decode(&self.partial, &mut values)?;
             self.partial.clear();
             self.blocks_decoded = self.blocks_decoded.saturating_add(1);
             on_block(&values);
         }
         let (whole, tail) = rest.as_chunks::<BLOCK_BYTES>();
         for block in whole {
-            self.decoder.decode(block, &mut values)?;
+            decoder.decode(block, &mut values)?;
             self.blocks_decoded = self.blocks_decoded.saturating_add(1);
             on_block(&values);
         }
@@ -136,15 +136,15 @@ impl ChunkedDecoder {
         } else {
             (&mut [][..], output)
         };
-        self.check_kernel()?;
+        let decoder = self.resolved_decoder()?;
         // Nothing below fails: the lengths and the kernel are checked.
         let (completed, rest) = self.top_up(chunk);
         if completed {
-            self.decoder.decode(&self.partial, first_values)?;
+            decoder.decode(&self.partial, first_values)?;
             self.partial.clear();
         }
         let (whole, tail) = rest.split_at(rest.len() - rest.len() % BLOCK_BYTES);
-        self.decoder.decode(whole, run_values)?;
+        decoder.decode(whole, run_values)?;
         self.blocks_decoded = self
             .blocks_decoded
             .saturating_add((expected / BLOCK_VALUES) as u64);
@@ -165,11 +165,12 @@ impl ChunkedDecoder {
         }
     }
 
-    /// Fails if the configured kernel cannot run, before any state changes.
-    fn check_kernel(&self) -> Result<(), Error> {
+    /// The decoder with its kernel resolved once for this chunk; fails if the kernel cannot run,
+    /// before any state changes.
+    fn resolved_decoder(&self) -> Result<Decoder, Error> {
         let kernel = self.decoder.selected_kernel();
         if kernel.is_available() {
-            Ok(())
+            Ok(self.decoder.kernel(kernel))
         } else {
             Err(Error::KernelUnavailable { kernel })
         }
