@@ -16,7 +16,9 @@ pub enum Error {
         /// The input length in bytes.
         len: usize,
     },
-    /// The output slice does not hold exactly 256 values per input block.
+    /// The output slice does not hold exactly 256 values per input block (for
+    /// [`ChunkedDecoder::feed_into`](crate::ChunkedDecoder::feed_into): is too short for the
+    /// blocks the chunk completes).
     OutputLength {
         /// The number of `f32` values the input decodes to.
         expected: usize,
@@ -27,6 +29,12 @@ pub enum Error {
     KernelUnavailable {
         /// The kernel that was asked for.
         kernel: Kernel,
+    },
+    /// A chunked stream ended with bytes that do not make up a whole block
+    /// (from [`ChunkedDecoder::finish`](crate::ChunkedDecoder::finish)).
+    TrailingBytes {
+        /// The number of bytes after the last whole block (1..=143).
+        count: usize,
     },
 }
 
@@ -47,6 +55,10 @@ impl fmt::Display for Error {
                     "the {kernel} kernel is not available on this CPU or build"
                 )
             }
+            Error::TrailingBytes { count } => write!(
+                f,
+                "the stream ended with {count} bytes after the last whole {BLOCK_BYTES}-byte block"
+            ),
         }
     }
 }

@@ -16,6 +16,9 @@
 //! # Ok::<(), q4k::Error>(())
 //! ```
 //!
+//! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
+//! [`ChunkedDecoder`], which holds at most one partial block between chunks.
+//!
 //! # Features
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
@@ -30,6 +33,7 @@
 extern crate std;
 
 mod block;
+mod chunked;
 mod decoder;
 mod error;
 mod f16;
@@ -37,6 +41,7 @@ mod kernel;
 mod scalar;
 
 pub use block::{BlockQ4K, as_bytes, blocks};
+pub use chunked::ChunkedDecoder;
 pub use decoder::{Decoder, Stores};
 pub use error::Error;
 pub use f16::f16_to_f32;
@@ -66,7 +71,7 @@ pub const fn output_len(input_len: usize) -> usize {
 /// assert_eq!(q4k::input_len(100), None);
 /// ```
 pub const fn input_len(values: usize) -> Option<usize> {
-    if values % BLOCK_VALUES != 0 {
+    if !values.is_multiple_of(BLOCK_VALUES) {
         return None;
     }
     (values / BLOCK_VALUES).checked_mul(BLOCK_BYTES)
