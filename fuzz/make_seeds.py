@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Writes the small seed corpus of each fuzz target into seeds/<target>/ (deterministic)."""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def block(d, dmin, fill):
+    """One 144-byte block: f16 bits d and dmin, then 140 bytes from a small generator."""
+    state = fill
+    rest = bytearray()
+    for _ in range(140):
+        state = (state * 1664525 + 1013904223) & 0xFFFFFFFF
+        rest.append(state >> 24)
+    return struct.pack("<HH", d, dmin) + bytes(rest)
+
+
+ONE, NAN, INF, SUB, MAX, NEG = 0x3C00, 0x7E01, 0x7C00, 0x0001, 0x7BFF, 0xC500
+BLOCKS = [block(ONE, ONE, 1), block(NAN, SUB, 2), block(MAX, INF, 3), block(NEG, MAX, 4)]
+
+
+def layout(in_off, out_off, guard, mode, delta, repeat, pattern):
+    return bytes([in_off, out_off, guard, mode, delta & 0xFF, repeat]) + pattern
+
+
+def write(target, name, data):
+    folder = os.path.join(HERE, "seeds", target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
+# decode: entry point, kernel, store policy, then the layout.
+for kernel in range(5):
+    write("decode", f"with-kernel-{kernel}", bytes([1, kernel, 0]) + layout(kernel, kernel, 0, 0, 0, 2, BLOCKS[kernel % 4]))
+write("decode", "decode-two-blocks", bytes([0, 0, 0]) + layout(3, 1, 4, 0, 0, 1, BLOCKS[0] + BLOCKS[1]))
+write("decode", "decoder-streaming", bytes([3, 2, 2]) + layout(5, 3, 0, 0, 0, 9, BLOCKS[2]))
+write("decode", "output-short", bytes([2, 0, 1]) + layout(0, 0, 2, 0xFF, -1, 1, BLOCKS[3]))
+write("decode", "input-partial", bytes([0, 0, 0]) + layout(1, 0, 0, 0, 0, 1, BLOCKS[0][:143]))
+write("decode", "empty", bytes([0, 0, 0]) + layout(0, 0, 0, 0, 0, 1, b""))
+
+# parallel: entry point, kernel, store policy, then the layout (larger inputs by repetition).
+write("parallel", "many-blocks", bytes([0, 0, 0]) + layout(0, 0, 0, 0, 0, 31, BLOCKS[0] + BLOCKS[1]))
+write("parallel", "with-kernel", bytes([1, 2, 0]) + layout(7, 2, 3, 0, 0, 20, BLOCKS[2] + BLOCKS[3]))
+write("parallel", "decoder-streaming", bytes([2, 3, 2]) + layout(9, 5, 0, 0, 0, 17, BLOCKS[1]))
+write("parallel", "output-long", bytes([0, 0, 0]) + layout(0, 0, 0, 0xC0, 3, 4, BLOCKS[3]))
+
+# blocks: input offset, a length for output_len/input_len, then the bytes.
+write("blocks", "four-blocks", bytes([3]) + struct.pack("<Q", 4096) + b"".join(BLOCKS))
+write("blocks", "partial", bytes([0]) + struct.pack("<Q", 2**64 - 256) + BLOCKS[1][:100])
+write("blocks", "one-block", bytes([1]) + struct.pack("<Q", 100) + BLOCKS[2])
+
+# chunked: kernel choice (5 = best), store policy, stream length, stream, then steps
+# (operation, chunk length).
+stream = b"".join(BLOCKS[:3]) + BLOCKS[3][:50]
+def chunked(choice, steps):
+    plan = b"".join(bytes([op]) + struct.pack("<H", n) for op, n in steps)
+    return bytes([choice, 0]) + struct.pack("<H", len(stream)) + stream + plan
+write("chunked", "feed-small", chunked(5, [(0, 100), (0, 1), (0, 143), (0, 300)]))
+write("chunked", "feed-into-mixed", chunked(0, [(1, 200), (3, 77), (5, 144), (7, 10), (0, 150)]))
+write("chunked", "short-output", chunked(2, [(1, 100), (0x1D, 100), (0x25, 288)]))
+write("chunked", "unavailable-kernel", chunked(4, [(1, 144), (0, 144)]))
