@@ -103,7 +103,7 @@ category(
     [block(realistic_d(), bits, rand_bytes(12), rand_bytes(128)) for _, bits in F16_EDGES],
 )
 category(
-    "both edge: (+0,+0) (-0,-0) (65504,65504) (+inf,-inf) (NaN,+0) (-65504,subnormal)",
+    "both edge: (+0,+0) (-0,-0) (65504,65504) (+inf,-inf) (NaN,+0) (-65504,subnormal) (-1.5,+0)",
     [
         block(0x0000, 0x0000, rand_bytes(12), rand_bytes(128)),
         block(0x8000, 0x8000, rand_bytes(12), rand_bytes(128)),
@@ -111,6 +111,7 @@ category(
         block(0x7C00, 0xFC00, rand_bytes(12), rand_bytes(128)),
         block(0x7E00, 0x0000, rand_bytes(12), rand_bytes(128)),
         block(0xFBFF, 0x0001, rand_bytes(12), rand_bytes(128)),
+        block(0xBE00, 0x0000, rand_bytes(12), rand_bytes(128)),
     ],
 )
 
