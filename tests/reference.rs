@@ -31,6 +31,11 @@ impl Vectors {
 }
 
 fn vectors() -> Vectors {
+    vectors_with_stride(MIRI_STRIDE)
+}
+
+/// Every `stride`-th reference block with its expected values.
+fn vectors_with_stride(stride: usize) -> Vectors {
     assert_eq!(BLOCK_FILE.len() % BLOCK_BYTES, 0, "q4k_blocks.bin length");
     let all = BLOCK_FILE.len() / BLOCK_BYTES;
     assert_eq!(
@@ -43,7 +48,7 @@ fn vectors() -> Vectors {
     for (block, values) in BLOCK_FILE
         .chunks_exact(BLOCK_BYTES)
         .zip(EXPECTED_FILE.chunks_exact(BLOCK_VALUES * 4))
-        .step_by(MIRI_STRIDE)
+        .step_by(stride)
     {
         bytes.extend_from_slice(block);
         expected.extend(
@@ -57,7 +62,7 @@ fn vectors() -> Vectors {
 
 #[test]
 fn vectors_cover_the_edge_cases() {
-    let v = vectors();
+    let v = vectors_with_stride(1);
     eprintln!("reference vectors: {} blocks", v.blocks());
     assert!(v.blocks() >= 12, "too few reference blocks");
     let has = |f: fn(f32) -> bool| v.expected.iter().any(|&x| f(x));
