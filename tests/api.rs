@@ -349,7 +349,7 @@ fn output_len_edges() {
 #[test]
 fn input_len_edges() {
     let reference = |values: usize| -> Option<usize> {
-        if values % 256 != 0 {
+        if !values.is_multiple_of(256) {
             return None;
         }
         usize::try_from(values as u128 / 256 * 144).ok()

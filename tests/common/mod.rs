@@ -107,7 +107,7 @@ pub fn decode_reference(block: &[u8]) -> [f32; 256] {
 
 /// Many blocks decoded with [`decode_reference`].
 pub fn decode_reference_all(bytes: &[u8]) -> Vec<f32> {
-    assert_eq!(bytes.len() % 144, 0);
+    assert!(bytes.len().is_multiple_of(144));
     bytes.chunks_exact(144).flat_map(decode_reference).collect()
 }
 
