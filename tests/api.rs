@@ -46,19 +46,23 @@ fn input_not_whole_blocks_is_an_input_length_error() {
         "input_not_whole_blocks_is_an_input_length_error: kernels {:?}",
         Kernel::ALL
     );
-    let lens = [
-        1,
-        2,
-        3,
-        BLOCK_BYTES - 1,
-        BLOCK_BYTES + 1,
-        2 * BLOCK_BYTES - 1,
-        2 * BLOCK_BYTES + 1,
-        3 * BLOCK_BYTES + 100,
-        1000,
-    ];
+    let lens: &[usize] = if cfg!(miri) {
+        &[1, BLOCK_BYTES + 1, 2 * BLOCK_BYTES - 1]
+    } else {
+        &[
+            1,
+            2,
+            3,
+            BLOCK_BYTES - 1,
+            BLOCK_BYTES + 1,
+            2 * BLOCK_BYTES - 1,
+            2 * BLOCK_BYTES + 1,
+            3 * BLOCK_BYTES + 100,
+            1000,
+        ]
+    };
     let input = vec![0x11u8; 8 * BLOCK_BYTES];
-    for len in lens {
+    for &len in lens {
         let input = &input[..len];
         assert_eq!(
             q4k::blocks(input).unwrap_err(),
@@ -67,7 +71,12 @@ fn input_not_whole_blocks_is_an_input_length_error() {
         );
         // Whatever the output length, the input error is reported, with the input length.
         let whole = q4k::output_len(len);
-        for out_len in [0, 1, whole, whole + BLOCK_VALUES, whole.saturating_sub(1)] {
+        let out_lens: &[usize] = if cfg!(miri) {
+            &[0, whole]
+        } else {
+            &[0, 1, whole, whole + BLOCK_VALUES, whole.saturating_sub(1)]
+        };
+        for &out_len in out_lens {
             for kernel in every_kernel_choice() {
                 let mut output = sentinel_vec(out_len);
                 call_every_entry_point(kernel, input, &mut output, |api, result, output| {
@@ -93,7 +102,11 @@ fn wrong_output_length_is_an_output_length_error() {
     for blocks in 0..=3 {
         let input = &input[..blocks * BLOCK_BYTES];
         let expected = blocks * BLOCK_VALUES;
-        let mut actuals = vec![0, 1, 255, 256, 257, expected + 1, expected + 256, 1000];
+        let mut actuals = if cfg!(miri) {
+            vec![0, expected + 1]
+        } else {
+            vec![0, 1, 255, 256, 257, expected + 1, expected + 256, 1000]
+        };
         actuals.extend(expected.checked_sub(1));
         actuals.retain(|&a| a != expected);
         for actual in actuals {
