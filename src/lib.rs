@@ -29,6 +29,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod arch;
 mod block;
 mod decoder;
 mod error;
