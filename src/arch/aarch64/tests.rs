@@ -29,11 +29,11 @@ impl Rng {
     /// An f16 bit pattern: usually random, often a special value.
     fn f16(&mut self) -> u16 {
         const SPECIAL: [u16; 12] = [
-            0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x3C00, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00,
-            0x7E00, 0xFD01,
+            0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x3C00, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0x7E00,
+            0xFD01,
         ];
         let r = self.next();
-        if r % 4 == 0 {
+        if r.is_multiple_of(4) {
             SPECIAL[(r >> 8) as usize % SPECIAL.len()]
         } else {
             (r >> 16) as u16
@@ -66,7 +66,11 @@ fn compare(input: &[u8], out_offset: usize, neon: &mut [f32], scalar: &mut [f32]
             s.to_bits(),
         );
         if !range.contains(&i) {
-            assert_eq!(n.to_bits(), SENTINEL.to_bits(), "neon wrote outside its output");
+            assert_eq!(
+                n.to_bits(),
+                SENTINEL.to_bits(),
+                "neon wrote outside its output"
+            );
         }
         nan_payloads += usize::from(n.to_bits() != s.to_bits());
     }
@@ -84,7 +88,11 @@ fn test_imp_001_neon_is_available_and_best() {
 #[test]
 #[cfg_attr(miri, ignore = "Miri cannot execute SIMD intrinsics")]
 fn test_imp_001_neon_matches_scalar_on_random_blocks() {
-    println!("comparing kernel {} against {}", Kernel::Neon, Kernel::Scalar);
+    println!(
+        "comparing kernel {} against {}",
+        Kernel::Neon,
+        Kernel::Scalar
+    );
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut input = [0u8; MAX_BLOCKS * BLOCK_BYTES + 3];
     let mut neon = [0f32; MAX_BLOCKS * BLOCK_VALUES + 8];
