@@ -56,6 +56,8 @@ const QUANT_VALUES: [f32; 16] = [
 /// The CPU must have NEON: outside code compiled with NEON enabled, calling this
 /// `#[target_feature]` function is `unsafe`, and the caller checks
 /// [`neon_available`](super::neon_available) first.
+// Called once per slice; kept out of line so profilers and symbol checks see the kernel.
+#[inline(never)]
 #[target_feature(enable = "neon")]
 pub(crate) fn decode(blocks: &[BlockQ4K], out: &mut [f32]) {
     debug_assert_eq!(out.len(), blocks.len() * BLOCK_VALUES);
