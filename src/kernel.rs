@@ -56,8 +56,18 @@ impl Kernel {
     pub fn is_available(self) -> bool {
         match self {
             Kernel::Scalar => true,
+            Kernel::Neon => {
+                #[cfg(target_arch = "aarch64")]
+                {
+                    crate::arch::aarch64::neon_available()
+                }
+                #[cfg(not(target_arch = "aarch64"))]
+                {
+                    false
+                }
+            }
             // Not implemented yet.
-            Kernel::Sse2 | Kernel::Avx2 | Kernel::Avx512 | Kernel::Neon => false,
+            Kernel::Sse2 | Kernel::Avx2 | Kernel::Avx512 => false,
         }
     }
 
@@ -88,6 +98,14 @@ impl Kernel {
                 // Plain Rust has no non-temporal store; the scalar kernel always caches.
                 let _ = streaming;
                 scalar::decode_blocks(blocks, out)
+            }
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => {
+                // NEON has no practical non-temporal store (STNP is only a hint): always cached.
+                let _ = streaming;
+                // SAFETY: `is_available` returned true above, so this aarch64 CPU (or build) has
+                // NEON, the one target feature `neon::decode` enables.
+                unsafe { crate::arch::aarch64::neon::decode(blocks, out) }
             }
             _ => return Err(Error::KernelUnavailable { kernel: self }),
         }

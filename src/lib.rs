@@ -32,6 +32,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod arch;
 mod block;
 mod chunked;
 mod decoder;
