@@ -4,6 +4,9 @@ use core::fmt;
 
 use crate::{BlockQ4K, Error, scalar};
 
+#[cfg(target_arch = "x86_64")]
+use crate::arch;
+
 /// A decoding kernel: one implementation of the Q4_K formula for one instruction set.
 ///
 /// All kernels give bit-identical output. [`decode`](crate::decode) picks [`Kernel::best`];
@@ -22,7 +25,7 @@ pub enum Kernel {
     Sse2,
     /// x86_64 AVX2 with FMA.
     Avx2,
-    /// x86_64 AVX-512 (F, BW, VL).
+    /// x86_64 AVX-512 Foundation (AVX-512F); no other AVX-512 subset is needed.
     Avx512,
     /// aarch64 Advanced SIMD (NEON).
     Neon,
@@ -56,8 +59,13 @@ impl Kernel {
     pub fn is_available(self) -> bool {
         match self {
             Kernel::Scalar => true,
-            // Not implemented yet.
-            Kernel::Sse2 | Kernel::Avx2 | Kernel::Avx512 | Kernel::Neon => false,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Sse2 => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => x86_64::has_avx2(),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => x86_64::has_avx512(),
+            _ => false,
         }
     }
 
@@ -89,6 +97,15 @@ impl Kernel {
                 let _ = streaming;
                 scalar::decode_blocks(blocks, out)
             }
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: SSE2 is part of the x86_64 baseline.
+            Kernel::Sse2 => unsafe { arch::x86_64::sse2::decode(blocks, out, streaming) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `is_available` checked AVX2 and FMA above.
+            Kernel::Avx2 => unsafe { arch::x86_64::avx2::decode(blocks, out, streaming) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `is_available` checked AVX-512F above.
+            Kernel::Avx512 => unsafe { arch::x86_64::avx512::decode(blocks, out, streaming) },
             _ => return Err(Error::KernelUnavailable { kernel: self }),
         }
         Ok(())
@@ -98,5 +115,34 @@ impl Kernel {
 impl fmt::Display for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// CPU feature checks for the x86_64 kernels: run-time detection with `std`, the build's target
+/// features without it.
+#[cfg(target_arch = "x86_64")]
+mod x86_64 {
+    /// AVX2 and FMA.
+    pub(super) fn has_avx2() -> bool {
+        #[cfg(feature = "std")]
+        {
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            cfg!(all(target_feature = "avx2", target_feature = "fma"))
+        }
+    }
+
+    /// AVX-512F.
+    pub(super) fn has_avx512() -> bool {
+        #[cfg(feature = "std")]
+        {
+            std::is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            cfg!(target_feature = "avx512f")
+        }
     }
 }

@@ -26,9 +26,10 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod arch;
 mod block;
 mod decoder;
 mod error;
@@ -66,7 +67,7 @@ pub const fn output_len(input_len: usize) -> usize {
 /// assert_eq!(q4k::input_len(100), None);
 /// ```
 pub const fn input_len(values: usize) -> Option<usize> {
-    if values % BLOCK_VALUES != 0 {
+    if !values.is_multiple_of(BLOCK_VALUES) {
         return None;
     }
     (values / BLOCK_VALUES).checked_mul(BLOCK_BYTES)
