@@ -13,7 +13,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{d_dmin_u32, scales_and_mins_u64};
+use super::scales_and_mins_u64;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Floats per vector, and per 64-byte cache line.
@@ -60,54 +60,78 @@ unsafe fn decode_into<const STREAM: bool, const SHIFTED: bool>(
     dst: *mut f32,
     shift: usize,
 ) {
-    let Some((first, rest)) = blocks.split_first() else {
+    let Some(first) = blocks.first() else {
         return;
     };
     let mut writer = Writer::<STREAM, SHIFTED>::new(dst, shift);
+    // Software-pipelined: the tables of the next block are built before the current block is
+    // looked up and stored, so the header's latency overlaps the stores.
+    // SAFETY: AVX-512F is enabled here.
+    let mut current = unsafe { tables(first) };
+    // SAFETY: AVX-512F is enabled here.
+    let next = unsafe { tables(blocks.get(1).unwrap_or(first)) };
     // SAFETY: AVX-512F is enabled; the writer holds room for all blocks' values.
-    unsafe { decode_block::<STREAM, SHIFTED, true>(first, &mut writer) };
-    for block in rest {
+    unsafe { decode_block::<STREAM, SHIFTED, true>(first, &current, &mut writer) };
+    current = next;
+    for (i, block) in blocks.iter().enumerate().skip(1) {
+        // SAFETY: AVX-512F is enabled here.
+        let next = unsafe { tables(blocks.get(i + 1).unwrap_or(block)) };
         // SAFETY: as above; each block writes 256 of the values the writer has room for.
-        unsafe { decode_block::<STREAM, SHIFTED, false>(block, &mut writer) };
+        unsafe { decode_block::<STREAM, SHIFTED, false>(block, &current, &mut writer) };
+        current = next;
     }
     // SAFETY: the writer has received exactly `16 * blocks.len()` vectors.
     unsafe { writer.finish() };
 }
 
+/// `SMALL_F32[i] == i as f32`, for the 6-bit scales and mins.
+static SMALL_F32: [f32; 64] = {
+    let mut values = [0.0; 64];
+    let mut i = 0;
+    while i < 64 {
+        values[i] = i as f32;
+        i += 1;
+    }
+    values
+};
+
 /// The eight per-sub-block tables of one block: `table[j][k] = (d * sc[j]) * k - dmin * m[j]`.
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn tables(block: &BlockQ4K) -> [__m512; 8] {
+///
+/// `inline(always)` without `target_feature` so that it always inlines into the block loop;
+/// its caller supplies the feature.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F.
+#[inline(always)]
+unsafe fn tables(block: &BlockQ4K) -> [__m512; 8] {
     const KS: [f32; 16] = [
         0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
     ];
-    // SAFETY: `KS` is 16 floats, exactly one unaligned 64-byte load.
-    let ks = unsafe { _mm512_loadu_ps(KS.as_ptr()) };
-    // [d, dmin, ...] widened from f16; only the two low lanes are used.
-    let d_dmin = _mm512_cvtph_ps(_mm256_castsi128_si256(_mm_cvtsi32_si128(
-        d_dmin_u32(block) as i32
-    )));
-    let d_dmin = _mm512_permutexvar_ps(
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        d_dmin,
-    );
+    let (d, dmin) = block.d_dmin_bits();
     let (scales, mins) = scales_and_mins_u64(block);
-    let scales_mins = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_set_epi64x(
-        mins as i64,
-        scales as i64,
-    )));
-    // [d * sc[0..8], dmin * m[0..8]], all products exact.
-    let products = _mm512_mul_ps(scales_mins, d_dmin);
-    let mut tables = [_mm512_setzero_ps(); 8];
-    for (j, table) in tables.iter_mut().enumerate() {
-        let scale = _mm512_permutexvar_ps(_mm512_set1_epi32(j as i32), products);
-        let min = _mm512_permutexvar_ps(_mm512_set1_epi32(j as i32 + 8), products);
-        *table = _mm512_fmsub_ps(scale, ks, min);
+    // SAFETY: the caller guarantees AVX-512F; the one pointer read is `KS`, 16 floats.
+    unsafe {
+        let ks = _mm512_loadu_ps(KS.as_ptr());
+        let d = _mm512_cvtph_ps(_mm256_set1_epi16(d as i16));
+        let dmin = _mm512_cvtph_ps(_mm256_set1_epi16(dmin as i16));
+        let mut tables = [_mm512_setzero_ps(); 8];
+        for (j, table) in tables.iter_mut().enumerate() {
+            // Broadcasts of the 6-bit values straight from a table in memory: loads, where a
+            // broadcast from a register would be a shuffle, and shuffles are what this kernel
+            // is short of. `d * sc` and `dmin * m` are exact, as in the reference.
+            let scale = SMALL_F32[(scales >> (8 * j)) as usize & 63];
+            let min = SMALL_F32[(mins >> (8 * j)) as usize & 63];
+            let scale = _mm512_mul_ps(d, _mm512_set1_ps(scale));
+            let min = _mm512_mul_ps(dmin, _mm512_set1_ps(min));
+            *table = _mm512_fmsub_ps(scale, ks, min);
+        }
+        tables
     }
-    tables
 }
 
-/// Decodes one block into the writer's next sixteen vectors; `FIRST` for the first block.
+/// Decodes one block, whose tables are given, into the writer's next sixteen vectors; `FIRST`
+/// for the first block.
 ///
 /// # Safety
 ///
@@ -116,9 +140,9 @@ fn tables(block: &BlockQ4K) -> [__m512; 8] {
 #[inline]
 unsafe fn decode_block<const STREAM: bool, const SHIFTED: bool, const FIRST: bool>(
     block: &BlockQ4K,
+    tables: &[__m512; 8],
     writer: &mut Writer<STREAM, SHIFTED>,
 ) {
-    let tables = tables(block);
     let quants = block.quants().as_ptr();
     for g in 0..4 {
         // SAFETY: `32 * g + 32 <= 128`, so both 16-byte loads stay inside the quants.

@@ -29,10 +29,3 @@ pub(crate) fn scales_and_mins_u64(block: &BlockQ4K) -> (u64, u64) {
         u64::from(mins_lo) | (u64::from(mins_hi) << 32),
     )
 }
-
-/// `d` and `dmin` as one `u32`: `d` in the low half, `dmin` in the high half.
-#[inline(always)]
-pub(crate) fn d_dmin_u32(block: &BlockQ4K) -> u32 {
-    let (d, dmin) = block.d_dmin_bits();
-    u32::from(d) | (u32::from(dmin) << 16)
-}
