@@ -13,7 +13,7 @@
 
 use core::arch::x86_64::*;
 
-use super::scales_and_mins_u64;
+use super::{SMALL_F32, scales_and_mins_u64};
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Floats per vector, and per 64-byte cache line.
@@ -83,17 +83,6 @@ unsafe fn decode_into<const STREAM: bool, const SHIFTED: bool>(
     // SAFETY: the writer has received exactly `16 * blocks.len()` vectors.
     unsafe { writer.finish() };
 }
-
-/// `SMALL_F32[i] == i as f32`, for the 6-bit scales and mins.
-static SMALL_F32: [f32; 64] = {
-    let mut values = [0.0; 64];
-    let mut i = 0;
-    while i < 64 {
-        values[i] = i as f32;
-        i += 1;
-    }
-    values
-};
 
 /// The eight per-sub-block tables of one block: `table[j][k] = (d * sc[j]) * k - dmin * m[j]`.
 ///

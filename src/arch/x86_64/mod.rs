@@ -29,3 +29,14 @@ pub(crate) fn scales_and_mins_u64(block: &BlockQ4K) -> (u64, u64) {
         u64::from(mins_lo) | (u64::from(mins_hi) << 32),
     )
 }
+
+/// `SMALL_F32[i] == i as f32`, for the 6-bit scales and mins.
+pub(crate) static SMALL_F32: [f32; 64] = {
+    let mut values = [0.0; 64];
+    let mut i = 0;
+    while i < 64 {
+        values[i] = i as f32;
+        i += 1;
+    }
+    values
+};
