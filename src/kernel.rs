@@ -4,6 +4,9 @@ use core::fmt;
 
 use crate::{BlockQ4K, Error, scalar};
 
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+use crate::arch;
+
 /// A decoding kernel: one implementation of the Q4_K formula for one instruction set.
 ///
 /// All kernels give bit-identical output. [`decode`](crate::decode) picks [`Kernel::best`];
@@ -22,7 +25,7 @@ pub enum Kernel {
     Sse2,
     /// x86_64 AVX2 with FMA.
     Avx2,
-    /// x86_64 AVX-512 (F, BW, VL).
+    /// x86_64 AVX-512 Foundation (AVX-512F); no other AVX-512 subset is needed.
     Avx512,
     /// aarch64 Advanced SIMD (NEON).
     Neon,
@@ -56,18 +59,15 @@ impl Kernel {
     pub fn is_available(self) -> bool {
         match self {
             Kernel::Scalar => true,
-            Kernel::Neon => {
-                #[cfg(target_arch = "aarch64")]
-                {
-                    crate::arch::aarch64::neon_available()
-                }
-                #[cfg(not(target_arch = "aarch64"))]
-                {
-                    false
-                }
-            }
-            // Not implemented yet.
-            Kernel::Sse2 | Kernel::Avx2 | Kernel::Avx512 => false,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Sse2 => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => arch::x86_64::has_avx2_fma(),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => arch::x86_64::has_avx512f(),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => arch::aarch64::has_neon(),
+            _ => false,
         }
     }
 
@@ -99,13 +99,22 @@ impl Kernel {
                 let _ = streaming;
                 scalar::decode_blocks(blocks, out)
             }
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: SSE2 is part of the x86_64 baseline.
+            Kernel::Sse2 => unsafe { arch::x86_64::sse2::decode(blocks, out, streaming) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `is_available` checked AVX2 and FMA above.
+            Kernel::Avx2 => unsafe { arch::x86_64::avx2::decode(blocks, out, streaming) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `is_available` checked AVX-512F above.
+            Kernel::Avx512 => unsafe { arch::x86_64::avx512::decode(blocks, out, streaming) },
             #[cfg(target_arch = "aarch64")]
             Kernel::Neon => {
                 // NEON has no practical non-temporal store (STNP is only a hint): always cached.
                 let _ = streaming;
                 // SAFETY: `is_available` returned true above, so this aarch64 CPU (or build) has
                 // NEON, the one target feature `neon::decode` enables.
-                unsafe { crate::arch::aarch64::neon::decode(blocks, out) }
+                unsafe { arch::aarch64::neon::decode(blocks, out) }
             }
             _ => return Err(Error::KernelUnavailable { kernel: self }),
         }
