@@ -127,3 +127,64 @@ impl fmt::Display for Kernel {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Kernel;
+
+    /// The kernel `best()` must pick from the build's target features alone (without `std`),
+    /// or at least that one (with `std`, the CPU may offer more).
+    fn compile_time_kernel() -> Kernel {
+        if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+            Kernel::Avx512
+        } else if cfg!(all(
+            target_arch = "x86_64",
+            target_feature = "avx2",
+            target_feature = "fma"
+        )) {
+            Kernel::Avx2
+        } else if cfg!(target_arch = "x86_64") {
+            Kernel::Sse2
+        } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
+            Kernel::Neon
+        } else {
+            Kernel::Scalar
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri cannot execute SIMD intrinsics")]
+    fn test_imp_001_best_kernel_follows_the_build() {
+        let best = Kernel::best();
+        let expected = compile_time_kernel();
+        std::eprintln!("best kernel: {best}; from the build's target features: {expected}");
+        assert!(best.is_available());
+        assert!(
+            expected.is_available(),
+            "{expected} is compiled in, so it must be available"
+        );
+        if cfg!(feature = "std") {
+            // Runtime detection may find more than the build promised, never less.
+            assert!(best >= expected, "{best} is slower than the build allows");
+        } else {
+            assert_eq!(best, expected);
+        }
+    }
+
+    #[test]
+    fn names_are_distinct_and_only_scalar_is_everywhere() {
+        for (i, a) in Kernel::ALL.iter().enumerate() {
+            for b in &Kernel::ALL[i + 1..] {
+                assert_ne!(a.name(), b.name());
+            }
+        }
+        assert!(Kernel::Scalar.is_available());
+        let x86 = [Kernel::Sse2, Kernel::Avx2, Kernel::Avx512];
+        if !cfg!(target_arch = "x86_64") {
+            assert!(x86.iter().all(|k| !k.is_available()));
+        }
+        if !cfg!(target_arch = "aarch64") {
+            assert!(!Kernel::Neon.is_available());
+        }
+    }
+}
