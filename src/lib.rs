@@ -66,7 +66,7 @@ pub const fn output_len(input_len: usize) -> usize {
 /// assert_eq!(q4k::input_len(100), None);
 /// ```
 pub const fn input_len(values: usize) -> Option<usize> {
-    if values % BLOCK_VALUES != 0 {
+    if !values.is_multiple_of(BLOCK_VALUES) {
         return None;
     }
     (values / BLOCK_VALUES).checked_mul(BLOCK_BYTES)
