@@ -330,7 +330,7 @@ fn measure(bench: &mut Bench, label: &str, blocks: usize, options: &Options) -> 
     let reference = checksum(bench.out(values, 0));
 
     // Calibrate: a warm-up call (which also checks the output), then the time of one call,
-    // and from it the number of calls per sample (at least ~200 µs per sample).
+    // and the number of calls per sample (at least ~200 µs per sample).
     let target_sample = 200e-6;
     let mut iters = Vec::with_capacity(cases.len());
     let mut round_seconds = 0.0;
@@ -343,15 +343,20 @@ fn measure(bench: &mut Bench, label: &str, blocks: usize, options: &Options) -> 
                 println!("!! {} wrote different values from scalar", case.label());
             }
         }
-        let mut fastest = f64::INFINITY;
-        for _ in 0..3 {
+        // Double the calls per sample until a sample takes the target time, so that per-sample
+        // costs (a pool's `install`) are spread over many calls.
+        let mut n = 1;
+        let seconds = loop {
             let start = Instant::now();
-            bench.run(case, blocks, 1).expect("decode");
-            fastest = fastest.min(start.elapsed().as_secs_f64());
-        }
-        let n = ((target_sample / fastest.max(1e-9)).ceil() as usize).max(1);
+            bench.run(case, blocks, n).expect("decode");
+            let seconds = start.elapsed().as_secs_f64();
+            if seconds >= target_sample || n >= 1 << 20 {
+                break seconds;
+            }
+            n *= 2;
+        };
         iters.push(n);
-        round_seconds += n as f64 * fastest;
+        round_seconds += seconds;
     }
     let (min_rounds, max_rounds) = if options.quick { (3, 300) } else { (5, 2000) };
     let rounds = ((options.budget_seconds / round_seconds) as usize).clamp(min_rounds, max_rounds);

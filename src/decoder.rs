@@ -107,12 +107,12 @@ impl Decoder {
     /// ```
     #[cfg(feature = "parallel")]
     pub fn decode_parallel(&self, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
-        let blocks = check(input, output)?;
-        let kernel = self.selected_kernel();
-        if !kernel.is_available() {
-            return Err(Error::KernelUnavailable { kernel });
+        if crate::parallel::serial(input.len()) {
+            // Small inputs and one-thread pools take exactly the path of `decode`.
+            return self.decode(input, output);
         }
+        let blocks = check(input, output)?;
         let streaming = self.stores.streaming(core::mem::size_of_val(output));
-        crate::parallel::run(kernel, blocks, output, streaming)
+        crate::parallel::run(self.selected_kernel(), blocks, output, streaming)
     }
 }

@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use crate::{BLOCK_VALUES, BlockQ4K, Decoder, Error, Kernel};
+use crate::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K, Decoder, Error, Kernel};
 
 /// Blocks per parallel task: 256 blocks are 36 KiB of input and 256 KiB of output.
 ///
@@ -46,6 +46,10 @@ pub const PARALLEL_THRESHOLD_BLOCKS: usize = 1024;
 /// # Ok::<(), q4k::Error>(())
 /// ```
 pub fn decode_parallel(input: &[u8], output: &mut [f32]) -> Result<(), Error> {
+    if serial(input.len()) {
+        // Exactly `decode`, without the detour through the parallel path.
+        return crate::decode(input, output);
+    }
     Decoder::new().decode_parallel(input, output)
 }
 
@@ -61,20 +65,28 @@ pub fn decode_parallel(input: &[u8], output: &mut [f32]) -> Result<(), Error> {
 /// # Ok::<(), q4k::Error>(())
 /// ```
 pub fn decode_parallel_with(kernel: Kernel, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
+    if serial(input.len()) {
+        return crate::decode_with(kernel, input, output);
+    }
     Decoder::new().kernel(kernel).decode_parallel(input, output)
 }
 
-/// Runs `kernel` over `blocks` on the current pool, `streaming` decided once for the whole
-/// output. The caller has checked the lengths (`out` holds 256 values per block) and that
-/// `kernel` is available.
+/// Whether `decode_parallel` should stay on the calling thread for an input of `input_len` bytes.
+pub(crate) fn serial(input_len: usize) -> bool {
+    input_len < PARALLEL_THRESHOLD_BLOCKS * BLOCK_BYTES || rayon::current_num_threads() < 2
+}
+
+/// Runs `kernel` over `blocks` in chunks on the current pool, `streaming` decided once for the
+/// whole output. The caller has checked the lengths (`out` holds 256 values per block);
+/// availability is checked here, before anything is written.
 pub(crate) fn run(
     kernel: Kernel,
     blocks: &[BlockQ4K],
     out: &mut [f32],
     streaming: bool,
 ) -> Result<(), Error> {
-    if blocks.len() < PARALLEL_THRESHOLD_BLOCKS || rayon::current_num_threads() < 2 {
-        return kernel.run(blocks, out, streaming);
+    if !kernel.is_available() {
+        return Err(Error::KernelUnavailable { kernel });
     }
     out.par_chunks_mut(PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES)
         .zip(blocks.par_chunks(PARALLEL_CHUNK_BLOCKS))
