@@ -595,6 +595,7 @@ fn print_machine(isa: store::Isa) {
         "streaming threshold (Stores::Auto): {} B of output",
         q4k::STREAMING_THRESHOLD_BYTES
     );
+    print_load("at start");
     #[cfg(feature = "parallel")]
     println!(
         "parallel: rayon global pool {} threads; also pools of 1 and 2 threads",
@@ -602,6 +603,18 @@ fn print_machine(isa: store::Isa) {
     );
     #[cfg(not(feature = "parallel"))]
     println!("parallel: off (run with --features parallel for decode_parallel rows)");
+}
+
+/// The machine's load average (Linux), so that a noisy run can be recognised as one.
+fn print_load(when: &str) {
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let fields: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!(
+            "load average {when}: {} ({} cores; other work on the cores skews the parallel rows)",
+            fields.join(" "),
+            std::thread::available_parallelism().map_or(0, usize::from)
+        );
+    }
 }
 
 fn main() -> ExitCode {
@@ -644,6 +657,7 @@ fn main() -> ExitCode {
         .map(|(label, blocks)| measure(&mut bench, label, *blocks, &options))
         .collect();
     let verdicts = check_targets(&results);
+    print_load("at end");
     println!(
         "{} passed, {} failed; total {:.1} s",
         verdicts.passed,
