@@ -1,7 +1,7 @@
 //! Criterion benchmarks: every available kernel, `decode`, `decode_parallel` (feature
 //! `parallel`) and the store baselines, at 1 block, 64 blocks, 16 KiB, 1 MiB and 10 MiB of input.
 //!
-//! Throughput is the OUTPUT in bytes, so every group compares directly with the store baselines
+//! Throughput is the OUTPUT in bytes (GB = 10^9), so every group compares directly with the store baselines
 //! (the limit). `cargo bench --bench quantize`; `-- --test` for a one-pass smoke run;
 //! `--features parallel` adds the `decode_parallel` group. For ratios measured back to back
 //! with the baselines, see the `performance_parity` example.
@@ -9,7 +9,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, measurement::WallTime,
+};
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, Kernel};
 
 #[path = "../examples/common/store.rs"]
@@ -94,7 +96,15 @@ fn sizes_group(
 ) {
     let mut group = configure(c, name);
     for (label, blocks) in SIZES {
-        group.throughput(Throughput::Bytes((blocks * BLOCK_VALUES * 4) as u64));
+        let output_bytes = blocks * BLOCK_VALUES * 4;
+        // GB = 10^9 bytes, as everywhere in the project.
+        group.throughput(Throughput::BytesDecimal(output_bytes as u64));
+        // Calls of a millisecond and more: the same number of calls per sample.
+        group.sampling_mode(if output_bytes >= 1 << 20 {
+            SamplingMode::Flat
+        } else {
+            SamplingMode::Auto
+        });
         let (input, output) = buffers.slices(blocks);
         group.bench_function(BenchmarkId::from_parameter(label), |b| {
             b.iter(|| {
