@@ -23,7 +23,7 @@
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: multi-threaded decoding of whole tensors (not implemented yet).
+//! - `parallel`: [`decode_parallel`], multi-threaded decoding of whole tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`] and [`Kernel`].
 #![no_std]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
@@ -39,6 +39,8 @@ mod decoder;
 mod error;
 mod f16;
 mod kernel;
+#[cfg(feature = "parallel")]
+mod parallel;
 mod scalar;
 
 pub use block::{BlockQ4K, as_bytes, blocks};
@@ -47,6 +49,10 @@ pub use decoder::{Decoder, Stores};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;
+#[cfg(feature = "parallel")]
+pub use parallel::{
+    PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_parallel, decode_parallel_with,
+};
 
 /// Bytes in one Q4_K block.
 pub const BLOCK_BYTES: usize = 144;
