@@ -91,4 +91,28 @@ impl Decoder {
         let streaming = self.stores.streaming(core::mem::size_of_val(output));
         self.selected_kernel().run(blocks, output, streaming)
     }
+
+    /// Decodes on the threads of the current rayon pool; same contract and same output as
+    /// [`decode`](Self::decode), see [`decode_parallel`](crate::decode_parallel).
+    ///
+    /// The store policy is resolved once, for the whole output, before the work is split.
+    ///
+    /// ```
+    /// use q4k::{Decoder, Kernel};
+    ///
+    /// let input = vec![0u8; 4096 * q4k::BLOCK_BYTES];
+    /// let mut output = vec![0f32; q4k::output_len(input.len())];
+    /// Decoder::new().kernel(Kernel::Scalar).decode_parallel(&input, &mut output)?;
+    /// # Ok::<(), q4k::Error>(())
+    /// ```
+    #[cfg(feature = "parallel")]
+    pub fn decode_parallel(&self, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
+        if crate::parallel::serial(input.len()) {
+            // Small inputs and one-thread pools take exactly the path of `decode`.
+            return self.decode(input, output);
+        }
+        let blocks = check(input, output)?;
+        let streaming = self.stores.streaming(core::mem::size_of_val(output));
+        crate::parallel::run(self.selected_kernel(), blocks, output, streaming)
+    }
 }

@@ -55,7 +55,7 @@ const QUANT_VALUES: [f32; 16] = [
 ///
 /// The CPU must have NEON: outside code compiled with NEON enabled, calling this
 /// `#[target_feature]` function is `unsafe`, and the caller checks
-/// [`neon_available`](super::neon_available) first.
+/// [`has_neon`](super::has_neon) first.
 // Called once per slice; kept out of line so profilers and symbol checks see the kernel.
 #[inline(never)]
 #[target_feature(enable = "neon")]

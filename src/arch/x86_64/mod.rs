@@ -1,0 +1,70 @@
+//! x86_64 kernels: SSE2 (baseline), AVX2 with FMA, AVX-512F.
+//!
+//! Each `decode` writes `min(blocks.len(), out.len() / 256)` blocks, so an inconsistent pair of
+//! lengths cannot write out of bounds; the callers pass `out.len() == blocks.len() * 256`.
+
+pub(crate) mod avx2;
+pub(crate) mod avx512;
+pub(crate) mod sse2;
+
+use crate::BlockQ4K;
+
+/// Whether the AVX2 kernel can run (AVX2 and FMA): detected on the CPU with `std`, taken from
+/// the build's target features without it.
+#[inline]
+pub(crate) fn has_avx2_fma() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(target_feature = "avx2", target_feature = "fma"))
+    }
+}
+
+/// Whether the AVX-512 kernel can run (AVX-512F): detected on the CPU with `std`, taken from
+/// the build's target features without it.
+#[inline]
+pub(crate) fn has_avx512f() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avx512f")
+    }
+}
+
+/// The eight 6-bit sub-block scales and the eight 6-bit mins of a block, one per byte:
+/// `(scales, mins)` as little-endian `u64`s, byte `j` for sub-block `j`.
+///
+/// Unpacks the twelve packed bytes with four-byte-wide masks and shifts instead of per-value
+/// work; see `BlockQ4K::scales_and_mins` for the per-value definition.
+#[inline(always)]
+pub(crate) fn scales_and_mins_u64(block: &BlockQ4K) -> (u64, u64) {
+    let s = block.packed_scales();
+    let a = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+    let b = u32::from_le_bytes([s[4], s[5], s[6], s[7]]);
+    let c = u32::from_le_bytes([s[8], s[9], s[10], s[11]]);
+    let scales_lo = a & 0x3F3F_3F3F;
+    let mins_lo = b & 0x3F3F_3F3F;
+    let scales_hi = (c & 0x0F0F_0F0F) | ((a >> 2) & 0x3030_3030);
+    let mins_hi = ((c >> 4) & 0x0F0F_0F0F) | ((b >> 2) & 0x3030_3030);
+    (
+        u64::from(scales_lo) | (u64::from(scales_hi) << 32),
+        u64::from(mins_lo) | (u64::from(mins_hi) << 32),
+    )
+}
+
+/// `SMALL_F32[i] == i as f32`, for the 6-bit scales and mins.
+pub(crate) static SMALL_F32: [f32; 64] = {
+    let mut values = [0.0; 64];
+    let mut i = 0;
+    while i < 64 {
+        values[i] = i as f32;
+        i += 1;
+    }
+    values
+};
