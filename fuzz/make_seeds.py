@@ -21,6 +21,7 @@ BLOCKS = [block(ONE, ONE, 1), block(NAN, SUB, 2), block(MAX, INF, 3), block(NEG,
 
 
 def layout(in_off, out_off, guard, mode, delta, repeat, pattern):
+    """The shared layout; the target decides how many copies of the pattern `repeat` means."""
     return bytes([in_off, out_off, guard, mode, delta & 0xFF, repeat]) + pattern
 
 
@@ -40,10 +41,11 @@ write("decode", "output-short", bytes([2, 0, 1]) + layout(0, 0, 2, 0xFF, -1, 1, 
 write("decode", "input-partial", bytes([0, 0, 0]) + layout(1, 0, 0, 0, 0, 1, BLOCKS[0][:143]))
 write("decode", "empty", bytes([0, 0, 0]) + layout(0, 0, 0, 0, 0, 1, b""))
 
-# parallel: entry point, kernel, store policy, then the layout (larger inputs by repetition).
-write("parallel", "many-blocks", bytes([0, 0, 0]) + layout(0, 0, 0, 0, 0, 31, BLOCKS[0] + BLOCKS[1]))
-write("parallel", "with-kernel", bytes([1, 2, 0]) + layout(7, 2, 3, 0, 0, 20, BLOCKS[2] + BLOCKS[3]))
-write("parallel", "decoder-streaming", bytes([2, 3, 2]) + layout(9, 5, 0, 0, 0, 17, BLOCKS[1]))
+# parallel: entry point (top bit: one-thread pool), kernel, store policy, then the layout
+# (repeat byte r: 1 + 16 r copies of the pattern).
+write("parallel", "many-blocks", bytes([0, 0, 0]) + layout(0, 0, 0, 0, 0, 70, BLOCKS[0] + BLOCKS[1]))
+write("parallel", "with-kernel", bytes([1, 2, 0]) + layout(7, 2, 3, 0, 0, 40, BLOCKS[2] + BLOCKS[3]))
+write("parallel", "decoder-streaming", bytes([0x82, 3, 2]) + layout(9, 5, 0, 0, 0, 100, BLOCKS[1]))
 write("parallel", "output-long", bytes([0, 0, 0]) + layout(0, 0, 0, 0xC0, 3, 4, BLOCKS[3]))
 
 # blocks: input offset, a length for output_len/input_len, then the bytes.
