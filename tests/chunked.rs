@@ -95,6 +95,7 @@ fn expected_finish(input_len: usize) -> Result<(), Error> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "quickcheck is too slow under Miri")]
 fn any_split_matches_one_shot() {
     fn property(input: Vec<u8>, lengths: Vec<u16>) -> bool {
         let lengths: Vec<usize> = lengths.iter().map(|&n| usize::from(n) % 500).collect();
@@ -112,6 +113,7 @@ fn any_split_matches_one_shot() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "quickcheck is too slow under Miri")]
 fn too_small_output_consumes_nothing() {
     fn property(input: Vec<u8>, head: u16, shortfall: u16) -> TestResult {
         let head = usize::from(head) % BLOCK_BYTES;
