@@ -1,15 +1,17 @@
 //! The AVX-512F kernel: one 16-entry table per sub-block, looked up with `vpermps`.
 //!
 //! A 32-value sub-block has only 16 distinct outputs, `(d * sc) * k - dmin * m` for k in 0..16.
-//! Each block builds its eight tables (one FMA each; `(d * sc) * k` is exact, so the fused
-//! result has the reference's bits), then every 16 outputs cost a `vpermps` whose indices are
-//! the zero-extended quant bytes (`vpermps` reads only the low four index bits, so the low
-//! nibble needs no mask and the high nibble one shift).
+//! Each block builds its eight tables (one multiply by a precomputed row `sc * k` and one FMA
+//! each; `d * (sc * k)` is `(d * sc) * k` exactly, so the fused result has the reference's
+//! bits), then every 16 outputs cost a `vpermps` whose indices are the zero-extended quant
+//! bytes (`vpermps` reads only the low four index bits, so the low nibble needs no mask and the
+//! high nibble one shift). Shuffles (`vpermps`, the zero-extensions) are what bounds it.
 //!
-//! Stores always land on whole 64-byte lines: when the output does not start on a line, each
-//! vector is merged with the previous one (`vpermt2ps`) so that every full store is aligned,
-//! with masked stores for the head and the tail. That keeps misaligned outputs at full speed
-//! and lets the streaming variant use `vmovntps`.
+//! Streaming stores, and ordinary stores to an output that is not on a 32-byte boundary, land
+//! on whole 64-byte lines: each vector is merged with the previous one (`vpermt2ps`) so that
+//! every full store is aligned, with masked stores for the head and the tail. Ordinary stores
+//! on a 32-byte boundary are stored as they are: on Zen 5 they cost no more than aligned ones,
+//! while the merge costs a shuffle per vector.
 
 use core::arch::x86_64::*;
 
@@ -32,15 +34,19 @@ pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [f32], streaming: boo
     let blocks = &blocks[..count];
     let shift = (out.as_ptr() as usize % 64) / 4;
     let dst = out.as_mut_ptr();
-    let run = match (streaming, shift == 0) {
-        (false, true) => decode_into::<false, false>,
-        (false, false) => decode_into::<false, true>,
-        (true, true) => decode_into::<true, false>,
-        (true, false) => decode_into::<true, true>,
+    // Ordinary stores on a 32-byte boundary cost no more than aligned ones (measured on Zen 5),
+    // so only other offsets, and streaming stores, which need alignment, are realigned.
+    let shifted = shift != 0 && (streaming || !shift.is_multiple_of(LANES / 2));
+    let run = match (streaming, shifted) {
+        (false, false) => decode_into::<false, false>,
+        (false, true) => decode_into::<false, true>,
+        (true, false) => decode_into::<true, false>,
+        (true, true) => decode_into::<true, true>,
     };
     // SAFETY: AVX-512F is enabled here, `dst` has room for `256 * blocks.len()` floats, and
-    // `shift` is `dst`'s distance in floats past the previous 64-byte boundary.
-    unsafe { run(blocks, dst, shift) };
+    // when `shifted` (always when streaming to a misaligned `dst`), `shift` is `dst`'s distance
+    // in floats past the previous 64-byte boundary; otherwise it is passed as 0.
+    unsafe { run(blocks, dst, if shifted { shift } else { 0 }) };
     if streaming {
         // Orders the non-temporal stores before any later store, as ordinary stores are.
         _mm_sfence();
@@ -73,7 +79,8 @@ unsafe fn decode_into<const STREAM: bool, const SHIFTED: bool>(
     // SAFETY: AVX-512F is enabled; the writer holds room for all blocks' values.
     unsafe { decode_block::<STREAM, SHIFTED, true>(first, &current, &mut writer) };
     current = next;
-    for (i, block) in blocks.iter().enumerate().skip(1) {
+    for i in 1..blocks.len() {
+        let block = &blocks[i];
         // SAFETY: AVX-512F is enabled here.
         let next = unsafe { tables(blocks.get(i + 1).unwrap_or(block)) };
         // SAFETY: as above; each block writes 256 of the values the writer has room for.
@@ -94,30 +101,46 @@ unsafe fn decode_into<const STREAM: bool, const SHIFTED: bool>(
 /// The CPU must support AVX-512F.
 #[inline(always)]
 unsafe fn tables(block: &BlockQ4K) -> [__m512; 8] {
-    const KS: [f32; 16] = [
-        0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
-    ];
     let (d, dmin) = block.d_dmin_bits();
     let (scales, mins) = scales_and_mins_u64(block);
-    // SAFETY: the caller guarantees AVX-512F; the one pointer read is `KS`, 16 floats.
+    // SAFETY: the caller guarantees AVX-512F; the pointer reads are rows of `SCALED_KS`, 16
+    // floats each.
     unsafe {
-        let ks = _mm512_loadu_ps(KS.as_ptr());
         let d = _mm512_cvtph_ps(_mm256_set1_epi16(d as i16));
         let dmin = _mm512_cvtph_ps(_mm256_set1_epi16(dmin as i16));
         let mut tables = [_mm512_setzero_ps(); 8];
         for (j, table) in tables.iter_mut().enumerate() {
-            // Broadcasts of the 6-bit values straight from a table in memory: loads, where a
-            // broadcast from a register would be a shuffle, and shuffles are what this kernel
-            // is short of. `d * sc` and `dmin * m` are exact, as in the reference.
-            let scale = SMALL_F32[(scales >> (8 * j)) as usize & 63];
+            // `d * (sc * k)` is `(d * sc) * k` exactly (at most 21 significant bits), and
+            // `dmin * m` is exact, so one rounding of their difference has the reference's
+            // bits. The row and the broadcast are loads, where broadcasts from a register
+            // would be shuffles, and shuffles are what this kernel is short of.
+            let row = &SCALED_KS[(scales >> (8 * j)) as usize & 63];
             let min = SMALL_F32[(mins >> (8 * j)) as usize & 63];
-            let scale = _mm512_mul_ps(d, _mm512_set1_ps(scale));
-            let min = _mm512_mul_ps(dmin, _mm512_set1_ps(min));
-            *table = _mm512_fmsub_ps(scale, ks, min);
+            let scaled = _mm512_mul_ps(d, _mm512_load_ps(row.0.as_ptr()));
+            *table = _mm512_fnmadd_ps(dmin, _mm512_set1_ps(min), scaled);
         }
         tables
     }
 }
+
+/// Sixteen floats on one 64-byte line.
+#[repr(C, align(64))]
+struct Row([f32; LANES]);
+
+/// `SCALED_KS[sc].0[k] == (sc * k) as f32`, for every 6-bit scale and 4-bit quant.
+static SCALED_KS: [Row; 64] = {
+    let mut rows = [const { Row([0.0; LANES]) }; 64];
+    let mut sc = 0;
+    while sc < 64 {
+        let mut k = 0;
+        while k < LANES {
+            rows[sc].0[k] = (sc * k) as f32;
+            k += 1;
+        }
+        sc += 1;
+    }
+    rows
+};
 
 /// Decodes one block, whose tables are given, into the writer's next sixteen vectors; `FIRST`
 /// for the first block.
