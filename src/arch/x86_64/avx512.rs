@@ -8,15 +8,16 @@
 //! high nibble one shift). Shuffles (`vpermps`, the zero-extensions) are what bounds it.
 //!
 //! Streaming stores, and ordinary stores to an output that is not on a 32-byte boundary, land
-//! on whole 64-byte lines: each vector is merged with the previous one (`vpermt2ps`) so that
-//! every full store is aligned, with masked stores for the head and the tail. Ordinary stores
+//! on whole 64-byte lines: each aligned vector is looked up directly from quant bytes loaded
+//! that many bytes early, a vector spanning two sub-blocks from both tables at once
+//! (`vpermt2ps`), with masked stores for the head and the tail. Ordinary stores
 //! on a 32-byte boundary are stored as they are: on Zen 5 they cost no more than aligned ones,
 //! while the merge costs a shuffle per vector.
 
 use core::arch::x86_64::*;
 
 use super::{SMALL_F32, scales_and_mins_u64};
-use crate::{BLOCK_VALUES, BlockQ4K};
+use crate::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K};
 
 /// Floats per vector, and per 64-byte cache line.
 const LANES: usize = 16;
@@ -39,9 +40,9 @@ pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [f32], streaming: boo
     let shifted = shift != 0 && (streaming || !shift.is_multiple_of(LANES / 2));
     let run = match (streaming, shifted) {
         (false, false) => decode_into::<false, false>,
-        (false, true) => decode_into::<false, true>,
+        (false, true) => decode_shifted::<false>,
         (true, false) => decode_into::<true, false>,
-        (true, true) => decode_into::<true, true>,
+        (true, true) => decode_shifted::<true>,
     };
     // SAFETY: AVX-512F is enabled here, `dst` has room for `256 * blocks.len()` floats, and
     // when `shifted` (always when streaming to a misaligned `dst`), `shift` is `dst`'s distance
@@ -89,6 +90,118 @@ unsafe fn decode_into<const STREAM: bool, const SHIFTED: bool>(
     }
     // SAFETY: the writer has received exactly `16 * blocks.len()` vectors.
     unsafe { writer.finish() };
+}
+
+/// The block loop for an output `shift` floats (1..16) past a 64-byte boundary.
+///
+/// Each aligned output vector is looked up directly: its quant indices are zero-extended from
+/// bytes loaded `shift` bytes early, and a vector that spans two sub-blocks takes its first
+/// `shift` lanes from the earlier one's table and the rest from the later one's (`vpermt2ps`,
+/// whose index bit 4 picks the table). That costs about one shuffle per vector, where looking
+/// up aligned vectors and then realigning them costs two.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F; `dst` must be valid for writes of `256 * blocks.len()` floats
+/// and lie exactly `shift` floats, 1..16, past a 64-byte boundary.
+#[target_feature(enable = "avx512f")]
+unsafe fn decode_shifted<const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut f32, shift: usize) {
+    let Some(first) = blocks.first() else {
+        return;
+    };
+    // Lanes `shift..16` of a vector that spans two sub-blocks belong to the later one.
+    let later: __mmask16 = !((1 << shift) - 1);
+    let earlier: __mmask16 = !later;
+    let bit4 = _mm512_set1_epi32(16);
+    let select = _mm512_maskz_mov_epi32(later, bit4);
+    // Aligned vector `m` of block `b` holds values `256 * b + 16 * m - shift ..` and is stored
+    // at `base + 256 * b + 16 * m`.
+    let mut base = dst.wrapping_sub(shift);
+    let store = |at: *mut f32, v: __m512| {
+        if STREAM {
+            // SAFETY: `at` is 64-byte aligned and its 16 floats are all in the output.
+            unsafe { _mm512_stream_ps(at, v) };
+        } else {
+            // SAFETY: as above.
+            unsafe { _mm512_store_ps(at, v) };
+        }
+    };
+    // The first vector spans the previous block's last sub-block (table `previous_last`,
+    // indices `previous_end`) and this one's first; for the first block, only its lanes
+    // `shift..16` are stored.
+    let mut previous_last = _mm512_setzero_ps();
+    let mut previous_end = _mm512_setzero_si512();
+    // The last block's quants are read from a copy followed by padding: the loads run up to
+    // 16 bytes past a block's end.
+    let mut padded = [0u8; BLOCK_BYTES + 16];
+    // SAFETY: AVX-512F is enabled here.
+    let mut current = unsafe { tables(first) };
+    for (i, block) in blocks.iter().enumerate() {
+        // SAFETY: AVX-512F is enabled here.
+        let next = unsafe { tables(blocks.get(i + 1).unwrap_or(block)) };
+        let start = if i + 1 < blocks.len() {
+            blocks.as_ptr().cast::<u8>().wrapping_add(BLOCK_BYTES * i)
+        } else {
+            padded[..BLOCK_BYTES].copy_from_slice(&block.to_bytes());
+            padded.as_ptr()
+        };
+        // The quants start 16 bytes into the block and `shift < 16`, so the loads below, of
+        // bytes `quants - shift .. quants + 144 - shift`, stay inside the block and the 16
+        // bytes after it (the next block, or the padding); bytes outside the quants land only
+        // in lanes that are not used.
+        let quants = start.wrapping_add(BLOCK_BYTES - 128 - shift);
+        // SAFETY: `offset + 16 <= 144`, inside the block and the 16 bytes after it.
+        let load = |offset: usize| unsafe {
+            _mm512_cvtepu8_epi32(_mm_loadu_si128(quants.add(offset).cast()))
+        };
+        // `starts[g]` lane `l` is quant byte `32 * g - shift + l`.
+        let starts = [load(0), load(32), load(64), load(96), load(128)];
+        for j in 0..8 {
+            let g = j / 2;
+            let (index, low_table) = if j == 0 {
+                (
+                    _mm512_mask_srli_epi32::<4>(starts[0], earlier, previous_end),
+                    previous_last,
+                )
+            } else if j % 2 == 0 {
+                (
+                    _mm512_mask_srli_epi32::<4>(starts[g], earlier, starts[g]),
+                    current[j - 1],
+                )
+            } else {
+                (
+                    _mm512_mask_srli_epi32::<4>(starts[g + 1], later, starts[g]),
+                    current[j - 1],
+                )
+            };
+            // `(index & !16) | select`: bit 4 picks the later sub-block's table.
+            let index = _mm512_ternarylogic_epi32::<0xBA>(index, bit4, select);
+            let spanning = _mm512_permutex2var_ps(low_table, index, current[j]);
+            if i == 0 && j == 0 {
+                // SAFETY: writes lanes `shift..16`, the first `16 - shift` output floats.
+                unsafe { _mm512_mask_storeu_ps(base, later, spanning) };
+            } else {
+                store(base, spanning);
+            }
+            let middle = load(32 * g + 16);
+            let middle = if j % 2 == 0 {
+                middle
+            } else {
+                _mm512_srli_epi32::<4>(middle)
+            };
+            store(
+                base.wrapping_add(LANES),
+                _mm512_permutexvar_ps(middle, current[j]),
+            );
+            base = base.wrapping_add(2 * LANES);
+        }
+        previous_last = current[7];
+        previous_end = starts[4];
+        current = next;
+    }
+    let tail = _mm512_permutexvar_ps(_mm512_srli_epi32::<4>(previous_end), previous_last);
+    // SAFETY: writes lanes `0..shift`, the last `shift` output floats.
+    unsafe { _mm512_mask_storeu_ps(base, earlier, tail) };
 }
 
 /// The eight per-sub-block tables of one block: `table[j][k] = (d * sc[j]) * k - dmin * m[j]`.
