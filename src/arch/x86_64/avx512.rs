@@ -38,58 +38,49 @@ pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [f32], streaming: boo
     // Ordinary stores on a 32-byte boundary cost no more than aligned ones (measured on Zen 5),
     // so only other offsets, and streaming stores, which need alignment, are realigned.
     let shifted = shift != 0 && (streaming || !shift.is_multiple_of(LANES / 2));
-    let run = match (streaming, shifted) {
-        (false, false) => decode_into::<false, false>,
-        (false, true) => decode_shifted::<false>,
-        (true, false) => decode_into::<true, false>,
-        (true, true) => decode_shifted::<true>,
-    };
-    // SAFETY: AVX-512F is enabled here, `dst` has room for `256 * blocks.len()` floats, and
-    // when `shifted` (always when streaming to a misaligned `dst`), `shift` is `dst`'s distance
-    // in floats past the previous 64-byte boundary; otherwise it is passed as 0.
-    unsafe { run(blocks, dst, if shifted { shift } else { 0 }) };
+    // SAFETY: AVX-512F is enabled here and `dst` has room for `256 * blocks.len()` floats.
+    // When `shifted` (always when streaming to a misaligned `dst`), `shift` is `dst`'s distance
+    // in floats past the previous 64-byte boundary, as `decode_shifted` needs; otherwise `dst`
+    // is 64-byte aligned whenever `streaming`, as `decode_into::<true>` needs.
+    unsafe {
+        match (streaming, shifted) {
+            (false, false) => decode_into::<false>(blocks, dst),
+            (false, true) => decode_shifted::<false>(blocks, dst, shift),
+            (true, false) => decode_into::<true>(blocks, dst),
+            (true, true) => decode_shifted::<true>(blocks, dst, shift),
+        }
+    }
     if streaming {
         // Orders the non-temporal stores before any later store, as ordinary stores are.
         _mm_sfence();
     }
 }
 
-/// The block loop, for one store kind (`STREAM`) and one output alignment (`SHIFTED`: `dst` is
-/// `shift` floats past a 64-byte boundary, `shift` in 1..16; otherwise `shift` is 0).
+/// The block loop for an output whose vectors are stored where they are: 64-byte aligned for
+/// streaming stores, anywhere for ordinary ones.
 ///
 /// # Safety
 ///
-/// The CPU must support AVX-512F; `dst` must be valid for writes of `256 * blocks.len()` floats
-/// and lie exactly `shift` floats past a 64-byte boundary.
+/// The CPU must support AVX-512F; `dst` must be valid for writes of `256 * blocks.len()` floats,
+/// and 64-byte aligned if `STREAM`.
 #[target_feature(enable = "avx512f")]
-unsafe fn decode_into<const STREAM: bool, const SHIFTED: bool>(
-    blocks: &[BlockQ4K],
-    dst: *mut f32,
-    shift: usize,
-) {
+unsafe fn decode_into<const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut f32) {
     let Some(first) = blocks.first() else {
         return;
     };
-    let mut writer = Writer::<STREAM, SHIFTED>::new(dst, shift);
     // Software-pipelined: the tables of the next block are built before the current block is
     // looked up and stored, so the header's latency overlaps the stores.
     // SAFETY: AVX-512F is enabled here.
     let mut current = unsafe { tables(first) };
-    // SAFETY: AVX-512F is enabled here.
-    let next = unsafe { tables(blocks.get(1).unwrap_or(first)) };
-    // SAFETY: AVX-512F is enabled; the writer holds room for all blocks' values.
-    unsafe { decode_block::<STREAM, SHIFTED, true>(first, &current, &mut writer) };
-    current = next;
-    for i in 1..blocks.len() {
+    for i in 0..blocks.len() {
         let block = &blocks[i];
         // SAFETY: AVX-512F is enabled here.
         let next = unsafe { tables(blocks.get(i + 1).unwrap_or(block)) };
-        // SAFETY: as above; each block writes 256 of the values the writer has room for.
-        unsafe { decode_block::<STREAM, SHIFTED, false>(block, &current, &mut writer) };
+        // SAFETY: AVX-512F is enabled; block `i`'s 256 values lie inside the caller's
+        // `256 * blocks.len()` floats at `dst`, which keep the alignment `STREAM` needs.
+        unsafe { decode_block::<STREAM>(block, &current, dst.add(i * BLOCK_VALUES)) };
         current = next;
     }
-    // SAFETY: the writer has received exactly `16 * blocks.len()` vectors.
-    unsafe { writer.finish() };
 }
 
 /// The block loop for an output `shift` floats (1..16) past a 64-byte boundary.
@@ -255,19 +246,15 @@ static SCALED_KS: [Row; 64] = {
     rows
 };
 
-/// Decodes one block, whose tables are given, into the writer's next sixteen vectors; `FIRST`
-/// for the first block.
+/// Decodes one block, whose tables are given, into the 256 floats at `dst`.
 ///
 /// # Safety
 ///
-/// The CPU must support AVX-512F; the writer must have room for 16 more vectors.
+/// The CPU must support AVX-512F; `dst` must be valid for writes of 256 floats, and 64-byte
+/// aligned if `STREAM`.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn decode_block<const STREAM: bool, const SHIFTED: bool, const FIRST: bool>(
-    block: &BlockQ4K,
-    tables: &[__m512; 8],
-    writer: &mut Writer<STREAM, SHIFTED>,
-) {
+unsafe fn decode_block<const STREAM: bool>(block: &BlockQ4K, tables: &[__m512; 8], dst: *mut f32) {
     let quants = block.quants().as_ptr();
     for g in 0..4 {
         // SAFETY: `32 * g + 32 <= 128`, so both 16-byte loads stay inside the quants.
@@ -279,126 +266,35 @@ unsafe fn decode_block<const STREAM: bool, const SHIFTED: bool, const FIRST: boo
         };
         let (lo, hi) = (_mm512_cvtepu8_epi32(lo), _mm512_cvtepu8_epi32(hi));
         let (low_table, high_table) = (tables[2 * g], tables[2 * g + 1]);
-        let v0 = _mm512_permutexvar_ps(lo, low_table);
-        if FIRST && g == 0 {
-            // SAFETY: this is the first vector, and the writer has room for it.
-            unsafe { writer.head(v0) };
-        } else {
-            // SAFETY: the writer has room for this vector.
-            unsafe { writer.put(v0) };
+        let (lo_nibbles, hi_nibbles) = (_mm512_srli_epi32::<4>(lo), _mm512_srli_epi32::<4>(hi));
+        let vectors = [
+            _mm512_permutexvar_ps(lo, low_table),
+            _mm512_permutexvar_ps(hi, low_table),
+            _mm512_permutexvar_ps(lo_nibbles, high_table),
+            _mm512_permutexvar_ps(hi_nibbles, high_table),
+        ];
+        for (k, v) in vectors.into_iter().enumerate() {
+            // SAFETY: `64 * g + 16 * k + 16 <= 256` floats from `dst`, which the caller
+            // guarantees writable (and 64-byte aligned if `STREAM`, as is every 16th float).
+            unsafe { store::<STREAM>(dst.add(64 * g + LANES * k), v) };
         }
-        // SAFETY: the writer has room for this vector.
-        unsafe { writer.put(_mm512_permutexvar_ps(hi, low_table)) };
-        let (lo, hi) = (_mm512_srli_epi32::<4>(lo), _mm512_srli_epi32::<4>(hi));
-        // SAFETY: the writer has room for this vector.
-        unsafe { writer.put(_mm512_permutexvar_ps(lo, high_table)) };
-        // SAFETY: the writer has room for this vector.
-        unsafe { writer.put(_mm512_permutexvar_ps(hi, high_table)) };
     }
 }
 
-/// Writes a sequence of 16-float vectors to consecutive output positions, with every full
-/// store on a 64-byte boundary.
-struct Writer<const STREAM: bool, const SHIFTED: bool> {
-    /// Where the next full store goes (64-byte aligned when `SHIFTED` or `STREAM`).
-    next: *mut f32,
-    /// The previous vector (`SHIFTED` only): its last `shift` lanes are not written yet.
-    previous: __m512,
-    /// `vpermt2ps` indices taking the last `shift` lanes of the previous vector, then the first
-    /// `16 - shift` of the new one.
-    merge: __m512i,
-    /// Output floats before the first 64-byte boundary (`SHIFTED` only, 1..16).
-    shift: usize,
-}
-
-impl<const STREAM: bool, const SHIFTED: bool> Writer<STREAM, SHIFTED> {
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn new(dst: *mut f32, shift: usize) -> Self {
-        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        Writer {
-            next: dst,
-            previous: _mm512_setzero_ps(),
-            merge: _mm512_add_epi32(lane, _mm512_set1_epi32((LANES - shift) as i32)),
-            shift,
-        }
-    }
-
-    /// Stores one full, 64-byte aligned vector (unaligned allowed when neither `STREAM` nor
-    /// `SHIFTED`).
-    ///
-    /// # Safety
-    ///
-    /// AVX-512F; `self.next` valid for 16 floats (and 64-byte aligned if `STREAM`).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn store(&mut self, v: __m512) {
-        if STREAM {
-            // SAFETY: the caller guarantees 16 writable floats at a 64-byte aligned `next`.
-            unsafe { _mm512_stream_ps(self.next, v) };
-        } else if SHIFTED {
-            // SAFETY: the caller guarantees 16 writable floats at a 64-byte aligned `next`.
-            unsafe { _mm512_store_ps(self.next, v) };
-        } else {
-            // SAFETY: the caller guarantees 16 writable floats at `next`.
-            unsafe { _mm512_storeu_ps(self.next, v) };
-        }
-        self.next = self.next.wrapping_add(LANES);
-    }
-
-    /// Takes the first vector of the output.
-    ///
-    /// # Safety
-    ///
-    /// AVX-512F; called once, first, with room for the whole output at `next`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn head(&mut self, v: __m512) {
-        if SHIFTED {
-            let mask: __mmask16 = (1 << (LANES - self.shift)) - 1;
-            // SAFETY: writes the first `16 - shift` floats of the output only.
-            unsafe { _mm512_mask_storeu_ps(self.next, mask, v) };
-            self.next = self.next.wrapping_add(LANES - self.shift);
-            self.previous = v;
-        } else {
-            // SAFETY: the output has room for this vector at `next`.
-            unsafe { self.store(v) };
-        }
-    }
-
-    /// Takes the next vector of the output.
-    ///
-    /// # Safety
-    ///
-    /// AVX-512F; `head` was called, and the output has room for this vector.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn put(&mut self, v: __m512) {
-        if SHIFTED {
-            let merged = _mm512_permutex2var_ps(self.previous, self.merge, v);
-            self.previous = v;
-            // SAFETY: `next` is 64-byte aligned and the output's values up to `next + 16` are
-            // the last `shift` of the previous vector and the first `16 - shift` of this one.
-            unsafe { self.store(merged) };
-        } else {
-            // SAFETY: the output has room for this vector at `next`.
-            unsafe { self.store(v) };
-        }
-    }
-
-    /// Writes what is left of the last vector.
-    ///
-    /// # Safety
-    ///
-    /// AVX-512F; every vector of a non-empty output has been taken.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn finish(self) {
-        if SHIFTED {
-            let tail = _mm512_permutex2var_ps(self.previous, self.merge, self.previous);
-            let mask: __mmask16 = (1 << self.shift) - 1;
-            // SAFETY: writes the last `shift` floats of the output, which start at `next`.
-            unsafe { _mm512_mask_storeu_ps(self.next, mask, tail) };
-        }
+/// One 16-float store: non-temporal (`dst` 64-byte aligned) if `STREAM`, else unaligned.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F; `dst` must be valid for writes of 16 floats, and 64-byte
+/// aligned if `STREAM`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn store<const STREAM: bool>(dst: *mut f32, v: __m512) {
+    if STREAM {
+        // SAFETY: the caller guarantees 16 writable floats at a 64-byte aligned `dst`.
+        unsafe { _mm512_stream_ps(dst, v) };
+    } else {
+        // SAFETY: the caller guarantees 16 writable floats at `dst`.
+        unsafe { _mm512_storeu_ps(dst, v) };
     }
 }
