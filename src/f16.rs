@@ -9,7 +9,7 @@
 /// ```
 /// assert_eq!(q4k::f16_to_f32(0x3C00), 1.0);
 /// assert_eq!(q4k::f16_to_f32(0xC000), -2.0);
-/// assert_eq!(q4k::f16_to_f32(0x0001), 2f32.powi(-24));
+/// assert_eq!(q4k::f16_to_f32(0x0001), 1.0 / 16_777_216.0); // 2^-24, the smallest subnormal
 /// assert!(q4k::f16_to_f32(0x7E00).is_nan());
 /// ```
 #[inline]
@@ -40,20 +40,25 @@ pub const fn f16_to_f32(bits: u16) -> f32 {
 mod tests {
     use super::f16_to_f32;
 
+    /// `2^exponent` in f64, exactly (built from its bits, no `powi`).
+    fn pow2(exponent: i32) -> f64 {
+        f64::from_bits(((exponent + 1023) as u64) << 52)
+    }
+
     /// A deliberately different construction: sum the value from its parts in f64.
     fn reference(bits: u16) -> f32 {
         let negative = bits & 0x8000 != 0;
         let exponent = i32::from((bits >> 10) & 0x1F);
         let mantissa = u32::from(bits & 0x03FF);
         let magnitude = match exponent {
-            0 => f64::from(mantissa) * 2f64.powi(-24),
+            0 => f64::from(mantissa) * pow2(-24),
             31 if mantissa == 0 => f64::INFINITY,
             31 => {
                 return f32::from_bits(
                     if negative { 0x8000_0000 } else { 0 } | 0x7F80_0000 | (mantissa << 13),
                 );
             }
-            _ => (1.0 + f64::from(mantissa) / 1024.0) * 2f64.powi(exponent - 15),
+            _ => (1.0 + f64::from(mantissa) / 1024.0) * pow2(exponent - 15),
         };
         let value = if negative { -magnitude } else { magnitude };
         value as f32
@@ -75,8 +80,8 @@ mod tests {
         assert_eq!(f16_to_f32(0x7C00), f32::INFINITY);
         assert_eq!(f16_to_f32(0xFC00), f32::NEG_INFINITY);
         assert_eq!(f16_to_f32(0x7BFF), 65504.0);
-        assert_eq!(f16_to_f32(0x0400), 2f32.powi(-14));
-        assert_eq!(f16_to_f32(0x03FF), 1023.0 * 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x0400).to_bits(), 0x3880_0000); // 2^-14
+        assert_eq!(f16_to_f32(0x03FF), 1023.0 / 16_777_216.0);
         assert!(f16_to_f32(0x7C01).is_nan());
         assert!(f16_to_f32(0xFE00).is_sign_negative());
     }

@@ -42,6 +42,8 @@ mod kernel;
 #[cfg(feature = "parallel")]
 mod parallel;
 mod scalar;
+#[cfg(test)]
+mod test_rng;
 
 pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;

@@ -11,35 +11,11 @@ mod tests {
     use std::vec::Vec;
     use std::{eprintln, vec};
 
+    use crate::test_rng::Rng;
     use crate::{BLOCK_BYTES, BLOCK_VALUES, Decoder, Kernel, Stores, blocks, scalar};
 
     /// Marks output floats a kernel must not touch.
     const GUARD: u32 = 0x7FC0_DEAD;
-
-    /// A small xorshift64* generator, so the test needs no dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        /// One block: random bytes everywhere, and half the time a realistic `d`/`dmin`
-        /// (f16 exponents around 1e-3..1e-1, either sign for `dmin`).
-        fn block(&mut self, bytes: &mut [u8]) {
-            for byte in bytes.iter_mut() {
-                *byte = self.next() as u8;
-            }
-            if self.next() & 1 == 0 {
-                let realistic = |r: u64| (0x1400 + r % 0x1000) as u16 | (r as u16 & 0x8000);
-                bytes[0..2].copy_from_slice(&realistic(self.next() & 0x7FFF).to_le_bytes());
-                bytes[2..4].copy_from_slice(&realistic(self.next()).to_le_bytes());
-            }
-        }
-    }
 
     /// Every SIMD kernel this CPU (or build) has, against the scalar kernel, bit for bit:
     /// random blocks, many block counts, input offsets 0..4 bytes, output offsets 0..16 floats

@@ -35,6 +35,12 @@ pub fn unavailable_kernels() -> Vec<Kernel> {
         .collect()
 }
 
+/// `2^exponent` in f64, exactly: built from its bits, since `powi` need not be exact (and is
+/// deliberately imprecise under Miri).
+fn pow2(exponent: i32) -> f64 {
+    f64::from_bits(((exponent + 1023) as u64) << 52)
+}
+
 /// f16 bits to f32, built from sign, exponent and significand in f64 (NaN payloads moved into
 /// the top of the f32 significand, as IEEE 754 widening does).
 pub fn f16_reference(bits: u16) -> f32 {
@@ -42,13 +48,13 @@ pub fn f16_reference(bits: u16) -> f32 {
     let exponent = i32::from((bits >> 10) & 0x1F);
     let significand = u32::from(bits & 0x03FF);
     let magnitude = match exponent {
-        0 => f64::from(significand) * 2f64.powi(-24),
+        0 => f64::from(significand) * pow2(-24),
         31 if significand == 0 => f64::INFINITY,
         31 => {
             let sign = if negative { 0x8000_0000 } else { 0 };
             return f32::from_bits(sign | 0x7F80_0000 | (significand << 13));
         }
-        _ => (1024.0 + f64::from(significand)) * 2f64.powi(exponent - 25),
+        _ => (1024.0 + f64::from(significand)) * pow2(exponent - 25),
     };
     (if negative { -magnitude } else { magnitude }) as f32
 }

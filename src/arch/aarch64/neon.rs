@@ -28,8 +28,8 @@
 //! 8 ST1; 32 FMUL + 32 FSUB + 8 DUP for the tables; 10 AND + 10 USHR; about 35 for the scales
 //! and mins; 18 integer ADD (ST4 has no immediate-offset form, so most stores get their address
 //! from an ADD) and the loop control. Widening every quant instead comes to about 300 by a
-//! count by hand (17 per 16 values plus the same header). There is no ARM hardware here to time
-//! either: ST4 and LD4 split into several micro-ops on most cores, so the count is a guide, not
+//! count by hand (17 per 16 values plus the same header). Neither has been timed on ARM hardware
+//! yet: ST4 and LD4 split into several micro-ops on most cores, so the count is a guide, not
 //! a throughput figure.
 //!
 //! Stores are always ordinary: NEON has no practical non-temporal store for this (STNP is only

@@ -4,42 +4,11 @@ extern crate std;
 
 use std::println;
 
+use crate::test_rng::Rng;
 use crate::{BLOCK_BYTES, BLOCK_VALUES, Kernel, decode_with};
 
 /// Most blocks decoded in one call by these tests.
 const MAX_BLOCKS: usize = 40;
-
-/// A small xorshift64* generator: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn fill(&mut self, bytes: &mut [u8]) {
-        for byte in bytes {
-            *byte = self.next() as u8;
-        }
-    }
-
-    /// An f16 bit pattern: usually random, often a special value.
-    fn f16(&mut self) -> u16 {
-        const SPECIAL: [u16; 12] = [
-            0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x3C00, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0x7E00,
-            0xFD01,
-        ];
-        let r = self.next();
-        if r.is_multiple_of(4) {
-            SPECIAL[(r >> 8) as usize % SPECIAL.len()]
-        } else {
-            (r >> 16) as u16
-        }
-    }
-}
 
 /// `true` when both are the same bits, or both NaN.
 fn same(neon: f32, scalar: f32) -> bool {

@@ -170,3 +170,23 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 fn defmt_panic() -> ! {
     exit(false)
 }
+
+/// The program shared by the code-size probes in `examples/`: four blocks of input and room for
+/// their values, both opaque to the optimiser, handed to `$decode`, which says whether it
+/// worked. `size.sh` compares each probe's `.text` with `size_baseline`'s.
+#[macro_export]
+macro_rules! size_probe {
+    (|$input:ident, $output:ident| $decode:expr) => {
+        static INPUT: [u8; 4 * q4k::BLOCK_BYTES] = [0x5a; 4 * q4k::BLOCK_BYTES];
+
+        #[cortex_m_rt::entry]
+        fn main() -> ! {
+            static mut OUTPUT: [f32; 4 * q4k::BLOCK_VALUES] = [0.0; 4 * q4k::BLOCK_VALUES];
+            let $input: &[u8] = core::hint::black_box(&INPUT);
+            let $output: &mut [f32] = core::hint::black_box(OUTPUT);
+            let ok: bool = $decode;
+            core::hint::black_box($output);
+            $crate::exit(ok)
+        }
+    };
+}
