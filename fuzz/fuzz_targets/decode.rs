@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let entry = reader.u8() % 4;
     let kernel = reader.kernel();
     let stores = reader.stores();
-    let mut layout = Layout::read(&mut reader, 1);
+    let mut layout = Layout::read(&mut reader, 32, 1);
     match entry {
         0 => check_call(Kernel::best(), &mut layout, "decode", q4k::decode),
         1 => check_call(kernel, &mut layout, "decode_with", |input, output| {

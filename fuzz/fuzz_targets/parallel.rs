@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let stores = reader.stores();
     // Up to 1 + 255 * 16 copies of the pattern: a one-block pattern reaches 4081 blocks, past
     // the size where the work is split.
-    let mut layout = Layout::read(&mut reader, 16);
+    let mut layout = Layout::read(&mut reader, 256, 16);
     let threads = if entry & 0x80 == 0 { 3 } else { 1 };
     pool(threads).install(|| match entry % 3 {
         0 => check_call(Kernel::best(), &mut layout, "decode_parallel", q4k::decode_parallel),

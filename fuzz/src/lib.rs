@@ -63,21 +63,21 @@ impl<'a> Reader<'a> {
 /// is, and the input bytes themselves.
 ///
 /// Bytes: input offset, output offset, guard length, output length mode, output length delta,
-/// repeat byte, then the input pattern, repeated `1 + repeat * repeat_step` times (up to
-/// `1 + 255 * repeat_step`) to reach inputs larger than a fuzz case.
+/// repeat byte `r`, then the input pattern, repeated `1 + (r % repeat_range) * repeat_step` times
+/// to reach inputs larger than a fuzz case.
 pub struct Layout {
     pub input: Input,
     pub output: Output,
 }
 
 impl Layout {
-    pub fn read(reader: &mut Reader<'_>, repeat_step: usize) -> Layout {
+    pub fn read(reader: &mut Reader<'_>, repeat_range: u16, repeat_step: usize) -> Layout {
         let input_offset = usize::from(reader.u8() % 64);
         let output_offset = usize::from(reader.u8() % 16);
         let guard = usize::from(reader.u8() % 17);
         let mode = reader.u8();
         let delta = reader.u8() as i8;
-        let repeat = 1 + usize::from(reader.u8()) * repeat_step;
+        let repeat = 1 + usize::from(u16::from(reader.u8()) % repeat_range) * repeat_step;
         let pattern = reader.rest();
         let mut bytes = Vec::with_capacity(pattern.len() * repeat);
         for _ in 0..repeat {
