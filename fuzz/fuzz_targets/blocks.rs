@@ -47,10 +47,18 @@ fn check_block(block: &BlockQ4K, stored: &[u8; BLOCK_BYTES], scalar: &[f32]) {
     assert_eq!(block.packed_scales(), &stored[4..16]);
     assert_eq!(block.quants(), &stored[16..]);
     for (j, pair) in block.scales_and_mins().into_iter().enumerate() {
-        assert_eq!(pair, reference_scale_min(&stored[4..16], j), "sub-block {j}");
+        assert_eq!(
+            pair,
+            reference_scale_min(&stored[4..16], j),
+            "sub-block {j}"
+        );
     }
     for i in 0..BLOCK_VALUES {
-        assert_eq!(block.quant(i), Some(reference_quant(stored, i)), "quant {i}");
+        assert_eq!(
+            block.quant(i),
+            Some(reference_quant(stored, i)),
+            "quant {i}"
+        );
     }
     assert_eq!(block.quant(BLOCK_VALUES), None);
     assert_eq!(block.quant(usize::MAX), None);

@@ -34,15 +34,24 @@ impl Run {
         let before = self.values.len();
         let expected = self.stream.output_len(chunk.len());
         let values = &mut self.values;
-        let result = self
-            .stream
-            .feed(chunk, |block: &[f32; BLOCK_VALUES]| values.extend_from_slice(block));
+        let result = self.stream.feed(chunk, |block: &[f32; BLOCK_VALUES]| {
+            values.extend_from_slice(block)
+        });
         if self.kernel_ok() {
             assert_eq!(result, Ok(()), "feed");
-            assert_eq!(self.values.len() - before, expected, "feed: values delivered");
+            assert_eq!(
+                self.values.len() - before,
+                expected,
+                "feed: values delivered"
+            );
             self.consumed += chunk.len();
         } else {
-            assert_eq!(result, Err(Error::KernelUnavailable { kernel: self.kernel }));
+            assert_eq!(
+                result,
+                Err(Error::KernelUnavailable {
+                    kernel: self.kernel
+                })
+            );
             assert_eq!(self.values.len(), before, "feed called back after failing");
         }
         self.assert_state();
@@ -66,7 +75,10 @@ impl Run {
         };
         let consumed = match result {
             Ok(written) => {
-                assert!(len >= expected && self.kernel_ok(), "feed_into: Ok({written})");
+                assert!(
+                    len >= expected && self.kernel_ok(),
+                    "feed_into: Ok({written})"
+                );
                 assert_eq!(written, expected, "feed_into: values written");
                 output.assert_guards_intact();
                 let (front, back) = output.values().split_at(written);
@@ -120,7 +132,11 @@ fuzz_target!(|data: &[u8]| {
         let chunk_len = usize::from(reader.u16() % 640);
         let last = op == 0 && chunk_len == 0 && reader.is_empty();
         let remaining = &stream_bytes[run.consumed..];
-        let take = if last { remaining.len() } else { chunk_len.min(remaining.len()) };
+        let take = if last {
+            remaining.len()
+        } else {
+            chunk_len.min(remaining.len())
+        };
         // Each chunk in its own allocation, so that a read past its end is reported.
         let chunk = Input::new(&remaining[..take], usize::from(op >> 5));
         let chunk = chunk.bytes();
@@ -140,7 +156,10 @@ fuzz_target!(|data: &[u8]| {
             let guard = usize::from(op >> 5 & 1) * 4;
             if !run.feed_into(chunk, len, extra, guard) && run.kernel_ok() {
                 // Refused for its length: the same chunk with the right length goes through.
-                assert!(run.feed_into(chunk, expected, 0, 0), "retry with the right length");
+                assert!(
+                    run.feed_into(chunk, expected, 0, 0),
+                    "retry with the right length"
+                );
             }
         }
         if !run.kernel_ok() {
@@ -149,7 +168,11 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let whole = run.consumed - run.consumed % BLOCK_BYTES;
-    assert_same_values(&run.values, &scalar_values(&stream_bytes[..whole]), "chunked");
+    assert_same_values(
+        &run.values,
+        &scalar_values(&stream_bytes[..whole]),
+        "chunked",
+    );
     let trailing = run.consumed % BLOCK_BYTES;
     let expected_finish = if trailing == 0 {
         Ok(())

@@ -17,9 +17,12 @@ fuzz_target!(|data: &[u8]| {
         1 => check_call(kernel, &mut layout, "decode_with", |input, output| {
             q4k::decode_with(kernel, input, output)
         }),
-        2 => check_call(Kernel::best(), &mut layout, "Decoder::new", |input, output| {
-            Decoder::new().stores(stores).decode(input, output)
-        }),
+        2 => check_call(
+            Kernel::best(),
+            &mut layout,
+            "Decoder::new",
+            |input, output| Decoder::new().stores(stores).decode(input, output),
+        ),
         _ => check_call(kernel, &mut layout, "Decoder::kernel", |input, output| {
             let decoder = Decoder::new().kernel(kernel).stores(stores);
             assert_eq!(decoder.selected_kernel(), kernel);

@@ -31,13 +31,26 @@ fuzz_target!(|data: &[u8]| {
     let mut layout = Layout::read(&mut reader, 256, 16);
     let threads = if entry & 0x80 == 0 { 3 } else { 1 };
     pool(threads).install(|| match entry % 3 {
-        0 => check_call(Kernel::best(), &mut layout, "decode_parallel", q4k::decode_parallel),
-        1 => check_call(kernel, &mut layout, "decode_parallel_with", |input, output| {
-            q4k::decode_parallel_with(kernel, input, output)
-        }),
-        _ => check_call(kernel, &mut layout, "Decoder::decode_parallel", |input, output| {
-            let decoder = Decoder::new().kernel(kernel).stores(stores);
-            decoder.decode_parallel(input, output)
-        }),
+        0 => check_call(
+            Kernel::best(),
+            &mut layout,
+            "decode_parallel",
+            q4k::decode_parallel,
+        ),
+        1 => check_call(
+            kernel,
+            &mut layout,
+            "decode_parallel_with",
+            |input, output| q4k::decode_parallel_with(kernel, input, output),
+        ),
+        _ => check_call(
+            kernel,
+            &mut layout,
+            "Decoder::decode_parallel",
+            |input, output| {
+                let decoder = Decoder::new().kernel(kernel).stores(stores);
+                decoder.decode_parallel(input, output)
+            },
+        ),
     });
 });

@@ -166,7 +166,11 @@ impl Output {
     /// Panics unless no value at all was written.
     pub fn assert_untouched(&self) {
         for (i, v) in self.buffer.iter().enumerate() {
-            assert_eq!(v.to_bits(), SENTINEL, "value {i} was written by a call that failed");
+            assert_eq!(
+                v.to_bits(),
+                SENTINEL,
+                "value {i} was written by a call that failed"
+            );
         }
     }
 }
