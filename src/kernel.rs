@@ -93,6 +93,9 @@ impl Kernel {
         if !self.is_available() {
             return Err(Error::KernelUnavailable { kernel: self });
         }
+        // Miri cannot run non-temporal stores (inline assembly) or `sfence`; under Miri the
+        // kernels' cached paths are checked instead.
+        let streaming = streaming && !cfg!(miri);
         match self {
             Kernel::Scalar => {
                 // Plain Rust has no non-temporal store; the scalar kernel always caches.
