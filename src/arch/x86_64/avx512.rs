@@ -65,22 +65,26 @@ pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [f32], streaming: boo
 /// and 64-byte aligned if `STREAM`.
 #[target_feature(enable = "avx512f")]
 unsafe fn decode_into<const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut f32) {
-    let Some(first) = blocks.first() else {
+    let Some((last, _)) = blocks.split_last() else {
         return;
     };
     // Software-pipelined: the tables of the next block are built before the current block is
     // looked up and stored, so the header's latency overlaps the stores.
     // SAFETY: AVX-512F is enabled here.
-    let mut current = unsafe { tables(first) };
-    for i in 0..blocks.len() {
-        let block = &blocks[i];
+    let mut current = unsafe { tables(&blocks[0]) };
+    for i in 1..blocks.len() {
         // SAFETY: AVX-512F is enabled here.
-        let next = unsafe { tables(blocks.get(i + 1).unwrap_or(block)) };
-        // SAFETY: AVX-512F is enabled; block `i`'s 256 values lie inside the caller's
+        let next = unsafe { tables(&blocks[i]) };
+        // SAFETY: AVX-512F is enabled; block `i - 1`'s 256 values lie inside the caller's
         // `256 * blocks.len()` floats at `dst`, which keep the alignment `STREAM` needs.
-        unsafe { decode_block::<STREAM>(block, &current, dst.add(i * BLOCK_VALUES)) };
+        unsafe {
+            decode_block::<STREAM>(&blocks[i - 1], &current, dst.add((i - 1) * BLOCK_VALUES))
+        };
         current = next;
     }
+    let end = (blocks.len() - 1) * BLOCK_VALUES;
+    // SAFETY: as above, for the last block's 256 values.
+    unsafe { decode_block::<STREAM>(last, &current, dst.add(end)) };
 }
 
 /// The block loop for an output `shift` floats (1..16) past a 64-byte boundary.
