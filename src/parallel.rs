@@ -46,10 +46,6 @@ pub const PARALLEL_THRESHOLD_BLOCKS: usize = 1024;
 /// # Ok::<(), q4k::Error>(())
 /// ```
 pub fn decode_parallel(input: &[u8], output: &mut [f32]) -> Result<(), Error> {
-    if serial(input.len()) {
-        // Exactly `decode`, without the detour through the parallel path.
-        return crate::decode(input, output);
-    }
     Decoder::new().decode_parallel(input, output)
 }
 
@@ -65,9 +61,6 @@ pub fn decode_parallel(input: &[u8], output: &mut [f32]) -> Result<(), Error> {
 /// # Ok::<(), q4k::Error>(())
 /// ```
 pub fn decode_parallel_with(kernel: Kernel, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
-    if serial(input.len()) {
-        return crate::decode_with(kernel, input, output);
-    }
     Decoder::new().kernel(kernel).decode_parallel(input, output)
 }
 
