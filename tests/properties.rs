@@ -238,19 +238,23 @@ fn simd_kernels_match_scalar() {
         kernels.iter().all(|&kernel| {
             [Stores::Cached, Stores::Streaming, Stores::Auto]
                 .into_iter()
-                .all(|stores| {
-                    let what = format!("{kernel} {stores:?} vs scalar");
-                    match case.decode_placed(Decoder::new().kernel(kernel).stores(stores)) {
-                        Ok(got) => report(&what, &got, &scalar),
-                        Err(e) => {
-                            eprintln!("{what}: {e}");
-                            false
-                        }
-                    }
-                })
+                .all(|stores| decodes_as(&case, kernel, stores, &scalar, "scalar"))
         })
     };
     check("simd_kernels_match_scalar", property as fn(Case) -> bool);
+}
+
+/// Whether `case` decoded by `kernel` under `stores` gives `want` (bits, NaN for NaN); reports
+/// the first difference or the error against `source`, the name of what `want` came from.
+fn decodes_as(case: &Case, kernel: Kernel, stores: Stores, want: &[f32], source: &str) -> bool {
+    let what = format!("{kernel} {stores:?} vs {source}");
+    match case.decode_placed(Decoder::new().kernel(kernel).stores(stores)) {
+        Ok(got) => report(&what, &got, want),
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            false
+        }
+    }
 }
 
 #[test]
@@ -263,16 +267,7 @@ fn every_kernel_matches_the_formula() {
         kernels.iter().all(|&kernel| {
             [Stores::Cached, Stores::Streaming]
                 .into_iter()
-                .all(|stores| {
-                    let what = format!("{kernel} {stores:?} vs formula");
-                    match case.decode_placed(Decoder::new().kernel(kernel).stores(stores)) {
-                        Ok(got) => report(&what, &got, &want),
-                        Err(e) => {
-                            eprintln!("{what}: {e}");
-                            false
-                        }
-                    }
-                })
+                .all(|stores| decodes_as(&case, kernel, stores, &want, "formula"))
         })
     };
     check(
