@@ -299,7 +299,8 @@ fn cases_for(blocks: usize) -> Vec<Case> {
     let mut cases = vec![Case::PlainStore, Case::StreamStore];
     cases.extend(
         Kernel::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|k| k.is_available())
             .map(Case::Kernel),
     );
@@ -586,7 +587,8 @@ fn print_machine(isa: store::Isa) {
         }
     }
     let available: Vec<&str> = Kernel::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| k.is_available())
         .map(Kernel::name)
         .collect();

@@ -36,7 +36,7 @@ fn call_every_entry_point(
 /// `None` (the best kernel) and every kernel, available or not.
 fn every_kernel_choice() -> Vec<Option<Kernel>> {
     core::iter::once(None)
-        .chain(Kernel::ALL.into_iter().map(Some))
+        .chain(Kernel::ALL.iter().copied().map(Some))
         .collect()
 }
 
@@ -281,7 +281,7 @@ fn error_display_names_the_numbers() {
             );
         }
     }
-    for kernel in Kernel::ALL {
+    for &kernel in Kernel::ALL {
         let error = Error::KernelUnavailable { kernel };
         let text = error.to_string();
         assert!(
@@ -317,7 +317,7 @@ fn kernel_names_and_display() {
     let names = ["scalar", "sse2", "avx2", "avx512", "neon"];
     assert_eq!(Kernel::ALL.len(), names.len());
     assert_eq!(Kernel::ALL[0], Kernel::Scalar);
-    for (kernel, name) in Kernel::ALL.into_iter().zip(names) {
+    for (kernel, name) in Kernel::ALL.iter().copied().zip(names) {
         assert_eq!(kernel.name(), name);
         assert_eq!(kernel.to_string(), name);
         assert_eq!(format!("{kernel:>8}").trim_start(), name);

@@ -73,7 +73,7 @@ fn agrees_with_decode(blocks: usize, seed: u64, every_policy: bool) -> bool {
     if bits(&output) != bits(&expected) {
         return false;
     }
-    for kernel in Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+    for kernel in Kernel::ALL.iter().copied().filter(|k| k.is_available()) {
         q4k::decode_with(kernel, &input, &mut expected).expect("decode_with");
         let expected = bits(&expected);
         output.fill(f32::NAN);
@@ -128,7 +128,8 @@ fn bit_identical_in_global_pool() {
     println!(
         "kernels: {:?}, global pool {} threads",
         Kernel::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|k| k.is_available())
             .map(Kernel::name)
             .collect::<Vec<_>>(),
@@ -196,7 +197,7 @@ fn check_errors() {
     ];
     for (input, len) in cases {
         same_error_untouched(input, len, q4k::decode_parallel, q4k::decode);
-        for kernel in Kernel::ALL {
+        for &kernel in Kernel::ALL {
             same_error_untouched(
                 input,
                 len,
@@ -206,7 +207,7 @@ fn check_errors() {
         }
     }
     // A kernel that cannot run here: refused before anything is written.
-    for kernel in Kernel::ALL.into_iter().filter(|k| !k.is_available()) {
+    for kernel in Kernel::ALL.iter().copied().filter(|k| !k.is_available()) {
         same_error_untouched(
             &input,
             values,

@@ -8,7 +8,8 @@ use q4k::Kernel;
 /// the test log.
 pub fn available_kernels(test: &str) -> Vec<Kernel> {
     let kernels: Vec<Kernel> = Kernel::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| k.is_available())
         .collect();
     let names: Vec<&str> = kernels.iter().map(|k| k.name()).collect();
@@ -30,7 +31,8 @@ pub fn available_kernels(test: &str) -> Vec<Kernel> {
 /// Every kernel that cannot run here.
 pub fn unavailable_kernels() -> Vec<Kernel> {
     Kernel::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| !k.is_available())
         .collect()
 }

@@ -51,11 +51,9 @@ const QUANT_VALUES: [f32; 16] = [
 /// Decodes whole blocks; `out` holds 256 values per block (excess on either side is not
 /// written).
 ///
-/// # Safety
-///
-/// The CPU must have NEON: outside code compiled with NEON enabled, calling this
-/// `#[target_feature]` function is `unsafe`, and the caller checks
-/// [`has_neon`](super::has_neon) first.
+/// A safe `#[target_feature]` function: it has no precondition beyond NEON itself, so code
+/// compiled with NEON calls it directly, and other code calls it in an `unsafe` block after
+/// checking [`has_neon`](crate::arch::aarch64::has_neon).
 // Called once per slice; kept out of line so profilers and symbol checks see the kernel.
 #[inline(never)]
 #[target_feature(enable = "neon")]
