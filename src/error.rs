@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use crate::{BLOCK_BYTES, Kernel};
+use crate::{BLOCK_BYTES, BLOCK_VALUES, Kernel};
 
-/// Why a decode call refused its arguments.
+/// Why a call refused its arguments.
 ///
 /// Every call that returns an `Err` leaves the caller's output untouched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,6 +36,41 @@ pub enum Error {
         /// The number of bytes after the last whole block (1..=143).
         count: usize,
     },
+    /// The importance vector of a weighted encode is empty or not a whole number of 256-value
+    /// blocks (its length is the row length).
+    ImportanceLength {
+        /// The length of the importance slice.
+        len: usize,
+    },
+    /// The input of a weighted encode is not a whole number of rows.
+    InputRows {
+        /// The input length in values.
+        len: usize,
+        /// The row length in values (the importance length).
+        row: usize,
+    },
+    /// The output of an encode is not exactly 144 bytes per 256 input values.
+    EncodedLength {
+        /// The number of bytes the input encodes to.
+        expected: usize,
+        /// The length of the output slice that was passed.
+        actual: usize,
+    },
+    /// An input value to encode is NaN or infinite.
+    NonFiniteInput {
+        /// The index of the first such value in the input.
+        index: usize,
+    },
+    /// An importance value is NaN or infinite.
+    ImportanceNonFinite {
+        /// The index of the first such value in the importance slice.
+        index: usize,
+    },
+    /// An importance value is negative.
+    NegativeImportance {
+        /// The index of the first such value in the importance slice.
+        index: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -59,6 +94,27 @@ impl fmt::Display for Error {
                 f,
                 "the stream ended with {count} bytes after the last whole {BLOCK_BYTES}-byte block"
             ),
+            Error::ImportanceLength { len } => write!(
+                f,
+                "importance length {len} is not a non-zero multiple of the {BLOCK_VALUES}-value block"
+            ),
+            Error::InputRows { len, row } => write!(
+                f,
+                "input length {len} is not a whole number of rows of {row} values"
+            ),
+            Error::EncodedLength { expected, actual } => write!(
+                f,
+                "output holds {actual} bytes but the input encodes to {expected}"
+            ),
+            Error::NonFiniteInput { index } => {
+                write!(f, "input value {index} is not finite")
+            }
+            Error::ImportanceNonFinite { index } => {
+                write!(f, "importance value {index} is not finite")
+            }
+            Error::NegativeImportance { index } => {
+                write!(f, "importance value {index} is negative")
+            }
         }
     }
 }

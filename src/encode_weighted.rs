@@ -1,0 +1,141 @@
+//! Encoding `f32` to Q4_K with an importance vector: [`encode_weighted`],
+//! [`encode_weighted_with`], their parallel versions, the checks, and the one dispatch point
+//! from a [`Kernel`] to its weighted-encode kernel.
+
+#[cfg(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(
+        target_arch = "aarch64",
+        target_feature = "neon",
+        target_endian = "little"
+    )
+))]
+use crate::arch;
+use crate::{BLOCK_BYTES, BLOCK_VALUES, Error, Kernel, scalar};
+
+// ---- Checks the reference encoder also needs (one copy to keep when both are merged). ----
+
+/// The index of the first NaN or infinity in `values`, if any. Scans in chunks that the
+/// compiler can vectorize and looks for the index only inside a chunk that failed.
+pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> {
+    const CHUNK: usize = 64;
+    for (c, chunk) in values.chunks(CHUNK).enumerate() {
+        let finite = chunk.iter().fold(true, |all, v| all & v.is_finite());
+        if !finite {
+            return chunk
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|i| c * CHUNK + i);
+        }
+    }
+    None
+}
+
+/// The number of encoded bytes for `values` input values (whole blocks).
+pub(crate) const fn encoded_len(values: usize) -> usize {
+    values / BLOCK_VALUES * BLOCK_BYTES
+}
+
+// ---- The weighted encoder. ----
+
+/// Checks the lengths, then the importance values, then the input values, in that order, and
+/// returns the first problem.
+pub(crate) fn check(input: &[f32], importance: &[f32], output: &[u8]) -> Result<(), Error> {
+    let row = importance.len();
+    if row == 0 || !row.is_multiple_of(BLOCK_VALUES) {
+        return Err(Error::ImportanceLength { len: row });
+    }
+    if !input.len().is_multiple_of(row) {
+        return Err(Error::InputRows {
+            len: input.len(),
+            row,
+        });
+    }
+    let expected = encoded_len(input.len());
+    if output.len() != expected {
+        return Err(Error::EncodedLength {
+            expected,
+            actual: output.len(),
+        });
+    }
+    if let Some(index) = importance
+        .iter()
+        .position(|v| !v.is_finite() || *v < 0.0)
+    {
+        return Err(if importance[index].is_finite() {
+            Error::NegativeImportance { index }
+        } else {
+            Error::ImportanceNonFinite { index }
+        });
+    }
+    if let Some(index) = first_non_finite(input) {
+        return Err(Error::NonFiniteInput { index });
+    }
+    Ok(())
+}
+
+/// Encodes the whole blocks of `input` into `out` with `kernel`. `importance` is one row of
+/// importance values and `first` the position in its row (in blocks) of `input`'s first block;
+/// everything was checked by the caller. The one dispatch point of the weighted encoder.
+pub(crate) fn run(
+    kernel: Kernel,
+    input: &[f32],
+    importance: &[f32],
+    first: usize,
+    out: &mut [u8],
+) -> Result<(), Error> {
+    if !kernel.is_available() {
+        return Err(Error::KernelUnavailable { kernel });
+    }
+    match kernel {
+        // SSE2 has no weighted-encode kernel of its own: its family encodes with the portable
+        // one.
+        Kernel::Scalar | Kernel::Sse2 => {
+            scalar::encode_weighted::encode_blocks(input, importance, first, out);
+        }
+        #[allow(unreachable_patterns)]
+        _ => return Err(Error::KernelUnavailable { kernel }),
+    }
+    Ok(())
+}
+
+/// Encodes `f32` values to Q4_K blocks the way llama.cpp's `quantize_q4_K` does when it is
+/// given an importance matrix, byte for byte, with the fastest kernel this CPU has.
+///
+/// `importance` holds one non-negative weight per position of a row; its length is the row
+/// length, a non-zero multiple of 256. `input` holds whole rows of that length, and `output`
+/// must be exactly `input.len() / 256 * 144` bytes. Each row is encoded on its own with the
+/// same importance vector, as llama.cpp does.
+///
+/// Errors, with the output untouched: wrong lengths ([`Error::ImportanceLength`],
+/// [`Error::InputRows`], [`Error::EncodedLength`]); a NaN or infinite or negative importance
+/// value ([`Error::ImportanceNonFinite`], [`Error::NegativeImportance`]); a NaN or infinite
+/// input value ([`Error::NonFiniteInput`]). Each names the first bad index.
+///
+/// ```
+/// let row: Vec<f32> = (0..512).map(|i| (i as f32 * 0.37).sin()).collect();
+/// let importance = vec![1.0f32; 512];
+/// let mut blocks = vec![0u8; 2 * q4k::BLOCK_BYTES];
+/// q4k::encode_weighted(&row, &importance, &mut blocks)?;
+///
+/// let mut back = vec![0f32; 512];
+/// q4k::decode(&blocks, &mut back)?;
+/// assert!(row.iter().zip(&back).all(|(a, b)| (a - b).abs() < 0.1));
+/// # Ok::<(), q4k::Error>(())
+/// ```
+pub fn encode_weighted(input: &[f32], importance: &[f32], output: &mut [u8]) -> Result<(), Error> {
+    encode_weighted_with(Kernel::best(), input, importance, output)
+}
+
+/// [`encode_weighted`] with one chosen kernel: the same bytes from every kernel.
+///
+/// The checks come first, then [`Error::KernelUnavailable`] if `kernel` cannot run here.
+pub fn encode_weighted_with(
+    kernel: Kernel,
+    input: &[f32],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    check(input, importance, output)?;
+    run(kernel, input, importance, 0, output)
+}

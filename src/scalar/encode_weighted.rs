@@ -1,0 +1,351 @@
+//! The portable importance-weighted encoder: llama.cpp's `quantize_row_q4_K_impl` with an
+//! importance vector, `make_qkx3_quants` and `make_qp_quants`, one block at a time.
+//!
+//! Every float operation is the C's, in the C's order, each rounded on its own (`w*l*l` is
+//! `(w*l)*l`), with C's integer/float conversions (`as f32` rounds to nearest like C's, the
+//! `uint8_t` stores wrap like C's). This file is the oracle the SIMD kernels are tested
+//! against.
+
+use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
+
+/// Values in one sub-block.
+pub(crate) const SUB: usize = 32;
+/// Sub-blocks in one block.
+pub(crate) const SUBS: usize = BLOCK_VALUES / SUB;
+
+/// `make_qkx3_quants`' search: `rmin`, `rdelta`, `nstep` as `quantize_row_q4_K_impl` passes
+/// them, and the 4-bit `nmax`.
+const RMIN: f32 = -0.9;
+const RDELTA: f32 = 0.05;
+pub(crate) const NSTEP: usize = 36;
+const NMAX: f32 = 15.0;
+
+/// The numerator of candidate `is` of the search, `rmin + rdelta*is + nmax`, as the C rounds it.
+#[inline(always)]
+pub(crate) fn candidate_numerator(is: usize) -> f32 {
+    (RMIN + RDELTA * is as f32) + NMAX
+}
+
+// ---- Helpers the reference encoder also needs (one copy to keep when both are merged). ----
+
+/// llama.cpp's `nearest_int`: rounds through the float adder (`+ 1.5 * 2^23`) and reads the
+/// low significand bits. Exact round-to-nearest-even for `|v| <= 4194303`; outside that range
+/// it returns what the C returns (the C only asserts in debug builds).
+#[inline(always)]
+pub(crate) fn nearest_int(v: f32) -> i32 {
+    let val = v + 12_582_912.0;
+    (val.to_bits() & 0x007F_FFFF) as i32 - 0x0040_0000
+}
+
+/// llama.cpp's `ggml_compute_fp32_to_fp16`: round to nearest, ties to even, overflow to
+/// infinity, NaN to `0x7E00` with the sign.
+#[inline]
+pub(crate) fn f32_to_f16(f: f32) -> u16 {
+    let scale_to_inf = f32::from_bits(0x7780_0000); // 2^112
+    let scale_to_zero = f32::from_bits(0x0880_0000); // 2^-110
+    let mut base = (f.abs() * scale_to_inf) * scale_to_zero;
+    let w = f.to_bits();
+    let shl1_w = w.wrapping_add(w);
+    let sign = w & 0x8000_0000;
+    let bias = (shl1_w & 0xFF00_0000).max(0x7100_0000);
+    base += f32::from_bits((bias >> 1) + 0x0780_0000);
+    let bits = base.to_bits();
+    let exp_bits = (bits >> 13) & 0x7C00;
+    let mantissa_bits = bits & 0x0FFF;
+    let nonsign = exp_bits + mantissa_bits;
+    ((sign >> 16) | if shl1_w > 0xFF00_0000 { 0x7E00 } else { nonsign }) as u16
+}
+
+/// Packs eight scales and eight mins into the 12 bytes of a block as the C does, including
+/// what it does with values above 63 (which a wrapped `uint8_t` can hold).
+#[inline]
+pub(crate) fn pack_scales(ls: &[u8; SUBS], lm: &[u8; SUBS]) -> [u8; 12] {
+    let mut s = [0u8; 12];
+    for j in 0..SUBS {
+        let (l, m) = (ls[j], lm[j]);
+        if j < 4 {
+            s[j] = l;
+            s[j + 4] = m;
+        } else {
+            s[j + 4] = (l & 0xF) | ((m & 0xF) << 4);
+            s[j - 4] |= (l >> 4) << 6;
+            s[j] |= (m >> 4) << 6;
+        }
+    }
+    s
+}
+
+/// `get_scale_min_k4`: sub-block `j`'s 6-bit scale and min from the packed bytes.
+#[inline(always)]
+pub(crate) fn scale_min(j: usize, s: &[u8; 12]) -> (u8, u8) {
+    if j < 4 {
+        (s[j] & 63, s[j + 4] & 63)
+    } else {
+        (
+            (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4),
+            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
+        )
+    }
+}
+
+// ---- The importance-weighted path. ----
+
+/// `sigma2 = 2*sum_x2/256` of one block, the sum in index order.
+#[inline(always)]
+pub(crate) fn sigma2(x: &[f32]) -> f32 {
+    let mut sum_x2 = 0.0f32;
+    for &v in &x[..BLOCK_VALUES] {
+        sum_x2 += v * v;
+    }
+    (2.0 * sum_x2) / BLOCK_VALUES as f32
+}
+
+/// `make_qkx3_quants(32, 15, x, weights, L, &the_min, Laux, -0.9f, 0.05f, 36, false)`:
+/// returns `(scale, the_min)` and fills `l`.
+fn make_qkx3_quants(x: &[f32; SUB], weights: &[f32; SUB], l: &mut [u8; SUB]) -> (f32, f32) {
+    let mut min = x[0];
+    let mut max = x[0];
+    let mut sum_w = weights[0];
+    let mut sum_x = sum_w * x[0];
+    for i in 1..SUB {
+        if x[i] < min {
+            min = x[i];
+        }
+        if x[i] > max {
+            max = x[i];
+        }
+        let w = weights[i];
+        sum_w += w;
+        sum_x += w * x[i];
+    }
+    if min > 0.0 {
+        min = 0.0;
+    }
+    if max <= min {
+        *l = [0; SUB];
+        return (0.0, -min);
+    }
+    let mut iscale = NMAX / (max - min);
+    let mut scale = 1.0 / iscale;
+    let mut best_mad = 0.0f32;
+    for i in 0..SUB {
+        let q = nearest_int(iscale * (x[i] - min)).clamp(0, 15);
+        l[i] = q as u8;
+        let mut diff = scale * f32::from(l[i]) + min - x[i];
+        diff = diff * diff;
+        best_mad += weights[i] * diff;
+    }
+    let mut laux = [0u8; SUB];
+    for is in 0..=NSTEP {
+        iscale = candidate_numerator(is) / (max - min);
+        let (mut sum_l, mut sum_l2, mut sum_xl) = (0.0f32, 0.0f32, 0.0f32);
+        for i in 0..SUB {
+            let q = nearest_int(iscale * (x[i] - min)).clamp(0, 15);
+            laux[i] = q as u8;
+            let w = weights[i];
+            let lf = q as f32;
+            sum_l += w * lf;
+            sum_l2 += w * lf * lf;
+            sum_xl += w * lf * x[i];
+        }
+        let d = sum_w * sum_l2 - sum_l * sum_l;
+        if d > 0.0 {
+            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / d;
+            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / d;
+            if this_min > 0.0 {
+                this_min = 0.0;
+                this_scale = sum_xl / sum_l2;
+            }
+            let mut mad = 0.0f32;
+            for i in 0..SUB {
+                let mut diff = this_scale * f32::from(laux[i]) + this_min - x[i];
+                diff = diff * diff;
+                mad += weights[i] * diff;
+            }
+            if mad < best_mad {
+                *l = laux;
+                best_mad = mad;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    (scale, -min)
+}
+
+/// C's `MAX(a, b)`: `a > b ? a : b` (so a NaN `b` wins).
+#[inline(always)]
+fn c_max(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
+/// `make_qp_quants(8, 63, x, L, quant_weights)`: the 6-bit quantization of a block's eight
+/// scales (or mins), weighted by the sub-blocks' weight sums.
+pub(crate) fn make_qp_quants(x: &[f32; SUBS], l: &mut [u8; SUBS], quant_weights: &[f32; SUBS]) -> f32 {
+    const NMAX: i32 = 63;
+    const GROUP_MAX_EPS: f32 = 1e-15;
+    let mut max = 0.0f32;
+    for &v in x {
+        max = c_max(max, v);
+    }
+    if max < GROUP_MAX_EPS {
+        *l = [0; SUBS];
+        return 0.0;
+    }
+    let mut iscale = NMAX as f32 / max;
+    for i in 0..SUBS {
+        l[i] = nearest_int(iscale * x[i]) as u8;
+    }
+    let scale = 1.0 / iscale;
+    let mut best_mse = 0.0f32;
+    for i in 0..SUBS {
+        let diff = x[i] - scale * f32::from(l[i]);
+        let w = quant_weights[i];
+        best_mse += w * diff * diff;
+    }
+    for is in -4i32..=4 {
+        if is == 0 {
+            continue;
+        }
+        let iscale_is = (0.1 * is as f32 + NMAX as f32) / max;
+        let scale_is = 1.0 / iscale_is;
+        let mut mse = 0.0f32;
+        for i in 0..SUBS {
+            let q = nearest_int(iscale_is * x[i]).min(NMAX);
+            let diff = x[i] - scale_is * q as f32;
+            let w = quant_weights[i];
+            mse += w * diff * diff;
+        }
+        if mse < best_mse {
+            best_mse = mse;
+            iscale = iscale_is;
+        }
+    }
+    let mut sumlx = 0.0f32;
+    let mut suml2 = 0.0f32;
+    for i in 0..SUBS {
+        let q = nearest_int(iscale * x[i]).min(NMAX);
+        l[i] = q as u8;
+        let w = quant_weights[i];
+        sumlx += w * x[i] * q as f32;
+        suml2 += w * q as f32 * q as f32;
+    }
+    for _ in 0..5 {
+        let mut n_changed = 0;
+        for i in 0..SUBS {
+            let w = quant_weights[i];
+            let li = f32::from(l[i]);
+            let mut slx = sumlx - w * x[i] * li;
+            let mut sl2 = suml2 - w * li * li;
+            if slx > 0.0 && sl2 > 0.0 {
+                let new_l = nearest_int(x[i] * sl2 / slx).min(NMAX);
+                if new_l != i32::from(l[i]) {
+                    slx += w * x[i] * new_l as f32;
+                    sl2 += w * new_l as f32 * new_l as f32;
+                    if slx * slx * suml2 > sumlx * sumlx * sl2 {
+                        l[i] = new_l as u8;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        n_changed += 1;
+                    }
+                }
+            }
+        }
+        if n_changed == 0 {
+            break;
+        }
+    }
+    if suml2 > 0.0 { sumlx / suml2 } else { 0.0 }
+}
+
+/// What the per-sub-block search hands to the per-block stage: the eight scales, mins and
+/// weight sums, and the 4-bit levels it chose.
+pub(crate) struct Searched {
+    pub(crate) scales: [f32; SUBS],
+    pub(crate) mins: [f32; SUBS],
+    pub(crate) sw: [f32; SUBS],
+    pub(crate) l: [u8; BLOCK_VALUES],
+}
+
+/// The per-block stage after the search: `make_qp_quants` for the scales and mins, packing,
+/// `d`/`dmin` to f16, re-quantization of every value against the rounded scales, and the
+/// nibble layout. Writes one 144-byte block.
+pub(crate) fn finish_block(x: &[f32], s: &mut Searched, out: &mut [u8]) {
+    let mut ls = [0u8; SUBS];
+    let mut lm = [0u8; SUBS];
+    let d_block = make_qp_quants(&s.scales, &mut ls, &s.sw);
+    let m_block = make_qp_quants(&s.mins, &mut lm, &s.sw);
+    let packed = pack_scales(&ls, &lm);
+    let d16 = f32_to_f16(d_block);
+    let dmin16 = f32_to_f16(m_block);
+    let l = &mut s.l;
+    for j in 0..SUBS {
+        let (sc, m) = scale_min(j, &packed);
+        let d = f16_to_f32(d16) * f32::from(sc);
+        if d == 0.0 {
+            continue;
+        }
+        let dm = f16_to_f32(dmin16) * f32::from(m);
+        for ii in 0..SUB {
+            let q = nearest_int((x[SUB * j + ii] + dm) / d).clamp(0, 15);
+            l[SUB * j + ii] = q as u8;
+        }
+    }
+    write_block(d16, dmin16, &packed, l, out);
+}
+
+/// Writes `d`, `dmin`, the packed scales and the 256 4-bit levels as one block.
+#[inline(always)]
+pub(crate) fn write_block(d16: u16, dmin16: u16, packed: &[u8; 12], l: &[u8; BLOCK_VALUES], out: &mut [u8]) {
+    out[0..2].copy_from_slice(&d16.to_le_bytes());
+    out[2..4].copy_from_slice(&dmin16.to_le_bytes());
+    out[4..16].copy_from_slice(packed);
+    let qs = &mut out[16..BLOCK_BYTES];
+    for g in 0..4 {
+        for i in 0..32 {
+            qs[32 * g + i] = l[64 * g + i] | (l[64 * g + 32 + i] << 4);
+        }
+    }
+}
+
+/// Encodes one block `x` (256 values) with `qw`, the 256 importance values of its position in
+/// the row, into `out` (144 bytes).
+pub(crate) fn encode_block(x: &[f32], qw: &[f32], out: &mut [u8]) {
+    let sigma2 = sigma2(x);
+    let mut s = Searched {
+        scales: [0.0; SUBS],
+        mins: [0.0; SUBS],
+        sw: [0.0; SUBS],
+        l: [0; BLOCK_VALUES],
+    };
+    let (subs, _) = x[..BLOCK_VALUES].as_chunks::<SUB>();
+    let (l_subs, _) = s.l.as_chunks_mut::<SUB>();
+    for (j, (xs, l)) in subs.iter().zip(l_subs).enumerate() {
+        let mut weights = [0.0f32; SUB];
+        for (i, w) in weights.iter_mut().enumerate() {
+            *w = qw[SUB * j + i] * libm::sqrtf(sigma2 + xs[i] * xs[i]);
+        }
+        let mut sumw = 0.0f32;
+        for &w in &weights {
+            sumw += w;
+        }
+        s.sw[j] = sumw;
+        (s.scales[j], s.mins[j]) = make_qkx3_quants(xs, &weights, l);
+    }
+    finish_block(x, &mut s, out);
+}
+
+/// Encodes the whole blocks of `input` into `out`. `importance` is one row of importance
+/// values and `first` the position in its row (in blocks) of `input`'s first block. Lengths and
+/// values are checked by the caller; a short `out` ends the loop early.
+pub(crate) fn encode_blocks(input: &[f32], importance: &[f32], first: usize, out: &mut [u8]) {
+    let per_row = importance.len() / BLOCK_VALUES;
+    for (b, (x, o)) in input
+        .chunks_exact(BLOCK_VALUES)
+        .zip(out.chunks_exact_mut(BLOCK_BYTES))
+        .enumerate()
+    {
+        let at = (first + b) % per_row * BLOCK_VALUES;
+        encode_block(x, &importance[at..at + BLOCK_VALUES], o);
+    }
+}
