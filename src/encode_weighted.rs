@@ -58,10 +58,7 @@ pub(crate) fn check(input: &[f32], importance: &[f32], output: &[u8]) -> Result<
             actual: output.len(),
         });
     }
-    if let Some(index) = importance
-        .iter()
-        .position(|v| !v.is_finite() || *v < 0.0)
-    {
+    if let Some(index) = importance.iter().position(|v| !v.is_finite() || *v < 0.0) {
         return Err(if importance[index].is_finite() {
             Error::NegativeImportance { index }
         } else {
@@ -93,6 +90,11 @@ pub(crate) fn run(
         Kernel::Scalar | Kernel::Sse2 => {
             scalar::encode_weighted::encode_blocks(input, importance, first, out);
         }
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        // SAFETY: `is_available` checked AVX-512F above.
+        Kernel::Avx512 => unsafe {
+            arch::x86_64::avx512::encode_weighted::encode(input, importance, first, out);
+        },
         #[allow(unreachable_patterns)]
         _ => return Err(Error::KernelUnavailable { kernel }),
     }

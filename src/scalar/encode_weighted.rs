@@ -53,7 +53,12 @@ pub(crate) fn f32_to_f16(f: f32) -> u16 {
     let exp_bits = (bits >> 13) & 0x7C00;
     let mantissa_bits = bits & 0x0FFF;
     let nonsign = exp_bits + mantissa_bits;
-    ((sign >> 16) | if shl1_w > 0xFF00_0000 { 0x7E00 } else { nonsign }) as u16
+    ((sign >> 16)
+        | if shl1_w > 0xFF00_0000 {
+            0x7E00
+        } else {
+            nonsign
+        }) as u16
 }
 
 /// Packs eight scales and eight mins into the 12 bytes of a block as the C does, including
@@ -181,7 +186,11 @@ fn c_max(a: f32, b: f32) -> f32 {
 
 /// `make_qp_quants(8, 63, x, L, quant_weights)`: the 6-bit quantization of a block's eight
 /// scales (or mins), weighted by the sub-blocks' weight sums.
-pub(crate) fn make_qp_quants(x: &[f32; SUBS], l: &mut [u8; SUBS], quant_weights: &[f32; SUBS]) -> f32 {
+pub(crate) fn make_qp_quants(
+    x: &[f32; SUBS],
+    l: &mut [u8; SUBS],
+    quant_weights: &[f32; SUBS],
+) -> f32 {
     const NMAX: i32 = 63;
     const GROUP_MAX_EPS: f32 = 1e-15;
     let mut max = 0.0f32;
@@ -267,17 +276,29 @@ pub(crate) struct Searched {
     pub(crate) l: [u8; BLOCK_VALUES],
 }
 
-/// The per-block stage after the search: `make_qp_quants` for the scales and mins, packing,
-/// `d`/`dmin` to f16, re-quantization of every value against the rounded scales, and the
-/// nibble layout. Writes one 144-byte block.
-pub(crate) fn finish_block(x: &[f32], s: &mut Searched, out: &mut [u8]) {
+/// The 6-bit stage of a block: `make_qp_quants` for the eight scales and the eight mins
+/// (weighted by the sub-blocks' weight sums `sw`), their packing, and `d`/`dmin` as f16 bits.
+/// Returns `(d, dmin, packed)`.
+pub(crate) fn quantize_scales(
+    scales: &[f32; SUBS],
+    mins: &[f32; SUBS],
+    sw: &[f32; SUBS],
+) -> (u16, u16, [u8; 12]) {
     let mut ls = [0u8; SUBS];
     let mut lm = [0u8; SUBS];
-    let d_block = make_qp_quants(&s.scales, &mut ls, &s.sw);
-    let m_block = make_qp_quants(&s.mins, &mut lm, &s.sw);
-    let packed = pack_scales(&ls, &lm);
-    let d16 = f32_to_f16(d_block);
-    let dmin16 = f32_to_f16(m_block);
+    let d_block = make_qp_quants(scales, &mut ls, sw);
+    let m_block = make_qp_quants(mins, &mut lm, sw);
+    (
+        f32_to_f16(d_block),
+        f32_to_f16(m_block),
+        pack_scales(&ls, &lm),
+    )
+}
+
+/// The per-block stage after the search: [`quantize_scales`], re-quantization of every value
+/// against the rounded scales, and the nibble layout. Writes one 144-byte block.
+pub(crate) fn finish_block(x: &[f32], s: &mut Searched, out: &mut [u8]) {
+    let (d16, dmin16, packed) = quantize_scales(&s.scales, &s.mins, &s.sw);
     let l = &mut s.l;
     for j in 0..SUBS {
         let (sc, m) = scale_min(j, &packed);
@@ -296,7 +317,13 @@ pub(crate) fn finish_block(x: &[f32], s: &mut Searched, out: &mut [u8]) {
 
 /// Writes `d`, `dmin`, the packed scales and the 256 4-bit levels as one block.
 #[inline(always)]
-pub(crate) fn write_block(d16: u16, dmin16: u16, packed: &[u8; 12], l: &[u8; BLOCK_VALUES], out: &mut [u8]) {
+pub(crate) fn write_block(
+    d16: u16,
+    dmin16: u16,
+    packed: &[u8; 12],
+    l: &[u8; BLOCK_VALUES],
+    out: &mut [u8],
+) {
     out[0..2].copy_from_slice(&d16.to_le_bytes());
     out[2..4].copy_from_slice(&dmin16.to_le_bytes());
     out[4..16].copy_from_slice(packed);
