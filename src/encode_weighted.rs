@@ -85,15 +85,34 @@ pub(crate) fn run(
         return Err(Error::KernelUnavailable { kernel });
     }
     match kernel {
-        // SSE2 has no weighted-encode kernel of its own: its family encodes with the portable
-        // one.
-        Kernel::Scalar | Kernel::Sse2 => {
+        Kernel::Scalar => {
             scalar::encode_weighted::encode_blocks(input, importance, first, out);
         }
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        // SAFETY: this build's float ABI has SSE2 (the module's cfg), so every CPU it runs on
+        // has it.
+        Kernel::Sse2 => unsafe {
+            arch::x86_64::sse2::encode_weighted::encode(input, importance, first, out);
+        },
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        // SAFETY: `is_available` checked AVX2 (and FMA, which this kernel does not use) above.
+        Kernel::Avx2 => unsafe {
+            arch::x86_64::avx2::encode_weighted::encode(input, importance, first, out);
+        },
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         // SAFETY: `is_available` checked AVX-512F above.
         Kernel::Avx512 => unsafe {
             arch::x86_64::avx512::encode_weighted::encode(input, importance, first, out);
+        },
+        #[cfg(all(
+            target_arch = "aarch64",
+            target_feature = "neon",
+            target_endian = "little"
+        ))]
+        // SAFETY: this build has NEON in its target features (the module's cfg), so every CPU
+        // it runs on has it.
+        Kernel::Neon => unsafe {
+            arch::aarch64::neon::encode_weighted::encode(input, importance, first, out);
         },
         #[allow(unreachable_patterns)]
         _ => return Err(Error::KernelUnavailable { kernel }),
