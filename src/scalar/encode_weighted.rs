@@ -376,3 +376,71 @@ pub(crate) fn encode_blocks(input: &[f32], importance: &[f32], first: usize, out
         encode_block(x, &importance[at..at + BLOCK_VALUES], o);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{f32_to_f16, nearest_int};
+    use crate::f16_to_f32;
+    use crate::test_rng::Rng;
+
+    /// Every f16 value converts back to itself; NaNs become the quiet NaN with their sign.
+    #[test]
+    fn f16_values_round_trip() {
+        for h in 0..=u16::MAX {
+            let f = f16_to_f32(h);
+            let want = if f.is_nan() { (h & 0x8000) | 0x7E00 } else { h };
+            assert_eq!(f32_to_f16(f), want, "{h:#06x}");
+        }
+    }
+
+    /// Between two neighbouring f16 values, the midpoint goes to the even one and anything
+    /// off the midpoint to the nearer one; past the largest finite value, to infinity.
+    #[test]
+    fn f16_rounding_is_to_nearest_even() {
+        for h in 0..0x7BFFu16 {
+            for sign in [0u16, 0x8000] {
+                let (a, b) = (h | sign, (h + 1) | sign);
+                let (fa, fb) = (f16_to_f32(a), f16_to_f32(b));
+                let mid = (fa + fb) / 2.0; // exact: 12 significant bits at most
+                let even = if h % 2 == 0 { a } else { b };
+                assert_eq!(f32_to_f16(mid), even, "midpoint of {a:#06x}");
+                let toward_a = f32::from_bits(mid.to_bits() - 1);
+                let toward_b = f32::from_bits(mid.to_bits() + 1);
+                if h != 0 {
+                    assert_eq!(f32_to_f16(toward_a), a, "below the midpoint of {a:#06x}");
+                }
+                assert_eq!(f32_to_f16(toward_b), b, "above the midpoint of {a:#06x}");
+            }
+        }
+        assert_eq!(f32_to_f16(65_519.996), 0x7BFF);
+        assert_eq!(f32_to_f16(65_520.0), 0x7C00);
+        assert_eq!(f32_to_f16(-1e30), 0xFC00);
+        assert_eq!(f32_to_f16(f32::INFINITY), 0x7C00);
+        assert_eq!(f32_to_f16(1e-30), 0x0000);
+        assert_eq!(f32_to_f16(-1e-30), 0x8000);
+    }
+
+    /// In its range, `nearest_int` rounds to nearest with ties to even.
+    #[test]
+    fn nearest_int_rounds_ties_to_even() {
+        let mut rng = Rng(0x0123_4567_89AB_CDEF);
+        for _ in 0..100_000 {
+            let bits = rng.next() as u32;
+            let v = f32::from_bits(bits & 0xCAFF_FFFF); // magnitudes below 2^22 and many halves
+            if v.abs() > 4_194_303.0 || !v.is_finite() {
+                continue;
+            }
+            assert_eq!(nearest_int(v), v.round_ties_even() as i32, "{v:?}");
+        }
+        for (v, want) in [
+            (0.5f32, 0),
+            (1.5, 2),
+            (2.5, 2),
+            (-0.5, 0),
+            (-1.5, -2),
+            (14.5, 14),
+        ] {
+            assert_eq!(nearest_int(v), want, "{v}");
+        }
+    }
+}

@@ -223,3 +223,11 @@ pub fn realistic_blocks(seed: u64, count: usize) -> Vec<u8> {
     }
     bytes
 }
+
+/// Quickcheck case count: `Q4K_QUICKCHECK_TESTS`, else `QUICKCHECK_TESTS`, else `default`.
+pub fn quickcheck_cases(default: u64) -> u64 {
+    ["Q4K_QUICKCHECK_TESTS", "QUICKCHECK_TESTS"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok()?.trim().parse().ok())
+        .unwrap_or(default)
+}

@@ -1,0 +1,406 @@
+//! The importance-weighted encoder: every kernel gives the scalar kernel's bytes on inputs of
+//! many kinds (quickcheck), rows are independent, and every bad argument is refused with the
+//! output untouched.
+//!
+//! Case count: `Q4K_QUICKCHECK_TESTS`, else `QUICKCHECK_TESTS`, else 100.
+
+mod common;
+
+use common::{available_kernels, quickcheck_cases, unavailable_kernels};
+use q4k::{BLOCK_BYTES, BLOCK_VALUES, Error, Kernel, encode_weighted, encode_weighted_with};
+use quickcheck::{Arbitrary, Gen, QuickCheck};
+
+/// A byte no encoder writes into every position of an output.
+const UNTOUCHED: u8 = 0xA5;
+
+/// xorshift64*, for inputs derived from one quickcheck seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    /// Roughly standard normal (Box-Muller).
+    fn gauss(&mut self) -> f32 {
+        let a = self.unit().max(1e-7);
+        let b = self.unit();
+        (-2.0 * a.ln()).sqrt() * (core::f32::consts::TAU * b).cos()
+    }
+}
+
+/// Kinds of input value, one per sub-block or per row: the shapes real weights have, and the
+/// corners of the search (flat sub-blocks, halfway values, tiny and huge magnitudes, values
+/// whose search leaves the fast rounding range).
+fn value(rng: &mut Rng, kind: u8, i: usize) -> f32 {
+    let sub = i / 32;
+    match kind % 16 {
+        0 => rng.gauss(),
+        1 if rng.next().is_multiple_of(50) => rng.gauss() * 30.0,
+        1 => rng.gauss(),
+        2 => {
+            let g = rng.gauss();
+            g * g * g * 5.0
+        }
+        3 => 0.0,
+        4 => 0.37,
+        5 => (sub as f32 - 3.5) * 0.25,
+        6 => rng.gauss() * 1e-6,
+        7 => rng.gauss() * 1e4,
+        8 => rng.unit() + 0.01,
+        9 => -rng.unit() - 0.01,
+        10 => ((rng.next() % 16) as f32 + 0.5) * 0.125 - 1.0,
+        11 if rng.next().is_multiple_of(3) => 0.0,
+        11 => rng.gauss(),
+        12 => rng.gauss() * 1e30,
+        13 => f32::from_bits((rng.next() as u32) & 0x807F_FFFF), // zeros and subnormals
+        14 => f32::MAX * (rng.unit() - 0.5),
+        _ => rng.gauss() * 1e-20,
+    }
+}
+
+/// Kinds of importance value: random positive, with zeros, constant, large, tiny, spread over
+/// many orders of magnitude.
+fn importance_value(rng: &mut Rng, kind: u8) -> f32 {
+    match kind % 7 {
+        0 => rng.unit() * 10.0,
+        1 if rng.next().is_multiple_of(4) => 0.0,
+        1 => rng.unit(),
+        2 => 1.0,
+        3 => rng.gauss().abs() * 1e6,
+        4 if rng.next().is_multiple_of(2) => -0.0,
+        4 => rng.unit() * 1e-30,
+        5 => (rng.unit() * 20.0).exp(),
+        _ => 0.0,
+    }
+}
+
+/// One encode call: `rows` rows of `blocks_per_row` blocks.
+#[derive(Clone, Debug)]
+struct Case {
+    input: Vec<f32>,
+    importance: Vec<f32>,
+}
+
+impl Arbitrary for Case {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let blocks_per_row = 1 + usize::arbitrary(g) % 7;
+        let rows = 1 + usize::arbitrary(g) % 4;
+        let mut rng = Rng(u64::arbitrary(g) | 1);
+        let row = blocks_per_row * BLOCK_VALUES;
+        let importance_kind = u8::arbitrary(g);
+        let importance = (0..row)
+            .map(|_| importance_value(&mut rng, importance_kind))
+            .collect();
+        let per_sub_block = bool::arbitrary(g);
+        let row_kind = u8::arbitrary(g);
+        let mut sub_kind = row_kind;
+        let mut input = Vec::with_capacity(rows * row);
+        for i in 0..rows * row {
+            if per_sub_block && i % 32 == 0 {
+                sub_kind = (rng.next() % 16) as u8;
+            }
+            // Now and then a value straight from quickcheck (finite ones only).
+            let v = if rng.next().is_multiple_of(64) {
+                let v = f32::arbitrary(g);
+                if v.is_finite() { v } else { 0.0 }
+            } else {
+                value(&mut rng, sub_kind, i)
+            };
+            input.push(v);
+        }
+        Case { input, importance }
+    }
+}
+
+fn encoded(kernel: Kernel, case: &Case) -> Vec<u8> {
+    let mut out = vec![UNTOUCHED; case.input.len() / BLOCK_VALUES * BLOCK_BYTES];
+    encode_weighted_with(kernel, &case.input, &case.importance, &mut out).unwrap();
+    out
+}
+
+/// The first block where two encodings differ.
+fn first_different_block(got: &[u8], want: &[u8]) -> Option<usize> {
+    got.chunks(BLOCK_BYTES)
+        .zip(want.chunks(BLOCK_BYTES))
+        .position(|(g, w)| g != w)
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "quickcheck is too slow under Miri")]
+fn every_kernel_gives_the_scalar_bytes() {
+    available_kernels("every_kernel_gives_the_scalar_bytes");
+    let cases = quickcheck_cases(100);
+    eprintln!("{cases} cases");
+    fn property(case: Case) -> bool {
+        let want = encoded(Kernel::Scalar, &case);
+        let kernels = Kernel::ALL.iter().filter(|k| k.is_available());
+        for &kernel in kernels {
+            let got = encoded(kernel, &case);
+            if let Some(b) = first_different_block(&got, &want) {
+                eprintln!("{kernel}: block {b} differs from the scalar kernel's");
+                return false;
+            }
+        }
+        #[cfg(feature = "parallel")]
+        {
+            let mut got = vec![UNTOUCHED; want.len()];
+            q4k::encode_weighted_parallel(&case.input, &case.importance, &mut got).unwrap();
+            if let Some(b) = first_different_block(&got, &want) {
+                eprintln!("parallel: block {b} differs from the scalar kernel's");
+                return false;
+            }
+        }
+        true
+    }
+    QuickCheck::new()
+        .tests(cases)
+        .quickcheck(property as fn(Case) -> bool);
+}
+
+/// A fixed sample of blocks of every kind, with every importance kind, through every
+/// kernel.
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri")]
+fn every_kernel_gives_the_scalar_bytes_on_every_kind() {
+    let kernels = available_kernels("every_kernel_gives_the_scalar_bytes_on_every_kind");
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let row = 4 * BLOCK_VALUES;
+    for importance_kind in 0..7 {
+        let importance: Vec<f32> = (0..row)
+            .map(|_| importance_value(&mut rng, importance_kind))
+            .collect();
+        let mut input = vec![0.0f32; 16 * row];
+        let mut kind = 0;
+        for (i, v) in input.iter_mut().enumerate() {
+            // One kind per block (a block's sigma2 ties its sub-blocks together), the kinds in
+            // turn.
+            if i % BLOCK_VALUES == 0 {
+                kind = (i / BLOCK_VALUES) as u8;
+            }
+            *v = value(&mut rng, kind, i);
+        }
+        let case = Case { input, importance };
+        let want = encoded(Kernel::Scalar, &case);
+        for &kernel in &kernels {
+            let got = encoded(kernel, &case);
+            assert_eq!(
+                first_different_block(&got, &want),
+                None,
+                "{kernel}, importance kind {importance_kind}"
+            );
+        }
+    }
+}
+
+/// Rows are encoded on their own: a call over several rows gives the bytes of one call per row.
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri")]
+fn rows_are_independent() {
+    let kernels = available_kernels("rows_are_independent");
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    // Three blocks per row: rows start at every position of a pair of blocks.
+    let row = 3 * BLOCK_VALUES;
+    let importance: Vec<f32> = (0..row).map(|_| importance_value(&mut rng, 0)).collect();
+    let input: Vec<f32> = (0..5 * row).map(|i| value(&mut rng, 1, i)).collect();
+    for &kernel in &kernels {
+        let mut whole = vec![UNTOUCHED; 5 * 3 * BLOCK_BYTES];
+        encode_weighted_with(kernel, &input, &importance, &mut whole).unwrap();
+        for (r, (x, got)) in input
+            .chunks(row)
+            .zip(whole.chunks(3 * BLOCK_BYTES))
+            .enumerate()
+        {
+            let mut alone = vec![UNTOUCHED; 3 * BLOCK_BYTES];
+            encode_weighted_with(kernel, x, &importance, &mut alone).unwrap();
+            assert_eq!(got, &alone[..], "{kernel}: row {r}");
+        }
+    }
+}
+
+/// The importance vector matters: weighting half of each sub-block much more than the other
+/// changes the encoding of typical data, and every kernel agrees on how.
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri")]
+fn importance_changes_the_encoding() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let input: Vec<f32> = (0..4 * BLOCK_VALUES).map(|_| rng.gauss()).collect();
+    let flat = vec![1.0f32; BLOCK_VALUES];
+    let skewed: Vec<f32> = (0..BLOCK_VALUES)
+        .map(|i| if i % 32 < 16 { 100.0 } else { 0.01 })
+        .collect();
+    let mut a = vec![0u8; 4 * BLOCK_BYTES];
+    let mut b = vec![0u8; 4 * BLOCK_BYTES];
+    encode_weighted(&input, &flat, &mut a).unwrap();
+    encode_weighted(&input, &skewed, &mut b).unwrap();
+    assert_ne!(a, b);
+}
+
+/// Runs `encode_weighted_with` for every kernel (and the parallel version) on an output full
+/// of [`UNTOUCHED`], and checks that each gives `want` and leaves the output alone.
+#[track_caller]
+fn assert_refused(input: &[f32], importance: &[f32], out_len: usize, want: Error) {
+    for &kernel in Kernel::ALL {
+        let mut out = vec![UNTOUCHED; out_len];
+        let got = encode_weighted_with(kernel, input, importance, &mut out);
+        assert_eq!(got, Err(want), "{kernel}");
+        assert!(out.iter().all(|&b| b == UNTOUCHED), "{kernel} wrote");
+    }
+    let mut out = vec![UNTOUCHED; out_len];
+    assert_eq!(encode_weighted(input, importance, &mut out), Err(want));
+    #[cfg(feature = "parallel")]
+    assert_eq!(
+        q4k::encode_weighted_parallel(input, importance, &mut out),
+        Err(want)
+    );
+    assert!(out.iter().all(|&b| b == UNTOUCHED), "wrote on error");
+}
+
+#[test]
+fn wrong_lengths_are_refused() {
+    let x = vec![0.5f32; 2 * BLOCK_VALUES];
+    let w = vec![1.0f32; 2 * BLOCK_VALUES];
+    for len in [0, 1, 255, 257, 300] {
+        assert_refused(&x, &w[..len], 288, Error::ImportanceLength { len });
+    }
+    // 512 values are not whole rows of 768 (nor 768 values rows of 512).
+    let w3 = vec![1.0f32; 3 * BLOCK_VALUES];
+    assert_refused(&x, &w3, 288, Error::InputRows { len: 512, row: 768 });
+    let x3 = vec![0.5f32; 3 * BLOCK_VALUES];
+    assert_refused(&x3, &w, 432, Error::InputRows { len: 768, row: 512 });
+    for actual in [0, 143, 287, 289, 432] {
+        assert_refused(
+            &x,
+            &w,
+            actual,
+            Error::EncodedLength {
+                expected: 288,
+                actual,
+            },
+        );
+    }
+}
+
+#[test]
+fn bad_values_are_refused_at_the_first_bad_index() {
+    let row = 2 * BLOCK_VALUES;
+    let x = vec![0.5f32; 2 * row];
+    let w = vec![1.0f32; row];
+    let out = 4 * BLOCK_BYTES;
+    for (index, v) in [(0, f32::NAN), (5, f32::INFINITY), (511, f32::NEG_INFINITY)] {
+        let mut bad = w.clone();
+        bad[index] = v;
+        bad[511.min(index + 3)] = f32::NAN;
+        assert_refused(&x, &bad, out, Error::ImportanceNonFinite { index });
+    }
+    for (index, v) in [(0, -1.0f32), (300, -1e-30), (511, -f32::MIN_POSITIVE)] {
+        let mut bad = w.clone();
+        bad[index] = v;
+        assert_refused(&x, &bad, out, Error::NegativeImportance { index });
+    }
+    // The first bad importance value decides the error.
+    let mut bad = w.clone();
+    bad[7] = -2.0;
+    bad[9] = f32::NAN;
+    assert_refused(&x, &bad, out, Error::NegativeImportance { index: 7 });
+    bad[3] = f32::INFINITY;
+    assert_refused(&x, &bad, out, Error::ImportanceNonFinite { index: 3 });
+    // Input values: the first non-finite one, in any row; importance is checked first.
+    for index in [0, 63, 64, 700, 1023] {
+        for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut bad = x.clone();
+            bad[index] = v;
+            bad[1023.min(index + 1)] = f32::NAN;
+            assert_refused(&bad, &w, out, Error::NonFiniteInput { index });
+            let mut both = w.clone();
+            both[100] = f32::NAN;
+            assert_refused(&bad, &both, out, Error::ImportanceNonFinite { index: 100 });
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "runs the SIMD kernels")]
+fn zero_and_negative_zero_importance_are_accepted() {
+    let x: Vec<f32> = (0..BLOCK_VALUES).map(|i| (i as f32 * 0.1).sin()).collect();
+    for w in [0.0f32, -0.0] {
+        let mut out = vec![UNTOUCHED; BLOCK_BYTES];
+        encode_weighted(&x, &vec![w; BLOCK_VALUES], &mut out).unwrap();
+        let mut scalar = vec![0u8; BLOCK_BYTES];
+        encode_weighted_with(Kernel::Scalar, &x, &vec![w; BLOCK_VALUES], &mut scalar).unwrap();
+        assert_eq!(out, scalar);
+    }
+}
+
+/// The scalar kernel, small enough for Miri: the decoded block is close to its input.
+#[test]
+fn scalar_round_trip_is_close() {
+    let x: Vec<f32> = (0..BLOCK_VALUES).map(|i| (i as f32 * 0.37).sin()).collect();
+    let w: Vec<f32> = (0..BLOCK_VALUES).map(|i| 1.0 + (i % 7) as f32).collect();
+    let mut block = vec![UNTOUCHED; BLOCK_BYTES];
+    encode_weighted_with(Kernel::Scalar, &x, &w, &mut block).unwrap();
+    let mut back = vec![0f32; BLOCK_VALUES];
+    q4k::decode_with(Kernel::Scalar, &block, &mut back).unwrap();
+    // Sixteen levels over a range of 2 per sub-block: steps of about 0.13.
+    for (i, (a, b)) in x.iter().zip(&back).enumerate() {
+        assert!((a - b).abs() < 0.1, "value {i}: {a} became {b}");
+    }
+}
+
+#[test]
+fn no_rows_is_fine() {
+    let mut out: [u8; 0] = [];
+    for &kernel in available_kernels("no_rows_is_fine").iter() {
+        encode_weighted_with(kernel, &[], &[1.0; BLOCK_VALUES], &mut out).unwrap();
+    }
+}
+
+#[test]
+fn unavailable_kernels_are_refused_after_the_checks() {
+    let x = vec![0.5f32; BLOCK_VALUES];
+    let w = vec![1.0f32; BLOCK_VALUES];
+    for kernel in unavailable_kernels() {
+        let mut out = vec![UNTOUCHED; BLOCK_BYTES];
+        assert_eq!(
+            encode_weighted_with(kernel, &x, &w, &mut out),
+            Err(Error::KernelUnavailable { kernel })
+        );
+        assert!(out.iter().all(|&b| b == UNTOUCHED));
+        // Bad lengths are reported before availability.
+        assert_eq!(
+            encode_weighted_with(kernel, &x, &w, &mut out[..1]),
+            Err(Error::EncodedLength {
+                expected: BLOCK_BYTES,
+                actual: 1
+            })
+        );
+    }
+}
+
+#[test]
+fn errors_name_what_is_wrong() {
+    let cases = [
+        (Error::ImportanceLength { len: 300 }, "300"),
+        (Error::InputRows { len: 700, row: 512 }, "700"),
+        (
+            Error::EncodedLength {
+                expected: 288,
+                actual: 143,
+            },
+            "143",
+        ),
+        (Error::NonFiniteInput { index: 77 }, "77"),
+        (Error::ImportanceNonFinite { index: 78 }, "78"),
+        (Error::NegativeImportance { index: 79 }, "79"),
+    ];
+    for (error, number) in cases {
+        let text = error.to_string();
+        assert!(text.contains(number), "{text}");
+    }
+}
