@@ -160,3 +160,63 @@ pub fn encode_weighted_with(
     check(input, importance, output)?;
     run(kernel, input, importance, 0, output)
 }
+
+/// Blocks per parallel task of [`encode_weighted_parallel`]: 16 blocks take tens of
+/// microseconds to encode, far more than handing a task to another thread costs, and a
+/// 4096 x 4096 matrix still makes 4096 tasks to share.
+#[cfg(feature = "parallel")]
+const PARALLEL_CHUNK_BLOCKS: usize = 16;
+
+/// [`encode_weighted`] on the threads of the current rayon pool (`pool.install(|| ...)`, or
+/// rayon's global pool): the same checks, the same bytes.
+///
+/// The blocks are split into tasks of 16; fewer than 32 blocks, or a one-thread pool, stay on
+/// the calling thread. No allocation.
+///
+/// ```
+/// let input = vec![0.25f32; 64 * 256];
+/// let importance = vec![1.0f32; 4096];
+/// let mut blocks = vec![0u8; 64 * q4k::BLOCK_BYTES];
+/// q4k::encode_weighted_parallel(&input, &importance, &mut blocks)?;
+/// # Ok::<(), q4k::Error>(())
+/// ```
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub fn encode_weighted_parallel(
+    input: &[f32],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    encode_weighted_parallel_with(Kernel::best(), input, importance, output)
+}
+
+/// [`encode_weighted_parallel`] with one chosen kernel: the checks come first, then
+/// [`Error::KernelUnavailable`] if `kernel` cannot run here.
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub fn encode_weighted_parallel_with(
+    kernel: Kernel,
+    input: &[f32],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    use rayon::prelude::*;
+
+    check(input, importance, output)?;
+    let blocks = input.len() / BLOCK_VALUES;
+    if blocks < 2 * PARALLEL_CHUNK_BLOCKS || rayon::current_num_threads() < 2 {
+        return run(kernel, input, importance, 0, output);
+    }
+    if !kernel.is_available() {
+        return Err(Error::KernelUnavailable { kernel });
+    }
+    let per_row = importance.len() / BLOCK_VALUES;
+    input
+        .par_chunks(PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES)
+        .zip(output.par_chunks_mut(PARALLEL_CHUNK_BLOCKS * BLOCK_BYTES))
+        .enumerate()
+        .try_for_each(|(c, (x, out))| {
+            let first = c * PARALLEL_CHUNK_BLOCKS % per_row;
+            run(kernel, x, importance, first, out)
+        })
+}

@@ -61,6 +61,9 @@ pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;
 pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with};
 pub use encode_weighted::{encode_weighted, encode_weighted_with};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use encode_weighted::{encode_weighted_parallel, encode_weighted_parallel_with};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;

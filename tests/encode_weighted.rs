@@ -199,6 +199,41 @@ fn every_kernel_gives_the_scalar_bytes_on_every_kind() {
     }
 }
 
+/// The parallel encoder splits a large input across threads and gives the serial bytes, for
+/// every kernel and row lengths that do and do not divide its tasks.
+#[cfg(feature = "parallel")]
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri")]
+fn parallel_gives_the_serial_bytes() {
+    let kernels = available_kernels("parallel_gives_the_serial_bytes");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+    for blocks_per_row in [1usize, 3, 16, 40] {
+        let row = blocks_per_row * BLOCK_VALUES;
+        let rows = 80usize.div_ceil(blocks_per_row);
+        let importance: Vec<f32> = (0..row).map(|_| importance_value(&mut rng, 0)).collect();
+        let input: Vec<f32> = (0..rows * row).map(|i| value(&mut rng, 1, i)).collect();
+        let len = rows * blocks_per_row * BLOCK_BYTES;
+        for &kernel in &kernels {
+            let mut serial = vec![UNTOUCHED; len];
+            encode_weighted_with(kernel, &input, &importance, &mut serial).unwrap();
+            let mut parallel = vec![UNTOUCHED; len];
+            pool.install(|| {
+                q4k::encode_weighted_parallel_with(kernel, &input, &importance, &mut parallel)
+            })
+            .unwrap();
+            assert_eq!(
+                first_different_block(&parallel, &serial),
+                None,
+                "{kernel}, {blocks_per_row} blocks per row"
+            );
+        }
+    }
+}
+
 /// Rows are encoded on their own: a call over several rows gives the bytes of one call per row.
 #[test]
 #[cfg_attr(miri, ignore = "too slow under Miri")]
