@@ -1,33 +1,36 @@
 //! The weighted encoder on vector lanes, written once over [`Lanes`] and compiled into each
 //! instruction set's `#[target_feature]` kernel.
 //!
-//! Blocks go two at a time: their sixteen sub-blocks are transposed so that lane `k` of row `i`
+//! Blocks go four at a time: their 32 sub-blocks are transposed so that lane `k` of row `i`
 //! holds value `i` of sub-block `k`. Every lane then runs `make_qkx3_quants` for its own
 //! sub-block with the scalar kernel's operations in the scalar kernel's order (each sum over the
 //! 32 values stays sequential inside its lane), and the 37 candidate scales are tried on all
-//! lanes at once. The per-block 6-bit stage (`make_qp_quants`, eight values) is the scalar
+//! lanes at once. Two vectors of lanes run interleaved, so that the sequential sums of one
+//! fill the latency of the other's. The per-block 6-bit stage (`make_qp_quants`, eight values) is the scalar
 //! kernel's own code; the final re-quantization runs on the lanes again.
 //!
 //! Two places need care to stay exact:
 //! - the search rounds `iscale * (x - min)` with a vector round-to-nearest-even, which equals
 //!   llama.cpp's `nearest_int` only while the argument is below `2^22` in magnitude. Each lane
-//!   checks a bound on it for every candidate; if a lane of a pair of blocks ever fails the
+//!   checks a bound on it for every candidate; if a lane of a step of four blocks ever fails the
 //!   check (sub-blocks whose values span less than about `1e-30` or more than about `1e30`),
-//!   the pair is encoded by the scalar kernel instead.
+//!   the four blocks are encoded by the scalar kernel instead.
 //! - the C's search updates `min` when it accepts a candidate, and later candidates use the new
 //!   `min`; lanes do the same, so candidates run one after another, each on all lanes.
 
-use crate::arch::lanes::Lanes;
+use crate::arch::lanes::{Lanes, ROW};
 use crate::scalar::encode_weighted::{
     NSTEP, SUB, SUBS, candidate_numerator, quantize_scales, scale_min, sigma2, write_block,
 };
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
-/// Blocks per step: sixteen sub-blocks, one vector of AVX-512 lanes.
-const PAIR: usize = 2;
-/// Sub-blocks per step.
-const WIDTH: usize = PAIR * SUBS;
-/// A transposed pair of blocks: `rows[i][k]` is value `i` of sub-block `k`.
+/// Blocks per step: 32 sub-blocks, two vectors of AVX-512 lanes (two groups of lanes run
+/// interleaved).
+const STEP: usize = 4;
+/// Sub-blocks per step: one row of lanes.
+const WIDTH: usize = STEP * SUBS;
+const _: () = assert!(WIDTH == ROW);
+/// The transposed blocks of a step: `rows[i][k]` is value `i` of sub-block `k`.
 type Rows = [[f32; WIDTH]; SUB];
 
 /// The search rounds with [`Lanes::round_even`] only while `|iscale * (x - min)|` stays below
@@ -53,16 +56,16 @@ pub(crate) fn encode_blocks<S: Lanes>(
     let zeros = [0.0f32; BLOCK_VALUES];
     let mut b = 0;
     while b < count {
-        let n = PAIR.min(count - b);
-        let mut xs = [&zeros[..]; PAIR];
-        let mut qws = [&zeros[..]; PAIR];
+        let n = STEP.min(count - b);
+        let mut xs = [&zeros[..]; STEP];
+        let mut qws = [&zeros[..]; STEP];
         for k in 0..n {
             xs[k] = &input[(b + k) * BLOCK_VALUES..(b + k + 1) * BLOCK_VALUES];
             let at = (first + b + k) % per_row * BLOCK_VALUES;
             qws[k] = &importance[at..at + BLOCK_VALUES];
         }
         let out = &mut out[b * BLOCK_BYTES..(b + n) * BLOCK_BYTES];
-        if !encode_pair(s, &xs, &qws, out) {
+        if !encode_step(s, &xs, &qws, out) {
             for k in 0..n {
                 crate::scalar::encode_weighted::encode_block(
                     xs[k],
@@ -75,26 +78,26 @@ pub(crate) fn encode_blocks<S: Lanes>(
     }
 }
 
-/// `sigma2` of both blocks, as two independent sequential sums.
+/// `sigma2` of each block, as independent sequential sums.
 #[inline(always)]
-fn sigma2_pair(xs: &[&[f32]; PAIR]) -> [f32; PAIR] {
-    let (a, b) = (&xs[0][..BLOCK_VALUES], &xs[1][..BLOCK_VALUES]);
-    let (mut sa, mut sb) = (0.0f32, 0.0f32);
+fn sigma2_step(xs: &[&[f32]; STEP]) -> [f32; STEP] {
+    let xs: [&[f32]; STEP] = core::array::from_fn(|k| &xs[k][..BLOCK_VALUES]);
+    let mut sums = [0.0f32; STEP];
     for l in 0..BLOCK_VALUES {
-        sa += a[l] * a[l];
-        sb += b[l] * b[l];
+        for (sum, x) in sums.iter_mut().zip(xs) {
+            *sum += x[l] * x[l];
+        }
     }
-    let sa = (2.0 * sa) / BLOCK_VALUES as f32;
-    let sb = (2.0 * sb) / BLOCK_VALUES as f32;
-    debug_assert_eq!(sa.to_bits(), sigma2(a).to_bits());
-    [sa, sb]
+    let sigma: [f32; STEP] = core::array::from_fn(|k| (2.0 * sums[k]) / BLOCK_VALUES as f32);
+    debug_assert_eq!(sigma[0].to_bits(), sigma2(xs[0]).to_bits());
+    sigma
 }
 
-/// Encodes one pair of blocks (`out` holds as many blocks as are real; a missing second block
+/// Encodes one step of blocks (`out` holds as many blocks as are real; a missing block
 /// is all zeros in `xs` and `qws`). Returns `false`, having written nothing, if a lane failed
 /// the rounding bound.
 #[inline(always)]
-fn encode_pair<S: Lanes>(s: S, xs: &[&[f32]; PAIR], qws: &[&[f32]; PAIR], out: &mut [u8]) -> bool {
+fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &mut [u8]) -> bool {
     let mut xt: Rows = [[0.0; WIDTH]; SUB];
     let mut wt: Rows = [[0.0; WIDTH]; SUB];
     for (k, (x, qw)) in xs.iter().zip(qws).enumerate() {
@@ -105,7 +108,7 @@ fn encode_pair<S: Lanes>(s: S, xs: &[&[f32]; PAIR], qws: &[&[f32]; PAIR], out: &
             }
         }
     }
-    let sig = sigma2_pair(xs);
+    let sig = sigma2_step(xs);
     let mut sig_lanes = [0.0f32; WIDTH];
     for (k, v) in sig_lanes.iter_mut().enumerate() {
         *v = sig[k / SUBS];
@@ -124,21 +127,30 @@ fn encode_pair<S: Lanes>(s: S, xs: &[&[f32]; PAIR], qws: &[&[f32]; PAIR], out: &
             let w = s.mul(s.load(&wt[i], at), s.sqrt(s.add(sigv, s.mul(x, x))));
             s.store(w, &mut wt[i], at);
         }
-        let Some(found) = search(s, &xt, &wt, at, &mut lt) else {
+        at += S::N;
+    }
+    // Two groups of lanes at a time, interleaved; groups of missing blocks are skipped.
+    let real = out.len() / BLOCK_BYTES * SUBS;
+    let mut at = 0;
+    while at < real {
+        let Some(found) = search::<S, 2>(s, &xt, &wt, at, &mut lt) else {
             return false;
         };
-        s.store(found.scale, &mut scales, at);
-        s.store(found.the_min, &mut mins, at);
-        s.store(found.sw, &mut sw, at);
-        at += S::N;
+        for (g, f) in found.iter().enumerate() {
+            let lanes = at + g * S::N;
+            s.store(f.scale, &mut scales, lanes);
+            s.store(f.the_min, &mut mins, lanes);
+            s.store(f.sw, &mut sw, lanes);
+        }
+        at += 2 * S::N;
     }
 
     // The 6-bit stage per block, then each sub-block's `d` and `dm` on its lane.
     let blocks = out.len() / BLOCK_BYTES;
-    let mut header = [(0u16, 0u16, [0u8; 12]); PAIR];
+    let mut header = [(0u16, 0u16, [0u8; 12]); STEP];
     let mut d_lanes = [0.0f32; WIDTH];
     let mut dm_lanes = [0.0f32; WIDTH];
-    for k in 0..blocks.min(PAIR) {
+    for k in 0..blocks.min(STEP) {
         let part = |v: &[f32; WIDTH]| -> [f32; SUBS] {
             let mut p = [0.0; SUBS];
             p.copy_from_slice(&v[SUBS * k..SUBS * (k + 1)]);
@@ -195,112 +207,148 @@ struct Found<F> {
 }
 
 /// `make_qkx3_quants(32, 15, x, weights, L, &the_min, Laux, -0.9f, 0.05f, 36, false)` and the
-/// weight sum `sw` on lanes `at .. at + N`, with the levels as floats into `lt`. `None` if a
-/// lane failed the rounding bound.
+/// weight sum `sw`, on `P` independent groups of lanes (`at + g * N` for group `g`), with the
+/// levels as floats into `lt`. The groups run interleaved, so that one group's sequential sums
+/// fill the other's latency. `None` if a lane failed the rounding bound.
 #[inline(always)]
-fn search<S: Lanes>(s: S, xt: &Rows, wt: &Rows, at: usize, lt: &mut Rows) -> Option<Found<S::F>> {
+fn search<S: Lanes, const P: usize>(
+    s: S,
+    xt: &Rows,
+    wt: &Rows,
+    at: usize,
+    lt: &mut Rows,
+) -> Option<[Found<S::F>; P]> {
     let zero = s.splat(0.0);
-    let x0 = s.load(&xt[0], at);
-    let w0 = s.load(&wt[0], at);
-    let mut min = x0;
-    let mut max = x0;
-    let mut sum_w = w0;
-    let mut sum_x = s.mul(sum_w, x0);
-    let mut sw = s.add(zero, w0);
+    let lanes: [usize; P] = core::array::from_fn(|g| at + g * S::N);
+    let x_at = |i: usize, g: usize| s.load(&xt[i], lanes[g]);
+    let w_at = |i: usize, g: usize| s.load(&wt[i], lanes[g]);
+
+    let mut min: [S::F; P] = core::array::from_fn(|g| x_at(0, g));
+    let mut max = min;
+    let mut sum_w: [S::F; P] = core::array::from_fn(|g| w_at(0, g));
+    let mut sum_x: [S::F; P] = core::array::from_fn(|g| s.mul(sum_w[g], x_at(0, g)));
+    let mut sw: [S::F; P] = core::array::from_fn(|g| s.add(zero, sum_w[g]));
     for i in 1..SUB {
-        let x = s.load(&xt[i], at);
-        let w = s.load(&wt[i], at);
-        min = s.min_c(x, min);
-        max = s.max_c(x, max);
-        sum_w = s.add(sum_w, w);
-        sum_x = s.add(sum_x, s.mul(w, x));
-        sw = s.add(sw, w);
+        for g in 0..P {
+            let (x, w) = (x_at(i, g), w_at(i, g));
+            min[g] = s.min_c(x, min[g]);
+            max[g] = s.max_c(x, max[g]);
+            sum_w[g] = s.add(sum_w[g], w);
+            sum_x[g] = s.add(sum_x[g], s.mul(w, x));
+            sw[g] = s.add(sw[g], w);
+        }
     }
-    // The largest |x| of the lane, for the rounding bound.
-    let x_abs = s.max_c(s.abs(max), s.abs(min));
-    min = s.select(s.gt(min, zero), zero, min);
-    let flat = s.le(max, min);
+    // The largest |x| of each lane, for the rounding bound.
+    let x_abs: [S::F; P] = core::array::from_fn(|g| s.max_c(s.abs(max[g]), s.abs(min[g])));
+    let mut flat = [s.lt(zero, zero); P];
+    for g in 0..P {
+        min[g] = s.select(s.gt(min[g], zero), zero, min[g]);
+        flat[g] = s.le(max[g], min[g]);
+    }
 
     let bound = s.splat(ROUND_BOUND);
-    // Lanes where rounding `iscale * (x - min)` could leave the exact range (flat lanes
-    // return before any rounding in the C, so they never count).
-    let within = |iscale: S::F, min: S::F| {
-        let t = s.mul(s.abs(iscale), s.add(x_abs, s.abs(min)));
-        s.or(s.lt(t, bound), flat)
+    // Whether rounding `iscale * (x - min)` stays in the exact range (flat lanes return before
+    // any rounding in the C, so they always pass).
+    let within = |g: usize, iscale: S::F, min: S::F| {
+        let t = s.mul(s.abs(iscale), s.add(x_abs[g], s.abs(min)));
+        s.or(s.lt(t, bound), flat[g])
     };
     let level = |iscale: S::F, x: S::F, min: S::F| {
         let t = s.mul(iscale, s.sub(x, min));
         s.min_c(s.max_c(s.round_even(t), zero), s.splat(15.0))
     };
 
-    let mut iscale = s.div(s.splat(15.0), s.sub(max, min));
-    let mut scale = s.div(s.splat(1.0), iscale);
-    let mut ok = within(iscale, min);
-    let mut best_mad = zero;
+    let mut iscale: [S::F; P] =
+        core::array::from_fn(|g| s.div(s.splat(15.0), s.sub(max[g], min[g])));
+    let mut scale: [S::F; P] = core::array::from_fn(|g| s.div(s.splat(1.0), iscale[g]));
+    let mut ok: [S::M; P] = core::array::from_fn(|g| within(g, iscale[g], min[g]));
+    let mut best_mad = [zero; P];
     for i in 0..SUB {
-        let x = s.load(&xt[i], at);
-        let w = s.load(&wt[i], at);
-        let l = level(iscale, x, min);
-        let mut diff = s.sub(s.add(s.mul(scale, l), min), x);
-        diff = s.mul(diff, diff);
-        best_mad = s.add(best_mad, s.mul(w, diff));
+        for g in 0..P {
+            let (x, w) = (x_at(i, g), w_at(i, g));
+            let l = level(iscale[g], x, min[g]);
+            let mut diff = s.sub(s.add(s.mul(scale[g], l), min[g]), x);
+            diff = s.mul(diff, diff);
+            best_mad[g] = s.add(best_mad[g], s.mul(w, diff));
+        }
     }
     // The levels are recomputed at the end from the accepted `iscale` and the `min` it used.
     let mut best_iscale = iscale;
     let mut best_level_min = min;
 
-    let mut laux: Rows = [[0.0; WIDTH]; SUB];
+    let mut laux = [[[0.0f32; WIDTH]; SUB]; P];
     for is in 0..=NSTEP {
-        iscale = s.div(s.splat(candidate_numerator(is)), s.sub(max, min));
-        ok = s.and(ok, within(iscale, min));
-        let (mut sum_l, mut sum_l2, mut sum_xl) = (zero, zero, zero);
-        for i in 0..SUB {
-            let x = s.load(&xt[i], at);
-            let w = s.load(&wt[i], at);
-            let l = level(iscale, x, min);
-            s.store(l, &mut laux[i], 0);
-            let wl = s.mul(w, l);
-            sum_l = s.add(sum_l, wl);
-            sum_l2 = s.add(sum_l2, s.mul(wl, l));
-            sum_xl = s.add(sum_xl, s.mul(wl, x));
+        let numerator = s.splat(candidate_numerator(is));
+        let (mut sum_l, mut sum_l2, mut sum_xl) = ([zero; P], [zero; P], [zero; P]);
+        for g in 0..P {
+            iscale[g] = s.div(numerator, s.sub(max[g], min[g]));
+            ok[g] = s.and(ok[g], within(g, iscale[g], min[g]));
         }
-        let d = s.sub(s.mul(sum_w, sum_l2), s.mul(sum_l, sum_l));
-        let positive = s.and_not(s.gt(d, zero), flat);
-        if !s.any(positive) {
+        for i in 0..SUB {
+            for g in 0..P {
+                let (x, w) = (x_at(i, g), w_at(i, g));
+                let l = level(iscale[g], x, min[g]);
+                s.store(l, &mut laux[g][i], 0);
+                let wl = s.mul(w, l);
+                sum_l[g] = s.add(sum_l[g], wl);
+                sum_l2[g] = s.add(sum_l2[g], s.mul(wl, l));
+                sum_xl[g] = s.add(sum_xl[g], s.mul(wl, x));
+            }
+        }
+        let mut positive = flat;
+        let mut this_scale = [zero; P];
+        let mut this_min = [zero; P];
+        let mut any = false;
+        for g in 0..P {
+            let d = s.sub(s.mul(sum_w[g], sum_l2[g]), s.mul(sum_l[g], sum_l[g]));
+            positive[g] = s.and_not(s.gt(d, zero), flat[g]);
+            any |= s.any(positive[g]);
+            this_scale[g] = s.div(
+                s.sub(s.mul(sum_w[g], sum_xl[g]), s.mul(sum_x[g], sum_l[g])),
+                d,
+            );
+            this_min[g] = s.div(
+                s.sub(s.mul(sum_l2[g], sum_x[g]), s.mul(sum_l[g], sum_xl[g])),
+                d,
+            );
+            let min_positive = s.gt(this_min[g], zero);
+            this_min[g] = s.select(min_positive, zero, this_min[g]);
+            this_scale[g] = s.select(min_positive, s.div(sum_xl[g], sum_l2[g]), this_scale[g]);
+        }
+        if !any {
             continue;
         }
-        let mut this_scale = s.div(s.sub(s.mul(sum_w, sum_xl), s.mul(sum_x, sum_l)), d);
-        let mut this_min = s.div(s.sub(s.mul(sum_l2, sum_x), s.mul(sum_l, sum_xl)), d);
-        let min_positive = s.gt(this_min, zero);
-        this_min = s.select(min_positive, zero, this_min);
-        this_scale = s.select(min_positive, s.div(sum_xl, sum_l2), this_scale);
-        let mut mad = zero;
+        let mut mad = [zero; P];
         for i in 0..SUB {
-            let x = s.load(&xt[i], at);
-            let w = s.load(&wt[i], at);
-            let l = s.load(&laux[i], 0);
-            let mut diff = s.sub(s.add(s.mul(this_scale, l), this_min), x);
-            diff = s.mul(diff, diff);
-            mad = s.add(mad, s.mul(w, diff));
+            for g in 0..P {
+                let (x, w) = (x_at(i, g), w_at(i, g));
+                let l = s.load(&laux[g][i], 0);
+                let mut diff = s.sub(s.add(s.mul(this_scale[g], l), this_min[g]), x);
+                diff = s.mul(diff, diff);
+                mad[g] = s.add(mad[g], s.mul(w, diff));
+            }
         }
-        let better = s.and(positive, s.lt(mad, best_mad));
-        best_mad = s.select(better, mad, best_mad);
-        scale = s.select(better, this_scale, scale);
-        best_iscale = s.select(better, iscale, best_iscale);
-        best_level_min = s.select(better, min, best_level_min);
-        min = s.select(better, this_min, min);
+        for g in 0..P {
+            let better = s.and(positive[g], s.lt(mad[g], best_mad[g]));
+            best_mad[g] = s.select(better, mad[g], best_mad[g]);
+            scale[g] = s.select(better, this_scale[g], scale[g]);
+            best_iscale[g] = s.select(better, iscale[g], best_iscale[g]);
+            best_level_min[g] = s.select(better, min[g], best_level_min[g]);
+            min[g] = s.select(better, this_min[g], min[g]);
+        }
     }
-    if !s.all(ok) {
+    if !ok.iter().all(|&m| s.all(m)) {
         return None;
     }
     for i in 0..SUB {
-        let x = s.load(&xt[i], at);
-        let l = s.select(flat, zero, level(best_iscale, x, best_level_min));
-        s.store(l, &mut lt[i], at);
+        for g in 0..P {
+            let l = level(best_iscale[g], x_at(i, g), best_level_min[g]);
+            s.store(s.select(flat[g], zero, l), &mut lt[i], lanes[g]);
+        }
     }
-    Some(Found {
-        scale: s.select(flat, zero, scale),
-        the_min: s.neg(min),
-        sw,
-    })
+    Some(core::array::from_fn(|g| Found {
+        scale: s.select(flat[g], zero, scale[g]),
+        the_min: s.neg(min[g]),
+        sw: sw[g],
+    }))
 }

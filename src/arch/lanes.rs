@@ -12,6 +12,9 @@
 //! `#[inline(always)]`, so that they are compiled inside the `#[target_feature]` function that
 //! runs the whole loop.
 
+/// Floats in one row of lanes that [`Lanes::load`] and [`Lanes::store`] address.
+pub(crate) const ROW: usize = 32;
+
 /// Lane-wise operations on vectors of [`Lanes::N`] `f32` values.
 ///
 /// # Safety
@@ -28,10 +31,10 @@ pub(crate) unsafe trait Lanes: Copy {
 
     /// Every lane `v`.
     fn splat(self, v: f32) -> Self::F;
-    /// Lanes `at .. at + N` of `row` (`at` is clamped to `16 - N`).
-    fn load(self, row: &[f32; 16], at: usize) -> Self::F;
-    /// Stores into lanes `at .. at + N` of `row` (`at` is clamped to `16 - N`).
-    fn store(self, v: Self::F, row: &mut [f32; 16], at: usize);
+    /// Lanes `at .. at + N` of `row` (`at` is clamped to `ROW - N`).
+    fn load(self, row: &[f32; ROW], at: usize) -> Self::F;
+    /// Stores into lanes `at .. at + N` of `row` (`at` is clamped to `ROW - N`).
+    fn store(self, v: Self::F, row: &mut [f32; ROW], at: usize);
 
     /// `a + b`.
     fn add(self, a: Self::F, b: Self::F) -> Self::F;

@@ -5,7 +5,7 @@
 use core::arch::aarch64::*;
 
 use crate::arch::encode_weighted::encode_blocks;
-use crate::arch::lanes::Lanes;
+use crate::arch::lanes::{Lanes, ROW};
 
 /// NEON lane operations; a value exists only where NEON is available.
 #[derive(Clone, Copy)]
@@ -14,7 +14,7 @@ pub(crate) struct Neon(());
 /// The first of the four lanes a row access covers: `at`, kept inside the row.
 #[inline(always)]
 fn start(at: usize) -> usize {
-    at.min(16 - 4)
+    at.min(ROW - 4)
 }
 
 // SAFETY: N is 4, and `Neon` values are made only by `encode`, which requires NEON.
@@ -29,13 +29,13 @@ unsafe impl Lanes for Neon {
         unsafe { vdupq_n_f32(v) }
     }
     #[inline(always)]
-    fn load(self, row: &[f32; 16], at: usize) -> float32x4_t {
-        // SAFETY: NEON is available; `start(at) + 4 <= 16`, so the four floats are in `row`.
+    fn load(self, row: &[f32; ROW], at: usize) -> float32x4_t {
+        // SAFETY: NEON is available; `start(at) + 4 <= ROW`, so the four floats are in `row`.
         unsafe { vld1q_f32(row.as_ptr().add(start(at))) }
     }
     #[inline(always)]
-    fn store(self, v: float32x4_t, row: &mut [f32; 16], at: usize) {
-        // SAFETY: NEON is available; `start(at) + 4 <= 16`, so the four floats are in `row`.
+    fn store(self, v: float32x4_t, row: &mut [f32; ROW], at: usize) {
+        // SAFETY: NEON is available; `start(at) + 4 <= ROW`, so the four floats are in `row`.
         unsafe { vst1q_f32(row.as_mut_ptr().add(start(at)), v) }
     }
     #[inline(always)]

@@ -5,7 +5,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::encode_weighted::encode_blocks;
-use crate::arch::lanes::Lanes;
+use crate::arch::lanes::{Lanes, ROW};
 
 /// AVX2 lane operations; a value exists only where AVX2 is available.
 #[derive(Clone, Copy)]
@@ -14,7 +14,7 @@ pub(crate) struct Avx2(());
 /// The first of the eight lanes a row access covers: `at`, kept inside the row.
 #[inline(always)]
 fn start(at: usize) -> usize {
-    at.min(16 - 8)
+    at.min(ROW - 8)
 }
 
 // SAFETY: N is 8, and `Avx2` values are made only by `encode`, which requires AVX2.
@@ -29,13 +29,13 @@ unsafe impl Lanes for Avx2 {
         unsafe { _mm256_set1_ps(v) }
     }
     #[inline(always)]
-    fn load(self, row: &[f32; 16], at: usize) -> __m256 {
-        // SAFETY: AVX2 is available; `start(at) + 8 <= 16`, so the eight floats are in `row`.
+    fn load(self, row: &[f32; ROW], at: usize) -> __m256 {
+        // SAFETY: AVX2 is available; `start(at) + 8 <= ROW`, so the eight floats are in `row`.
         unsafe { _mm256_loadu_ps(row.as_ptr().add(start(at))) }
     }
     #[inline(always)]
-    fn store(self, v: __m256, row: &mut [f32; 16], at: usize) {
-        // SAFETY: AVX2 is available; `start(at) + 8 <= 16`, so the eight floats are in `row`.
+    fn store(self, v: __m256, row: &mut [f32; ROW], at: usize) {
+        // SAFETY: AVX2 is available; `start(at) + 8 <= ROW`, so the eight floats are in `row`.
         unsafe { _mm256_storeu_ps(row.as_mut_ptr().add(start(at)), v) }
     }
     #[inline(always)]

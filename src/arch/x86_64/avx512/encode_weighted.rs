@@ -4,11 +4,17 @@
 use core::arch::x86_64::*;
 
 use crate::arch::encode_weighted::encode_blocks;
-use crate::arch::lanes::Lanes;
+use crate::arch::lanes::{Lanes, ROW};
 
 /// AVX-512F lane operations; a value exists only where AVX-512F is available.
 #[derive(Clone, Copy)]
 pub(crate) struct Avx512(());
+
+/// The first of the sixteen lanes a row access covers: `at`, kept inside the row.
+#[inline(always)]
+fn start(at: usize) -> usize {
+    at.min(ROW - 16)
+}
 
 // SAFETY: N is 16, and `Avx512` values are made only by `encode`, which requires AVX-512F.
 unsafe impl Lanes for Avx512 {
@@ -22,14 +28,14 @@ unsafe impl Lanes for Avx512 {
         unsafe { _mm512_set1_ps(v) }
     }
     #[inline(always)]
-    fn load(self, row: &[f32; 16], _at: usize) -> __m512 {
-        // SAFETY: AVX-512F is available; `row` holds the 16 floats read.
-        unsafe { _mm512_loadu_ps(row.as_ptr()) }
+    fn load(self, row: &[f32; ROW], at: usize) -> __m512 {
+        // SAFETY: AVX-512F is available; `start(at) + 16 <= ROW`, so the floats are in `row`.
+        unsafe { _mm512_loadu_ps(row.as_ptr().add(start(at))) }
     }
     #[inline(always)]
-    fn store(self, v: __m512, row: &mut [f32; 16], _at: usize) {
-        // SAFETY: AVX-512F is available; `row` has room for the 16 floats written.
-        unsafe { _mm512_storeu_ps(row.as_mut_ptr(), v) }
+    fn store(self, v: __m512, row: &mut [f32; ROW], at: usize) {
+        // SAFETY: AVX-512F is available; `start(at) + 16 <= ROW`, so the floats are in `row`.
+        unsafe { _mm512_storeu_ps(row.as_mut_ptr().add(start(at)), v) }
     }
     #[inline(always)]
     fn add(self, a: __m512, b: __m512) -> __m512 {

@@ -6,7 +6,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::encode_weighted::encode_blocks;
-use crate::arch::lanes::Lanes;
+use crate::arch::lanes::{Lanes, ROW};
 
 /// SSE2 lane operations; a value exists only where SSE2 is available.
 #[derive(Clone, Copy)]
@@ -15,7 +15,7 @@ pub(crate) struct Sse2(());
 /// The first of the four lanes a row access covers: `at`, kept inside the row.
 #[inline(always)]
 fn start(at: usize) -> usize {
-    at.min(16 - 4)
+    at.min(ROW - 4)
 }
 
 /// `1.5 * 2^23`: added to a float of magnitude below `2^22`, rounds it to an integer.
@@ -33,13 +33,13 @@ unsafe impl Lanes for Sse2 {
         unsafe { _mm_set1_ps(v) }
     }
     #[inline(always)]
-    fn load(self, row: &[f32; 16], at: usize) -> __m128 {
-        // SAFETY: SSE2 is available; `start(at) + 4 <= 16`, so the four floats are in `row`.
+    fn load(self, row: &[f32; ROW], at: usize) -> __m128 {
+        // SAFETY: SSE2 is available; `start(at) + 4 <= ROW`, so the four floats are in `row`.
         unsafe { _mm_loadu_ps(row.as_ptr().add(start(at))) }
     }
     #[inline(always)]
-    fn store(self, v: __m128, row: &mut [f32; 16], at: usize) {
-        // SAFETY: SSE2 is available; `start(at) + 4 <= 16`, so the four floats are in `row`.
+    fn store(self, v: __m128, row: &mut [f32; ROW], at: usize) {
+        // SAFETY: SSE2 is available; `start(at) + 4 <= ROW`, so the four floats are in `row`.
         unsafe { _mm_storeu_ps(row.as_mut_ptr().add(start(at)), v) }
     }
     #[inline(always)]
