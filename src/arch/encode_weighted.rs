@@ -211,6 +211,8 @@ struct Found<F> {
 /// levels as floats into `lt`. The groups run interleaved, so that one group's sequential sums
 /// fill the other's latency. `None` if a lane failed the rounding bound.
 #[inline(always)]
+// Value `i` of group `g` is read from several rows at once: indices read better than zips.
+#[allow(clippy::needless_range_loop)]
 fn search<S: Lanes, const P: usize>(
     s: S,
     xt: &Rows,
