@@ -38,20 +38,20 @@ pub(crate) const fn encoded_len(values: usize) -> usize {
 
 // ---- The weighted encoder. ----
 
-/// Checks the lengths, then the importance values, then the input values, in that order, and
-/// returns the first problem.
-pub(crate) fn check(input: &[f32], importance: &[f32], output: &[u8]) -> Result<(), Error> {
+/// Checks the lengths (`input_len` values in), then the importance values, and returns the
+/// first problem.
+fn check_shape(input_len: usize, importance: &[f32], output: &[u8]) -> Result<(), Error> {
     let row = importance.len();
     if row == 0 || !row.is_multiple_of(BLOCK_VALUES) {
         return Err(Error::ImportanceLength { len: row });
     }
-    if !input.len().is_multiple_of(row) {
+    if !input_len.is_multiple_of(row) {
         return Err(Error::InputRows {
-            len: input.len(),
+            len: input_len,
             row,
         });
     }
-    let expected = encoded_len(input.len());
+    let expected = encoded_len(input_len);
     if output.len() != expected {
         return Err(Error::EncodedLength {
             expected,
@@ -65,6 +65,13 @@ pub(crate) fn check(input: &[f32], importance: &[f32], output: &[u8]) -> Result<
             Error::ImportanceNonFinite { index }
         });
     }
+    Ok(())
+}
+
+/// Checks the lengths, then the importance values, then the input values, in that order, and
+/// returns the first problem.
+pub(crate) fn check(input: &[f32], importance: &[f32], output: &[u8]) -> Result<(), Error> {
+    check_shape(input.len(), importance, output)?;
     if let Some(index) = first_non_finite(input) {
         return Err(Error::NonFiniteInput { index });
     }
@@ -159,6 +166,78 @@ pub fn encode_weighted_with(
 ) -> Result<(), Error> {
     check(input, importance, output)?;
     run(kernel, input, importance, 0, output)
+}
+
+/// Blocks widened to `f32` at a time by the f16 and bf16 entry points (8 KiB on the stack).
+const WIDEN_BLOCKS: usize = 8;
+
+/// The f16 and bf16 entry points: checks everything on the narrow values, then widens
+/// [`WIDEN_BLOCKS`] blocks at a time into a stack buffer and encodes them.
+fn encode_widened(
+    kernel: Kernel,
+    input: &[u16],
+    importance: &[f32],
+    output: &mut [u8],
+    widen: impl Fn(u16) -> f32,
+) -> Result<(), Error> {
+    check_shape(input.len(), importance, output)?;
+    if let Some(index) = input.iter().position(|&v| !widen(v).is_finite()) {
+        return Err(Error::NonFiniteInput { index });
+    }
+    if !kernel.is_available() {
+        return Err(Error::KernelUnavailable { kernel });
+    }
+    let per_row = importance.len() / BLOCK_VALUES;
+    let mut wide = [0.0f32; WIDEN_BLOCKS * BLOCK_VALUES];
+    for (c, (narrow, out)) in input
+        .chunks(WIDEN_BLOCKS * BLOCK_VALUES)
+        .zip(output.chunks_mut(WIDEN_BLOCKS * BLOCK_BYTES))
+        .enumerate()
+    {
+        let wide = &mut wide[..narrow.len()];
+        for (w, &n) in wide.iter_mut().zip(narrow) {
+            *w = widen(n);
+        }
+        run(kernel, wide, importance, c * WIDEN_BLOCKS % per_row, out)?;
+    }
+    Ok(())
+}
+
+/// [`encode_weighted`] for values stored as IEEE 754 half precision (f16 bits, as in most
+/// published models): the same bytes as widening them to `f32` first, without a buffer for
+/// the whole input.
+///
+/// ```
+/// let row: Vec<u16> = (0..256).map(|i| 0x3C00 + i as u16).collect(); // 1.0, 1.000977, ...
+/// let mut block = [0u8; q4k::BLOCK_BYTES];
+/// q4k::encode_weighted_f16(&row, &[1.0; 256], &mut block)?;
+/// # Ok::<(), q4k::Error>(())
+/// ```
+pub fn encode_weighted_f16(
+    input: &[u16],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    encode_widened(Kernel::best(), input, importance, output, crate::f16_to_f32)
+}
+
+/// [`encode_weighted`] for values stored as bfloat16 (the top 16 bits of an `f32`): the same
+/// bytes as widening them to `f32` first, without a buffer for the whole input.
+///
+/// ```
+/// let row: Vec<u16> = (0..256).map(|i| (0.01f32 * i as f32).to_bits().wrapping_shr(16) as u16).collect();
+/// let mut block = [0u8; q4k::BLOCK_BYTES];
+/// q4k::encode_weighted_bf16(&row, &[1.0; 256], &mut block)?;
+/// # Ok::<(), q4k::Error>(())
+/// ```
+pub fn encode_weighted_bf16(
+    input: &[u16],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    encode_widened(Kernel::best(), input, importance, output, |v| {
+        f32::from_bits(u32::from(v) << 16)
+    })
 }
 
 /// Blocks per parallel task of [`encode_weighted_parallel`]: 16 blocks take tens of

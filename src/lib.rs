@@ -60,7 +60,9 @@ mod test_rng;
 pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;
 pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with};
-pub use encode_weighted::{encode_weighted, encode_weighted_with};
+pub use encode_weighted::{
+    encode_weighted, encode_weighted_bf16, encode_weighted_f16, encode_weighted_with,
+};
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use encode_weighted::{encode_weighted_parallel, encode_weighted_parallel_with};

@@ -439,3 +439,87 @@ fn errors_name_what_is_wrong() {
         assert!(text.contains(number), "{text}");
     }
 }
+
+/// f16 and bf16 input: the bytes of widening to `f32` first, across the entry points' internal
+/// chunks and rows that do not line up with them.
+#[test]
+#[cfg_attr(miri, ignore = "runs the SIMD kernels")]
+fn f16_and_bf16_inputs_give_the_bytes_of_widened_input() {
+    let mut rng = Rng(0x1405_7B7E_F767_814F);
+    let row = 3 * BLOCK_VALUES;
+    let importance: Vec<f32> = (0..row).map(|_| importance_value(&mut rng, 0)).collect();
+    let values: Vec<f32> = (0..7 * row).map(|i| value(&mut rng, 1, i)).collect();
+    let len = 7 * 3 * BLOCK_BYTES;
+    let narrow: [(&str, fn(f32) -> u16, fn(u16) -> f32); 2] = [
+        ("f16", f16_bits, q4k::f16_to_f32),
+        (
+            "bf16",
+            |v| (v.to_bits() >> 16) as u16,
+            |b| f32::from_bits(u32::from(b) << 16),
+        ),
+    ];
+    for (name, to_bits, widen) in narrow {
+        let bits: Vec<u16> = values.iter().map(|&v| to_bits(v)).collect();
+        let wide: Vec<f32> = bits.iter().map(|&b| widen(b)).collect();
+        let mut want = vec![0u8; len];
+        encode_weighted(&wide, &importance, &mut want).unwrap();
+        let mut got = vec![UNTOUCHED; len];
+        let encode = if name == "f16" {
+            q4k::encode_weighted_f16
+        } else {
+            q4k::encode_weighted_bf16
+        };
+        encode(&bits, &importance, &mut got).unwrap();
+        assert_eq!(first_different_block(&got, &want), None, "{name}");
+
+        // Errors: the first non-finite value, bad lengths; the output untouched.
+        let inf = if name == "f16" { 0x7C00 } else { 0x7F80 };
+        let mut bad = bits.clone();
+        bad[1000] = inf | 0x8000;
+        bad[1001] = inf | 1;
+        let mut out = vec![UNTOUCHED; len];
+        assert_eq!(
+            encode(&bad, &importance, &mut out),
+            Err(Error::NonFiniteInput { index: 1000 }),
+            "{name}"
+        );
+        assert_eq!(
+            encode(&bits[..256], &importance[..256], &mut out[..143]),
+            Err(Error::EncodedLength {
+                expected: 144,
+                actual: 143
+            }),
+            "{name}"
+        );
+        assert_eq!(
+            encode(&bits, &importance[..100], &mut out),
+            Err(Error::ImportanceLength { len: 100 }),
+            "{name}"
+        );
+        assert_eq!(
+            encode(&bits[..300], &importance, &mut out),
+            Err(Error::InputRows { len: 300, row }),
+            "{name}"
+        );
+        assert!(out.iter().all(|&b| b == UNTOUCHED), "{name} wrote on error");
+    }
+}
+
+/// f32 to f16 bits, rounding to nearest even (values in f16's normal range or zero).
+fn f16_bits(v: f32) -> u16 {
+    let b = v.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let a = v.abs();
+    if a < 6.2e-5 {
+        return sign;
+    }
+    let a = a.min(65504.0);
+    let exponent = ((a.to_bits() >> 23) as i32) - 127;
+    let mantissa = a.to_bits() & 0x7F_FFFF;
+    let (keep, rest) = (mantissa >> 13, mantissa & 0x1FFF);
+    let mut h = (((exponent + 15) as u32) << 10) | keep;
+    if rest > 0x1000 || (rest == 0x1000 && keep & 1 == 1) {
+        h += 1;
+    }
+    sign | h as u16
+}
