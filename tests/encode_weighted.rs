@@ -450,7 +450,8 @@ fn f16_and_bf16_inputs_give_the_bytes_of_widened_input() {
     let importance: Vec<f32> = (0..row).map(|_| importance_value(&mut rng, 0)).collect();
     let values: Vec<f32> = (0..7 * row).map(|i| value(&mut rng, 1, i)).collect();
     let len = 7 * 3 * BLOCK_BYTES;
-    let narrow: [(&str, fn(f32) -> u16, fn(u16) -> f32); 2] = [
+    type Narrow = (&'static str, fn(f32) -> u16, fn(u16) -> f32);
+    let narrow: [Narrow; 2] = [
         ("f16", f16_bits, q4k::f16_to_f32),
         (
             "bf16",
