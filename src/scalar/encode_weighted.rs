@@ -93,6 +93,20 @@ pub(crate) fn scale_min(j: usize, s: &[u8; 12]) -> (u8, u8) {
     }
 }
 
+/// C's `sqrtf`, correctly rounded: the hardware square root through `std`, `libm`'s without
+/// it (the same bits: IEEE 754 square roots are exact to the rounding).
+#[inline(always)]
+pub(crate) fn sqrtf(v: f32) -> f32 {
+    #[cfg(feature = "std")]
+    {
+        v.sqrt()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        libm::sqrtf(v)
+    }
+}
+
 // ---- The importance-weighted path. ----
 
 /// `sigma2 = 2*sum_x2/256` of one block, the sum in index order.
@@ -350,7 +364,7 @@ pub(crate) fn encode_block(x: &[f32], qw: &[f32], out: &mut [u8]) {
     for (j, (xs, l)) in subs.iter().zip(l_subs).enumerate() {
         let mut weights = [0.0f32; SUB];
         for (i, w) in weights.iter_mut().enumerate() {
-            *w = qw[SUB * j + i] * libm::sqrtf(sigma2 + xs[i] * xs[i]);
+            *w = qw[SUB * j + i] * sqrtf(sigma2 + xs[i] * xs[i]);
         }
         let mut sumw = 0.0f32;
         for &w in &weights {
@@ -421,6 +435,17 @@ mod tests {
         assert_eq!(f32_to_f16(f32::INFINITY), 0x7C00);
         assert_eq!(f32_to_f16(1e-30), 0x0000);
         assert_eq!(f32_to_f16(-1e-30), 0x8000);
+    }
+
+    /// `libm`'s square root (the one without `std`) gives the bits of the hardware's.
+    #[test]
+    fn libm_sqrtf_is_correctly_rounded() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for _ in (0..200_000).step_by(STRIDE) {
+            let v = f32::from_bits(rng.next() as u32 & 0x7FFF_FFFF);
+            let (a, b) = (libm::sqrtf(v), v.sqrt());
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{v:e}");
+        }
     }
 
     /// In its range, `nearest_int` rounds to nearest with ties to even.
