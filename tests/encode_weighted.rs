@@ -1,12 +1,13 @@
-//! The importance-weighted encoder: every kernel gives the scalar kernel's bytes on inputs of
-//! many kinds (quickcheck), rows are independent, and every bad argument is refused with the
-//! output untouched.
+//! The importance-weighted encoder: every kernel gives llama.cpp's bytes (tests/vectors/llama)
+//! and the scalar kernel's bytes on inputs of many kinds (quickcheck), rows are independent, and
+//! every bad argument is refused with the output untouched.
 //!
 //! Case count: `Q4K_QUICKCHECK_TESTS`, else `QUICKCHECK_TESTS`, else 100.
 
 mod common;
 
-use common::{available_kernels, quickcheck_cases, unavailable_kernels};
+use common::llama::encode_weighted_cases;
+use common::{assert_same, available_kernels, quickcheck_cases, unavailable_kernels};
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, Error, Kernel, encode_weighted, encode_weighted_with};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 
@@ -162,6 +163,76 @@ fn every_kernel_gives_the_scalar_bytes() {
     QuickCheck::new()
         .tests(cases)
         .quickcheck(property as fn(Case) -> bool);
+}
+
+/// Every kernel, and the parallel encoder, gives the bytes of llama.cpp's `quantize_q4_K` with
+/// importance weights, and so decodes to the values llama.cpp decodes those bytes to (the
+/// reconstruction error is llama.cpp's).
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "runs the SIMD kernels; see scalar_kernel_gives_llama_bytes"
+)]
+fn every_kernel_gives_llama_bytes() {
+    let kernels = available_kernels("every_kernel_gives_llama_bytes");
+    let cases = encode_weighted_cases();
+    let mut blocks = 0;
+    for case in &cases {
+        assert_eq!(
+            case.input.len(),
+            case.nrow * case.n_per_row,
+            "{}",
+            case.name
+        );
+        for &kernel in &kernels {
+            let mut got = vec![UNTOUCHED; case.expected.len()];
+            encode_weighted_with(kernel, &case.input, &case.weights, &mut got).unwrap();
+            if let Some(b) = first_different_block(&got, &case.expected) {
+                panic!(
+                    "{kernel}: {}: block {b} differs from llama.cpp's",
+                    case.name
+                );
+            }
+            blocks += got.len() / BLOCK_BYTES;
+            let mut decoded = vec![0f32; case.input.len()];
+            q4k::decode_with(kernel, &got, &mut decoded).unwrap();
+            assert_same(&decoded, &case.decoded, &format!("{kernel}: {}", case.name));
+        }
+        #[cfg(feature = "parallel")]
+        {
+            let mut got = vec![UNTOUCHED; case.expected.len()];
+            q4k::encode_weighted_parallel(&case.input, &case.weights, &mut got).unwrap();
+            assert_eq!(got, case.expected, "parallel: {}", case.name);
+        }
+    }
+    eprintln!("{} cases, {blocks} blocks matched llama.cpp", cases.len());
+    assert!(cases.len() >= 20 && blocks > 0);
+}
+
+/// The scalar kernel on llama.cpp's cases; under Miri, the first block of every sixth case (a
+/// row's first block uses the first 256 importance values only, so it is a one-block row).
+#[test]
+fn scalar_kernel_gives_llama_bytes() {
+    for case in encode_weighted_cases()
+        .iter()
+        .step_by(if cfg!(miri) { 6 } else { 1 })
+    {
+        let (values, row) = if cfg!(miri) {
+            (BLOCK_VALUES, BLOCK_VALUES)
+        } else {
+            (case.input.len(), case.n_per_row)
+        };
+        let expected = &case.expected[..values / BLOCK_VALUES * BLOCK_BYTES];
+        let mut got = vec![UNTOUCHED; expected.len()];
+        encode_weighted_with(
+            Kernel::Scalar,
+            &case.input[..values],
+            &case.weights[..row],
+            &mut got,
+        )
+        .unwrap();
+        assert_eq!(first_different_block(&got, expected), None, "{}", case.name);
+    }
 }
 
 /// A fixed sample of blocks of every kind, with every importance kind, through every
