@@ -444,7 +444,10 @@ mod tests {
         for _ in (0..200_000).step_by(STRIDE) {
             let v = f32::from_bits(rng.next() as u32 & 0x7FFF_FFFF);
             let (a, b) = (libm::sqrtf(v), v.sqrt());
-            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{v:e}");
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{v:e}"
+            );
         }
     }
 
