@@ -281,10 +281,20 @@ pub fn encode_weighted_parallel_with(
 ) -> Result<(), Error> {
     use rayon::prelude::*;
 
-    check(input, importance, output)?;
     let blocks = input.len() / BLOCK_VALUES;
     if blocks < 2 * PARALLEL_CHUNK_BLOCKS || rayon::current_num_threads() < 2 {
+        check(input, importance, output)?;
         return run(kernel, input, importance, 0, output);
+    }
+    // The same checks as `check`, with the scan of the input split across the threads too.
+    check_shape(input.len(), importance, output)?;
+    let scan = PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES;
+    if let Some(index) = input
+        .par_chunks(scan)
+        .enumerate()
+        .find_map_first(|(c, values)| first_non_finite(values).map(|i| c * scan + i))
+    {
+        return Err(Error::NonFiniteInput { index });
     }
     if !kernel.is_available() {
         return Err(Error::KernelUnavailable { kernel });

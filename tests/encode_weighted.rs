@@ -302,6 +302,17 @@ fn parallel_gives_the_serial_bytes() {
                 "{kernel}, {blocks_per_row} blocks per row"
             );
         }
+        // The scan for non-finite input is split too: the first bad index is still found, and
+        // nothing is written.
+        for first in [0, 5000, input.len() - 1] {
+            let mut bad = input.clone();
+            bad[first] = f32::NAN;
+            bad[(first + 9000).min(input.len() - 1)] = f32::INFINITY;
+            let mut out = vec![UNTOUCHED; len];
+            let got = pool.install(|| q4k::encode_weighted_parallel(&bad, &importance, &mut out));
+            assert_eq!(got, Err(Error::NonFiniteInput { index: first }));
+            assert!(out.iter().all(|&b| b == UNTOUCHED), "wrote on error");
+        }
     }
 }
 
