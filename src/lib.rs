@@ -19,11 +19,16 @@
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
+//! The other way, [`encode_weighted`] encodes `f32` rows (or f16/bf16 ones, with
+//! [`encode_weighted_f16`] and [`encode_weighted_bf16`]) with an importance vector, byte for
+//! byte as llama.cpp's `quantize_q4_K` does with an importance matrix.
+//!
 //! # Features
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: `decode_parallel`, multi-threaded decoding of whole tensors with rayon.
+//! - `parallel`: `decode_parallel` and `encode_weighted_parallel`, multi-threaded decoding and
+//!   encoding of whole tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
 //! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`], for callers who cast with
 //!   those crates.
@@ -34,7 +39,9 @@
 //! the one dispatch from a [`Kernel`] to a kernel; `scalar/` holds the portable kernels, which
 //! are also the oracle of the tests; `arch/<arch>/<isa>/<operation>.rs` holds the
 //! `#[target_feature]` kernels, with the helpers an instruction set's kernels share in
-//! `arch/<arch>/mod.rs`.
+//! `arch/<arch>/mod.rs`. An algorithm whose lanes all run the same scalar code (the encoder's
+//! search) is written once over a small vector vocabulary (`arch/lanes.rs`) in
+//! `arch/<operation>.rs`, and each instruction set's file instantiates it.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
