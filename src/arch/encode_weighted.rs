@@ -20,7 +20,8 @@
 
 use crate::arch::lanes::{Lanes, ROW};
 use crate::scalar::encode_weighted::{
-    NSTEP, SUB, SUBS, candidate_numerator, quantize_scales, scale_min, sigma2, write_block,
+    NSTEP, SUB, SUBS, candidate_numerator, f32_to_f16, make_qp_quants_lockstep, pack_scales,
+    scale_min, sigma2, write_block,
 };
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
@@ -145,18 +146,23 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
         at += 2 * S::N;
     }
 
-    // The 6-bit stage per block, then each sub-block's `d` and `dm` on its lane.
+    // The 6-bit stage: the scales and the mins of every block of the step, eight
+    // `make_qp_quants` problems in lockstep; then each sub-block's `d` and `dm` on its lane.
     let blocks = out.len() / BLOCK_BYTES;
+    let part =
+        |v: &[f32; WIDTH], k: usize| -> [f32; SUBS] { core::array::from_fn(|j| v[SUBS * k + j]) };
+    let problems: [[f32; SUBS]; 2 * STEP] =
+        core::array::from_fn(|p| part(if p % 2 == 0 { &scales } else { &mins }, p / 2));
+    let weights: [[f32; SUBS]; 2 * STEP] = core::array::from_fn(|p| part(&sw, p / 2));
+    let mut levels = [[0u8; SUBS]; 2 * STEP];
+    let rounded = make_qp_quants_lockstep(&problems, &weights, &mut levels);
     let mut header = [(0u16, 0u16, [0u8; 12]); STEP];
     let mut d_lanes = [0.0f32; WIDTH];
     let mut dm_lanes = [0.0f32; WIDTH];
     for k in 0..blocks.min(STEP) {
-        let part = |v: &[f32; WIDTH]| -> [f32; SUBS] {
-            let mut p = [0.0; SUBS];
-            p.copy_from_slice(&v[SUBS * k..SUBS * (k + 1)]);
-            p
-        };
-        let (d16, dmin16, packed) = quantize_scales(&part(&scales), &part(&mins), &part(&sw));
+        let d16 = f32_to_f16(rounded[2 * k]);
+        let dmin16 = f32_to_f16(rounded[2 * k + 1]);
+        let packed = pack_scales(&levels[2 * k], &levels[2 * k + 1]);
         for j in 0..SUBS {
             let (sc, m) = scale_min(j, &packed);
             d_lanes[SUBS * k + j] = f16_to_f32(d16) * f32::from(sc);

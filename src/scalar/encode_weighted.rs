@@ -281,6 +281,133 @@ pub(crate) fn make_qp_quants(
     if suml2 > 0.0 { sumlx / suml2 } else { 0.0 }
 }
 
+/// [`make_qp_quants`] for `K` independent problems in lockstep: each problem runs the same
+/// operations in the same order as alone, so gives the same bits, while the interleaving lets
+/// the CPU overlap the problems' long dependency chains (the refinement loop divides). The
+/// SIMD kernels use it for the eight problems of a step (four blocks); the tests compare it with
+/// [`make_qp_quants`].
+#[cfg_attr(
+    not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(
+            target_arch = "aarch64",
+            target_feature = "neon",
+            target_endian = "little"
+        )
+    )),
+    allow(dead_code)
+)]
+// The same `i` indexes several problems' arrays at once.
+#[allow(clippy::needless_range_loop)]
+pub(crate) fn make_qp_quants_lockstep<const K: usize>(
+    x: &[[f32; SUBS]; K],
+    quant_weights: &[[f32; SUBS]; K],
+    l: &mut [[u8; SUBS]; K],
+) -> [f32; K] {
+    const NMAX: i32 = 63;
+    const GROUP_MAX_EPS: f32 = 1e-15;
+    let mut max = [0.0f32; K];
+    for k in 0..K {
+        for &v in &x[k] {
+            max[k] = c_max(max[k], v);
+        }
+    }
+    // All-zero problems return early in the C; here they compute alongside and are replaced
+    // at the end.
+    let all_zero: [bool; K] = core::array::from_fn(|k| max[k] < GROUP_MAX_EPS);
+    let mut iscale: [f32; K] = core::array::from_fn(|k| NMAX as f32 / max[k]);
+    let scale: [f32; K] = core::array::from_fn(|k| 1.0 / iscale[k]);
+    let mut best_mse = [0.0f32; K];
+    for i in 0..SUBS {
+        for k in 0..K {
+            let li = nearest_int(iscale[k] * x[k][i]) as u8;
+            let diff = x[k][i] - scale[k] * f32::from(li);
+            let w = quant_weights[k][i];
+            best_mse[k] += w * diff * diff;
+        }
+    }
+    for is in -4i32..=4 {
+        if is == 0 {
+            continue;
+        }
+        let iscale_is: [f32; K] =
+            core::array::from_fn(|k| (0.1 * is as f32 + NMAX as f32) / max[k]);
+        let scale_is: [f32; K] = core::array::from_fn(|k| 1.0 / iscale_is[k]);
+        let mut mse = [0.0f32; K];
+        for i in 0..SUBS {
+            for k in 0..K {
+                let q = nearest_int(iscale_is[k] * x[k][i]).min(NMAX);
+                let diff = x[k][i] - scale_is[k] * q as f32;
+                let w = quant_weights[k][i];
+                mse[k] += w * diff * diff;
+            }
+        }
+        for k in 0..K {
+            if mse[k] < best_mse[k] {
+                best_mse[k] = mse[k];
+                iscale[k] = iscale_is[k];
+            }
+        }
+    }
+    let mut sumlx = [0.0f32; K];
+    let mut suml2 = [0.0f32; K];
+    for i in 0..SUBS {
+        for k in 0..K {
+            let q = nearest_int(iscale[k] * x[k][i]).min(NMAX);
+            l[k][i] = q as u8;
+            let w = quant_weights[k][i];
+            sumlx[k] += w * x[k][i] * q as f32;
+            suml2[k] += w * q as f32 * q as f32;
+        }
+    }
+    // A problem stops after a pass that changed nothing, as the C's `break`.
+    let mut active: [bool; K] = core::array::from_fn(|k| !all_zero[k]);
+    for _ in 0..5 {
+        let mut n_changed = [0u32; K];
+        for i in 0..SUBS {
+            for k in 0..K {
+                if !active[k] {
+                    continue;
+                }
+                let w = quant_weights[k][i];
+                let xi = x[k][i];
+                let li = f32::from(l[k][i]);
+                let mut slx = sumlx[k] - w * xi * li;
+                let mut sl2 = suml2[k] - w * li * li;
+                if slx > 0.0 && sl2 > 0.0 {
+                    let new_l = nearest_int(xi * sl2 / slx).min(NMAX);
+                    if new_l != i32::from(l[k][i]) {
+                        slx += w * xi * new_l as f32;
+                        sl2 += w * new_l as f32 * new_l as f32;
+                        if slx * slx * suml2[k] > sumlx[k] * sumlx[k] * sl2 {
+                            l[k][i] = new_l as u8;
+                            sumlx[k] = slx;
+                            suml2[k] = sl2;
+                            n_changed[k] += 1;
+                        }
+                    }
+                }
+            }
+        }
+        for k in 0..K {
+            active[k] &= n_changed[k] != 0;
+        }
+        if !active.iter().any(|&a| a) {
+            break;
+        }
+    }
+    core::array::from_fn(|k| {
+        if all_zero[k] {
+            l[k] = [0; SUBS];
+            0.0
+        } else if suml2[k] > 0.0 {
+            sumlx[k] / suml2[k]
+        } else {
+            0.0
+        }
+    })
+}
+
 /// What the per-sub-block search hands to the per-block stage: the eight scales, mins and
 /// weight sums, and the 4-bit levels it chose.
 pub(crate) struct Searched {
@@ -393,7 +520,7 @@ pub(crate) fn encode_blocks(input: &[f32], importance: &[f32], first: usize, out
 
 #[cfg(test)]
 mod tests {
-    use super::{f32_to_f16, nearest_int};
+    use super::{SUBS, f32_to_f16, make_qp_quants, make_qp_quants_lockstep, nearest_int};
     use crate::f16_to_f32;
     use crate::test_rng::Rng;
 
@@ -448,6 +575,44 @@ mod tests {
                 a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
                 "{v:e}"
             );
+        }
+    }
+
+    /// The lockstep version gives, problem by problem, the bits and levels of the plain one:
+    /// random scales of every sign and size, zeros, all-zero problems, zero weights.
+    #[test]
+    fn make_qp_quants_lockstep_is_make_qp_quants() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for round in 0..if cfg!(miri) { 3 } else { 3000 } {
+            let mut x = [[0.0f32; SUBS]; 5];
+            let mut w = [[0.0f32; SUBS]; 5];
+            for k in 0..5 {
+                let kind = (rng.next() + round) % 6;
+                for i in 0..SUBS {
+                    let u = (rng.next() >> 40) as f32 / (1u64 << 24) as f32;
+                    x[k][i] = match kind {
+                        0 => u * 0.1,
+                        1 => u * 3.0 - 0.5,
+                        2 => 0.0,
+                        3 => f32::from_bits(rng.next() as u32 & 0x7FFF_FFFF).min(1e30),
+                        4 => u * 1e-16,
+                        _ => (u * 40.0).exp() * 1e-9,
+                    };
+                    w[k][i] = if rng.next() % 5 == 0 { 0.0 } else { u * 32.0 };
+                }
+            }
+            let mut l = [[0u8; SUBS]; 5];
+            let got = make_qp_quants_lockstep(&x, &w, &mut l);
+            for k in 0..5 {
+                let mut want_l = [0u8; SUBS];
+                let want = make_qp_quants(&x[k], &mut want_l, &w[k]);
+                assert_eq!(
+                    got[k].to_bits(),
+                    want.to_bits(),
+                    "round {round} problem {k}"
+                );
+                assert_eq!(l[k], want_l, "round {round} problem {k}");
+            }
         }
     }
 
