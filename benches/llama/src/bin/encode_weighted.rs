@@ -6,7 +6,7 @@
 
 use q4k::Kernel;
 use q4k_llama_bench::llama::{self, Q4K_BLOCK_BYTES, QK_K};
-use q4k_llama_bench::timing::{Rng, RoundRobin, importance, weights};
+use q4k_llama_bench::timing::{Rng, RoundRobin, Spread, importance, weights};
 
 fn main() {
     let mut rng = Rng::new(7);
@@ -49,6 +49,53 @@ fn main() {
     report.print(Some((values.len() as f64 / 1e6, "M values/s")));
     report.print_ratio(&name, "llama.cpp quantize_q4_K");
 
+    // The same pair on the thread's CPU time, which leaves out the time the thread waited for a
+    // core: on a machine shared with other work, the fairer single-thread ratio.
+    let mut ratios = Vec::new();
+    let (mut c_times, mut q_times) = (Vec::new(), Vec::new());
+    for round in 0..15 {
+        let mut c = || {
+            cpu_seconds(|| {
+                for _ in 0..4 {
+                    llama::quantize_q4k(&values, &mut theirs, n_per_row, Some(&imatrix));
+                }
+            })
+        };
+        let mut q = || {
+            cpu_seconds(|| {
+                for _ in 0..4 {
+                    q4k::encode_weighted(&values, &imatrix, &mut ours).unwrap();
+                }
+            })
+        };
+        let (tc, tq) = if round % 2 == 0 {
+            (c(), q())
+        } else {
+            let tq = q();
+            (c(), tq)
+        };
+        c_times.push(tc);
+        q_times.push(tq);
+        ratios.push(tc / tq);
+    }
+    let per_second = |t: f64| 4.0 * values.len() as f64 / t / 1e6;
+    let c_rate = Spread::of(&c_times).map(per_second);
+    let q_rate = Spread::of(&q_times).map(per_second);
+    let ratio = Spread::of(&ratios);
+    println!(
+        "  thread CPU time: llama.cpp {:.2} ({:.2}..{:.2}) M values/s, q4k {:.2} ({:.2}..{:.2}) \
+         M values/s, q4k {:.2}x ({:.2}..{:.2}) faster",
+        c_rate.median,
+        c_rate.min,
+        c_rate.max,
+        q_rate.median,
+        q_rate.min,
+        q_rate.max,
+        ratio.median,
+        ratio.min,
+        ratio.max
+    );
+
     // Two threads against one on a 4096 x 4096 matrix.
     let n = 4096;
     let matrix = weights(&mut rng, n * n);
@@ -77,4 +124,31 @@ fn main() {
     let report = bench.run();
     report.print(Some((matrix.len() as f64 / 1e6, "M values/s")));
     report.print_ratio("2 threads", "1 thread");
+}
+
+/// The CPU time the calling thread spends in `f`, in seconds (`CLOCK_THREAD_CPUTIME_ID`).
+fn cpu_seconds(f: impl FnOnce()) -> f64 {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let now = || {
+        let mut t = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid, writable timespec (two 64-bit fields on x86_64 Linux, the only
+        // target this package builds for); clock_gettime only writes it.
+        let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
+        assert_eq!(rc, 0, "clock_gettime failed");
+        t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+    };
+    let start = now();
+    f();
+    now() - start
 }
