@@ -72,3 +72,13 @@ pub(crate) static SMALL_F32: [f32; 64] = {
     }
     values
 };
+
+/// The last two steps of the `f32` dot product's lane reduction, shared by the x86_64 kernels:
+/// `h2[j] = h4[j] + h4[j + 2]`, then `h2[0] + h2[1]`.
+#[target_feature(enable = "sse2")]
+#[inline]
+pub(crate) fn reduce_h4(h4: core::arch::x86_64::__m128) -> f32 {
+    use core::arch::x86_64::*;
+    let h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps::<1>(h2, h2)))
+}
