@@ -12,7 +12,12 @@
 //!    bytes (wide loads folded into one register), in round-robin in one process, at 1 MiB and
 //!    256 MiB of weights. Median and min-max of the samples; GB = 10^9 bytes of weights.
 //! 3. With `--features parallel`: `matvec_f32_parallel` in pools of one and two threads at
-//!    32 MiB.
+//!    32 MiB (wall-clock time).
+//!
+//! Single-thread samples are timed with the thread's CPU time where Linux reports it
+//! (`CLOCK_THREAD_CPUTIME_ID`), so that a sample in which the thread was preempted by other
+//! work on a busy machine does not count the time it waited; `--wall` times them with the wall
+//! clock instead.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -99,6 +104,75 @@ unsafe fn read_avx512(bytes: &[u8]) -> u64 {
     _mm512_reduce_add_epi64(all) as u64
 }
 
+/// A clock for samples: this thread's CPU time in seconds (Linux), or the wall clock.
+#[derive(Clone, Copy)]
+enum Clock {
+    Cpu,
+    Wall,
+}
+
+impl Clock {
+    /// The CPU clock where it can be read, else the wall clock.
+    fn pick(wall: bool) -> Clock {
+        if !wall && thread_cpu_seconds().is_some() {
+            Clock::Cpu
+        } else {
+            Clock::Wall
+        }
+    }
+
+    /// Times one call of `run`.
+    fn time(self, run: &mut dyn FnMut()) -> f64 {
+        match self {
+            Clock::Cpu => {
+                let start = thread_cpu_seconds().unwrap_or(0.0);
+                run();
+                thread_cpu_seconds().unwrap_or(0.0) - start
+            }
+            Clock::Wall => {
+                let start = Instant::now();
+                run();
+                start.elapsed().as_secs_f64()
+            }
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Clock::Cpu => "thread CPU time",
+            Clock::Wall => "wall clock",
+        }
+    }
+}
+
+/// The calling thread's CPU time so far (`CLOCK_THREAD_CPUTIME_ID`), on Linux.
+fn thread_cpu_seconds() -> Option<f64> {
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    {
+        #[repr(C)]
+        struct Timespec {
+            seconds: i64,
+            nanoseconds: i64,
+        }
+        unsafe extern "C" {
+            fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+        }
+        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+        let mut time = Timespec {
+            seconds: 0,
+            nanoseconds: 0,
+        };
+        // SAFETY: `time` is a valid, writable `struct timespec` (two 64-bit fields on 64-bit
+        // Linux), the one thing `clock_gettime` writes.
+        let status = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time) };
+        (status == 0).then_some(time.seconds as f64 + time.nanoseconds as f64 * 1e-9)
+    }
+    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+    {
+        None
+    }
+}
+
 struct Stats {
     median: f64,
     min: f64,
@@ -120,7 +194,13 @@ type Contender<'a> = (String, Box<dyn FnMut() + 'a>);
 
 /// Times the contenders in round-robin (order rotated each round, one warm-up call before each
 /// sample) and prints weight GB/s and weights/s for each, with the ratio to the first.
-fn race(title: &str, weight_bytes: usize, rounds: usize, contenders: &mut [Contender<'_>]) {
+fn race(
+    title: &str,
+    clock: Clock,
+    weight_bytes: usize,
+    rounds: usize,
+    contenders: &mut [Contender<'_>],
+) {
     let weights = weight_bytes as f64 / BLOCK_BYTES as f64 * BLOCK_VALUES as f64;
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     for round in 0..rounds {
@@ -128,12 +208,13 @@ fn race(title: &str, weight_bytes: usize, rounds: usize, contenders: &mut [Conte
             let i = (k + round) % contenders.len();
             let run = &mut contenders[i].1;
             run();
-            let start = Instant::now();
-            run();
-            samples[i].push(start.elapsed().as_secs_f64());
+            samples[i].push(clock.time(run));
         }
     }
-    println!("\n{title} ({rounds} samples each, GB = 1e9 bytes of weights)");
+    println!(
+        "\n{title} ({rounds} samples each, {}, GB = 1e9 bytes of weights)",
+        clock.name()
+    );
     println!(
         "  {:<28} {:>10} {:>19} {:>12} {:>8}",
         "contender", "GB/s", "min-max GB/s", "G weights/s", "ratio"
@@ -194,7 +275,7 @@ fn accuracy() {
     );
 }
 
-fn speed(label: &str, weight_bytes: usize, rounds: usize, kernels: &[Kernel]) {
+fn speed(label: &str, clock: Clock, weight_bytes: usize, rounds: usize, kernels: &[Kernel]) {
     let columns = 4096;
     let row_bytes = columns / BLOCK_VALUES * BLOCK_BYTES;
     let rows = weight_bytes / row_bytes;
@@ -222,6 +303,7 @@ fn speed(label: &str, weight_bytes: usize, rounds: usize, kernels: &[Kernel]) {
             "{label}: {rows} x {columns} ({:.1} MiB of weights), one thread",
             weights.len() as f64 / (1 << 20) as f64
         ),
+        clock,
         weights.len(),
         rounds,
         &mut contenders,
@@ -262,6 +344,7 @@ fn parallel(rounds: usize) {
             weights.len() as f64 / (1 << 20) as f64,
             Kernel::best()
         ),
+        Clock::Wall,
         weights.len(),
         rounds,
         &mut contenders,
@@ -282,13 +365,14 @@ fn main() {
     );
     accuracy();
     let scale = if quick { 1 } else { 4 };
-    speed("in cache", 1 << 20, 50 * scale, &kernels);
+    let clock = Clock::pick(std::env::args().any(|a| a == "--wall"));
+    speed("in cache", clock, 1 << 20, 50 * scale, &kernels);
     let fast: Vec<Kernel> = kernels
         .iter()
         .copied()
         .filter(|&k| k == Kernel::best() || k == Kernel::Avx2)
         .collect();
-    speed("DRAM", 256 << 20, 5 * scale, &fast);
+    speed("DRAM", clock, 256 << 20, 5 * scale, &fast);
     #[cfg(feature = "parallel")]
     parallel(20 * scale);
 }
