@@ -101,11 +101,20 @@ fn run(
 ///
 /// # Accuracy
 ///
-/// The error bound of this order is `(n / 256 + 9) * 2^-24 * sum |w[i] * a[i]|` for `n`
-/// activations, against the exact dot product of the decoded weights; in practice it is far
-/// smaller. Measured against an `f64` dot product of the decoded weights over 4096 random rows
-/// of 4096 values (f16 scales 1e-3..1e-1, activations normal with standard deviation 1):
-/// ERROR_FIGURES
+/// Against the exact dot product of the decoded weights, the error of this order is at most
+/// `(n / 256 + 9) * 2^-24 * sum |w[i] * a[i]|` for `n` activations (each value passes through
+/// one multiply, four adds in its block's tree, one add per block and four in the reduction),
+/// plus the underflow of tiny products. In practice it is far smaller. Measured against an
+/// `f64` dot product of the decoded weights, over 4096 random rows of 4096 values (f16 `d` and
+/// `dmin` between 2^-10 and 2^-3, random scales and quants, activations normal with standard
+/// deviation 1; `examples/matvec_f32.rs`):
+///
+/// | error | median | max |
+/// |---|---|---|
+/// | relative to the exact result | 8.9e-8 | 2.9e-4 (rows that nearly cancel) |
+/// | relative to `sum abs(w[i] * a[i])` | 3.0e-9 | 2.1e-8 |
+///
+/// (`f32` epsilon is 1.2e-7; the bound above is 1.5e-6 of the second kind.)
 ///
 /// # Non-finite values
 ///

@@ -38,7 +38,8 @@ fn unit(g: &mut Gen) -> f32 {
     (u32::arbitrary(g) >> 8) as f32 / (1 << 23) as f32 - 1.0
 }
 
-/// A matrix and an activation vector: `rows` rows (0..=9) of `columns / 256` blocks (0..=5),
+/// A matrix and an activation vector: `rows` rows (0..=9) of `columns / 256` blocks (0..=5; fewer
+/// under Miri),
 /// every block drawn from a mix of all bit patterns, realistic headers and extreme fills, and
 /// activations from a mix of ordinary values, zeros of both signs, tiny, huge and non-finite
 /// ones. `offset` (0..4) misaligns the weight bytes; `shift` (0..16) the activations.
@@ -109,10 +110,14 @@ fn arbitrary_activation(g: &mut Gen, kind: usize) -> f32 {
     }
 }
 
+/// Rows and blocks per row stay below these (much smaller under Miri, which is slow).
+const ROWS_BELOW: usize = if cfg!(miri) { 3 } else { 10 };
+const PER_ROW_BELOW: usize = if cfg!(miri) { 2 } else { 6 };
+
 impl Arbitrary for Matrix {
     fn arbitrary(g: &mut Gen) -> Self {
-        let rows = below(g, 10);
-        let per_row = below(g, 6);
+        let rows = below(g, ROWS_BELOW);
+        let per_row = below(g, PER_ROW_BELOW);
         let mut weights = vec![0u8; rows * per_row * BLOCK_BYTES];
         for block in weights.chunks_exact_mut(BLOCK_BYTES) {
             arbitrary_block(g, block);
@@ -223,7 +228,6 @@ fn documented_order(w: &[f32], a: &[f32]) -> f32 {
 /// decoder (bits), and against an `f64` dot product within the order's error bound (so that a
 /// wrong formula fails even if the order were wrong in the same way in both).
 #[test]
-#[cfg_attr(miri, ignore = "quickcheck is too slow under Miri")]
 fn scalar_kernel_is_the_documented_order_and_close_to_f64() {
     fn property(m: Matrix) -> bool {
         let per_row = m.per_row();
