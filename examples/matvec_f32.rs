@@ -24,48 +24,10 @@ use std::time::Instant;
 
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, Kernel};
 
-/// xorshift64*.
-struct Rng(u64);
+#[path = "common/data.rs"]
+mod data;
 
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in (0, 1).
-    fn unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.unit(), self.unit());
-        ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
-    }
-
-    /// A positive f16 between 2^-10 and 2^-3 (about 1e-3 to 1.2e-1), as bits.
-    fn scale_f16(&mut self) -> u16 {
-        let bits = self.next_u64();
-        ((5 + (bits % 7) as u16) << 10) | ((bits >> 8) & 0x3FF) as u16
-    }
-}
-
-/// `blocks` random blocks: realistic `d`/`dmin`, random packed scales and quants.
-fn random_blocks(rng: &mut Rng, blocks: usize) -> Vec<u8> {
-    let mut bytes = vec![0u8; blocks * BLOCK_BYTES];
-    for block in bytes.chunks_exact_mut(BLOCK_BYTES) {
-        block[0..2].copy_from_slice(&rng.scale_f16().to_le_bytes());
-        block[2..4].copy_from_slice(&rng.scale_f16().to_le_bytes());
-        for chunk in block[4..].chunks_mut(8) {
-            let bytes = rng.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-    bytes
-}
+use data::{Rng, random_blocks};
 
 /// Reads every byte once with the widest loads the CPU has, folding them into one register.
 fn read_all(bytes: &[u8]) -> u64 {

@@ -12,6 +12,27 @@
 use crate::arch;
 use crate::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K, Error, Kernel, blocks, scalar};
 
+/// Writes `out[r] = dot(row r, activations)` for each row: `out.len()` rows of
+/// `activations.len() / 256` blocks back to back in `blocks` (rows beyond either length are not
+/// touched; without activations every row is `+0.0`). The row loop of every kernel:
+/// `inline(always)`, so that it is compiled into each kernel's `#[target_feature]` function.
+#[inline(always)]
+pub(crate) fn for_each_row(
+    blocks: &[BlockQ4K],
+    activations: &[f32],
+    out: &mut [f32],
+    mut dot: impl FnMut(&[BlockQ4K], &[[f32; BLOCK_VALUES]]) -> f32,
+) {
+    let (chunks, _) = activations.as_chunks::<BLOCK_VALUES>();
+    if chunks.is_empty() {
+        out.fill(0.0);
+        return;
+    }
+    for (row, out) in blocks.chunks_exact(chunks.len()).zip(out) {
+        *out = dot(row, chunks);
+    }
+}
+
 /// Checks that `activations` is whole blocks and `weights` holds exactly `rows` rows of one
 /// block per 256 activations; returns the weights as blocks.
 fn check<'a>(weights: &'a [u8], activations: &[f32], rows: usize) -> Result<&'a [BlockQ4K], Error> {

@@ -8,26 +8,11 @@
 mod common;
 
 use common::{
-    assert_untouched, available_kernels, decode_reference_all, realistic_blocks, same, sentinel_vec,
+    assert_untouched, available_kernels, check, decode_reference_all, realistic_blocks, same,
+    sentinel_vec,
 };
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, Error, Kernel};
-use quickcheck::{Arbitrary, Gen, QuickCheck, Testable};
-
-fn case_count() -> u64 {
-    ["Q4K_QUICKCHECK_TESTS", "QUICKCHECK_TESTS"]
-        .into_iter()
-        .find_map(|name| std::env::var(name).ok()?.trim().parse().ok())
-        .unwrap_or(200)
-}
-
-fn check<A: Testable>(test: &str, property: A) {
-    let n = case_count();
-    eprintln!("{test}: {n} cases");
-    QuickCheck::new()
-        .tests(n)
-        .max_tests(n.saturating_mul(10).max(n))
-        .quickcheck(property);
-}
+use quickcheck::{Arbitrary, Gen};
 
 fn below(g: &mut Gen, n: usize) -> usize {
     usize::from(u16::arbitrary(g)) % n
@@ -155,14 +140,6 @@ impl Arbitrary for Matrix {
     }
 }
 
-fn kernels_here() -> Vec<Kernel> {
-    Kernel::ALL
-        .iter()
-        .copied()
-        .filter(|k| k.is_available())
-        .collect()
-}
-
 /// `matvec_f32_with` of every kernel gives the scalar kernel's bits; each output equals
 /// `dot_f32_with` of its row.
 #[test]
@@ -180,7 +157,7 @@ fn every_kernel_matches_scalar_and_matvec_is_dot_per_row() {
         let mut want = vec![0f32; m.rows];
         q4k::matvec_f32_with(Kernel::Scalar, weights, activations, &mut want).unwrap();
         let row_bytes = m.per_row() * BLOCK_BYTES;
-        for kernel in kernels_here() {
+        for kernel in Kernel::ALL.iter().copied().filter(|k| k.is_available()) {
             let mut got = sentinel_vec(m.rows);
             q4k::matvec_f32_with(kernel, weights, activations, &mut got).unwrap();
             for (r, (&got, &want)) in got.iter().zip(&want).enumerate() {

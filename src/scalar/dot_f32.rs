@@ -5,10 +5,11 @@
 //! every sum is rounded on its own, in the order below; no fused multiply-add.
 
 use super::decode::decode_block;
+use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Lanes of the order: one AVX-512 vector, two AVX2 vectors, four SSE2 or NEON vectors.
-pub(crate) const LANES: usize = 16;
+const LANES: usize = 16;
 
 /// One block's contribution to the 16 lanes: lane `j` of sub-block `s` is
 /// `t[s] = w[32s + j] * a[32s + j] + w[32s + 16 + j] * a[32s + 16 + j]`, and the block gives
@@ -29,20 +30,19 @@ fn block_lanes(w: &[f32; BLOCK_VALUES], a: &[f32; BLOCK_VALUES]) -> [f32; LANES]
 
 /// The final reduction of the 16 lanes: halves added lane by lane, 16 -> 8 -> 4 -> 2 -> 1.
 #[inline]
-pub(crate) fn reduce(acc: [f32; LANES]) -> f32 {
+fn reduce(acc: [f32; LANES]) -> f32 {
     let h8: [f32; 8] = core::array::from_fn(|j| acc[j] + acc[j + 8]);
     let h4: [f32; 4] = core::array::from_fn(|j| h8[j] + h8[j + 4]);
     let h2: [f32; 2] = core::array::from_fn(|j| h4[j] + h4[j + 2]);
     h2[0] + h2[1]
 }
 
-/// One row of blocks times `activations` (256 per block; any excess on either side is
+/// One row of blocks times the activations, a block's worth each (any excess on either side is
 /// ignored).
-pub(crate) fn dot(row: &[BlockQ4K], activations: &[f32]) -> f32 {
+fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
     let mut acc = [0f32; LANES];
     let mut w = [0f32; BLOCK_VALUES];
-    let (chunks, _) = activations.as_chunks::<BLOCK_VALUES>();
-    for (block, a) in row.iter().zip(chunks) {
+    for (block, a) in row.iter().zip(activations) {
         decode_block(block, &mut w);
         let u = block_lanes(&w, a);
         for (acc, u) in acc.iter_mut().zip(u) {
@@ -55,12 +55,5 @@ pub(crate) fn dot(row: &[BlockQ4K], activations: &[f32]) -> f32 {
 /// `out.len()` rows of `activations.len() / 256` blocks each, back to back in `blocks`
 /// (checked by the caller).
 pub(crate) fn matvec(blocks: &[BlockQ4K], activations: &[f32], out: &mut [f32]) {
-    let per_row = activations.len() / BLOCK_VALUES;
-    if per_row == 0 {
-        out.fill(0.0);
-        return;
-    }
-    for (row, out) in blocks.chunks_exact(per_row).zip(out) {
-        *out = dot(row, activations);
-    }
+    for_each_row(blocks, activations, out, dot);
 }

@@ -7,6 +7,7 @@
 use core::arch::aarch64::*;
 
 use super::decode::scales_and_mins;
+use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Sixteen lanes as four vectors.
@@ -16,15 +17,7 @@ type Lanes = [float32x4_t; 4];
 /// times `activations`; rows beyond either length are not touched.
 #[target_feature(enable = "neon")]
 pub(crate) fn matvec(blocks: &[BlockQ4K], activations: &[f32], out: &mut [f32]) {
-    let per_row = activations.len() / BLOCK_VALUES;
-    if per_row == 0 {
-        out.fill(0.0);
-        return;
-    }
-    let (chunks, _) = activations.as_chunks::<BLOCK_VALUES>();
-    for (row, out) in blocks.chunks_exact(per_row).zip(out) {
-        *out = dot(row, chunks);
-    }
+    for_each_row(blocks, activations, out, |row, a| dot(row, a));
 }
 
 /// Lane-wise sum of two sets of 16 lanes.

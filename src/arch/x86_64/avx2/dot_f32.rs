@@ -7,6 +7,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::x86_64::{SMALL_F32, reduce_h4, scales_and_mins_u64};
+use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Sixteen lanes as two vectors.
@@ -20,15 +21,7 @@ type Lanes = [__m256; 2];
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn matvec(blocks: &[BlockQ4K], activations: &[f32], out: &mut [f32]) {
-    let per_row = activations.len() / BLOCK_VALUES;
-    if per_row == 0 {
-        out.fill(0.0);
-        return;
-    }
-    let (chunks, _) = activations.as_chunks::<BLOCK_VALUES>();
-    for (row, out) in blocks.chunks_exact(per_row).zip(out) {
-        *out = dot(row, chunks);
-    }
+    for_each_row(blocks, activations, out, |row, a| dot(row, a));
 }
 
 /// Lane-wise sum of two sets of 16 lanes.

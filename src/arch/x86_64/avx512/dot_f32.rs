@@ -9,6 +9,7 @@ use core::arch::x86_64::*;
 
 use super::decode::tables;
 use crate::arch::x86_64::reduce_h4;
+use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Writes, for each `out[r]`, row `r` of `blocks` (`activations.len() / 256` blocks per row)
@@ -19,16 +20,8 @@ use crate::{BLOCK_VALUES, BlockQ4K};
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn matvec(blocks: &[BlockQ4K], activations: &[f32], out: &mut [f32]) {
-    let per_row = activations.len() / BLOCK_VALUES;
-    if per_row == 0 {
-        out.fill(0.0);
-        return;
-    }
-    let (chunks, _) = activations.as_chunks::<BLOCK_VALUES>();
-    for (row, out) in blocks.chunks_exact(per_row).zip(out) {
-        // SAFETY: AVX-512F is enabled here.
-        *out = unsafe { dot(row, chunks) };
-    }
+    // SAFETY: AVX-512F is enabled here (the closure inherits it).
+    for_each_row(blocks, activations, out, |row, a| unsafe { dot(row, a) });
 }
 
 /// One row times the activations, in the documented order.

@@ -8,6 +8,7 @@ use core::arch::x86_64::*;
 
 use super::decode::widen;
 use crate::arch::x86_64::{reduce_h4, scales_and_mins_u64};
+use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Sixteen lanes as four vectors.
@@ -21,15 +22,7 @@ type Lanes = [__m128; 4];
 /// The CPU must support SSE2 (every x86_64 CPU does).
 #[target_feature(enable = "sse2")]
 pub(crate) unsafe fn matvec(blocks: &[BlockQ4K], activations: &[f32], out: &mut [f32]) {
-    let per_row = activations.len() / BLOCK_VALUES;
-    if per_row == 0 {
-        out.fill(0.0);
-        return;
-    }
-    let (chunks, _) = activations.as_chunks::<BLOCK_VALUES>();
-    for (row, out) in blocks.chunks_exact(per_row).zip(out) {
-        *out = dot(row, chunks);
-    }
+    for_each_row(blocks, activations, out, |row, a| dot(row, a));
 }
 
 /// Lane-wise sum of two sets of 16 lanes.
