@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::x86_64::{SMALL_F32, reduce_h4, scales_and_mins_u64};
+use crate::arch::x86_64::{SMALL_F32, prefetch_ahead, reduce_h4, scales_and_mins_u64};
 use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
@@ -38,6 +38,7 @@ fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
     let nibble = _mm256_set1_epi32(0x0F);
     let mut acc = [_mm256_setzero_ps(); 2];
     for (block, a) in row.iter().zip(activations) {
+        prefetch_ahead(block);
         let (scales, mins) = scales_and_mins_u64(block);
         let (d, dmin) = (_mm256_set1_ps(block.d()), _mm256_set1_ps(block.dmin()));
         let quants = block.quants().as_ptr();

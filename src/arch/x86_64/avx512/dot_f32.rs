@@ -8,7 +8,7 @@
 use core::arch::x86_64::*;
 
 use super::decode::tables;
-use crate::arch::x86_64::reduce_h4;
+use crate::arch::x86_64::{prefetch_ahead, reduce_h4};
 use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
@@ -36,6 +36,7 @@ unsafe fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
     for (block, a) in row.iter().zip(activations) {
         // SAFETY: AVX-512F is enabled here.
         let tables = unsafe { tables(block) };
+        prefetch_ahead(block);
         let quants = block.quants().as_ptr();
         let a = a.as_ptr();
         let mut t = [_mm512_setzero_ps(); 8];

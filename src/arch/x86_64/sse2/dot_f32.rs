@@ -7,7 +7,7 @@
 use core::arch::x86_64::*;
 
 use super::decode::widen;
-use crate::arch::x86_64::{reduce_h4, scales_and_mins_u64};
+use crate::arch::x86_64::{prefetch_ahead, reduce_h4, scales_and_mins_u64};
 use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
@@ -39,6 +39,7 @@ fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
     let nibble = _mm_set1_epi8(0x0F);
     let mut acc = [_mm_setzero_ps(); 4];
     for (block, a) in row.iter().zip(activations) {
+        prefetch_ahead(block);
         let (d, dmin) = (block.d(), block.dmin());
         let (scales, mins) = scales_and_mins_u64(block);
         let quants = block.quants().as_ptr();
