@@ -20,18 +20,13 @@ use crate::{BLOCK_VALUES, BlockQ4K};
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn matvec(blocks: &[BlockQ4K], activations: &[f32], out: &mut [f32]) {
-    // SAFETY: AVX-512F is enabled here (the closure inherits it).
-    for_each_row(blocks, activations, out, |row, a| unsafe { dot(row, a) });
+    for_each_row(blocks, activations, out, |row, a| dot(row, a));
 }
 
 /// One row times the activations, in the documented order.
-///
-/// # Safety
-///
-/// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
+fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
     let mut acc = _mm512_setzero_ps();
     for (block, a) in row.iter().zip(activations) {
         // SAFETY: AVX-512F is enabled here.
