@@ -2,14 +2,14 @@
 //! and the scalar kernel's bytes on inputs of many kinds (quickcheck), rows are independent, and
 //! every bad argument is refused with the output untouched.
 //!
-//! Case count: `Q4K_QUICKCHECK_TESTS`, else `QUICKCHECK_TESTS`, else 100.
+//! Case count: `Q4K_QUICKCHECK_TESTS`, else `QUICKCHECK_TESTS`, else 200.
 
 mod common;
 
 use common::llama::encode_weighted_cases;
-use common::{assert_same, available_kernels, quickcheck_cases, unavailable_kernels};
+use common::{assert_same, available_kernels, check, unavailable_kernels};
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, Error, Kernel, encode_weighted, encode_weighted_with};
-use quickcheck::{Arbitrary, Gen, QuickCheck};
+use quickcheck::{Arbitrary, Gen};
 
 /// A byte no encoder writes into every position of an output.
 const UNTOUCHED: u8 = 0xA5;
@@ -137,8 +137,6 @@ fn first_different_block(got: &[u8], want: &[u8]) -> Option<usize> {
 #[cfg_attr(miri, ignore = "quickcheck is too slow under Miri")]
 fn every_kernel_gives_the_scalar_bytes() {
     available_kernels("every_kernel_gives_the_scalar_bytes");
-    let cases = quickcheck_cases(100);
-    eprintln!("{cases} cases");
     fn property(case: Case) -> bool {
         let want = encoded(Kernel::Scalar, &case);
         let kernels = Kernel::ALL.iter().filter(|k| k.is_available());
@@ -160,9 +158,10 @@ fn every_kernel_gives_the_scalar_bytes() {
         }
         true
     }
-    QuickCheck::new()
-        .tests(cases)
-        .quickcheck(property as fn(Case) -> bool);
+    check(
+        "every_kernel_gives_the_scalar_bytes",
+        property as fn(Case) -> bool,
+    );
 }
 
 /// Every kernel, and the parallel encoder, gives the bytes of llama.cpp's `quantize_q4_K` with

@@ -598,7 +598,11 @@ mod tests {
                         4 => u * 1e-16,
                         _ => (u * 40.0).exp() * 1e-9,
                     };
-                    w[k][i] = if rng.next().is_multiple_of(5) { 0.0 } else { u * 32.0 };
+                    w[k][i] = if rng.next().is_multiple_of(5) {
+                        0.0
+                    } else {
+                        u * 32.0
+                    };
                 }
             }
             let mut l = [[0u8; SUBS]; 5];
