@@ -47,6 +47,7 @@ mod arch;
 mod block;
 mod chunked;
 mod decode;
+mod decode_half;
 mod error;
 mod f16;
 mod kernel;
@@ -59,13 +60,18 @@ mod test_rng;
 pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;
 pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with};
+#[cfg(feature = "half")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+pub use decode_half::{HalfFloat, decode_half};
+pub use decode_half::{decode_bf16, decode_bf16_with, decode_f16, decode_f16_with};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use parallel::{
-    PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_parallel, decode_parallel_with,
+    PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_bf16_parallel, decode_f16_parallel,
+    decode_parallel, decode_parallel_with,
 };
 
 /// Bytes in one Q4_K block.
