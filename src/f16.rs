@@ -163,7 +163,12 @@ mod tests {
         let exp_bits = (bits >> 13) & 0x7C00;
         let mantissa_bits = bits & 0x0FFF;
         let nonsign = exp_bits + mantissa_bits;
-        ((sign >> 16) | if shl1_w > 0xFF00_0000 { 0x7E00 } else { nonsign }) as u16
+        ((sign >> 16)
+            | if shl1_w > 0xFF00_0000 {
+                0x7E00
+            } else {
+                nonsign
+            }) as u16
     }
 
     /// The nearest bfloat16, found by comparing distances in f64 to the two bfloat16 values
@@ -197,8 +202,8 @@ mod tests {
     /// exercise rounding (zero, the halfway points around the cut, all ones), plus a sweep.
     fn broad_inputs(mut check: impl FnMut(f32)) {
         const LOW: [u32; 12] = [
-            0x0000, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x1FFF, 0x7FFF, 0x8000, 0x8001, 0xFFFF,
-            0x2000, 0x3000,
+            0x0000, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x1FFF, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x2000,
+            0x3000,
         ];
         for high in 0..=0xFFFFu32 {
             for low in LOW {
@@ -218,7 +223,12 @@ mod tests {
     fn f16_rounding_matches_llama_on_a_broad_sweep() {
         broad_inputs(|f| {
             let (got, want) = (f32_to_f16_bits(f), llama_fp32_to_fp16(f));
-            assert_eq!(got, want, "f32 {:#010x}: got {got:#06x}, want {want:#06x}", f.to_bits());
+            assert_eq!(
+                got,
+                want,
+                "f32 {:#010x}: got {got:#06x}, want {want:#06x}",
+                f.to_bits()
+            );
         });
     }
 
@@ -227,7 +237,12 @@ mod tests {
     fn bf16_rounding_matches_nearest_on_a_broad_sweep() {
         broad_inputs(|f| {
             let (got, want) = (f32_to_bf16_bits(f), nearest_bf16(f));
-            assert_eq!(got, want, "f32 {:#010x}: got {got:#06x}, want {want:#06x}", f.to_bits());
+            assert_eq!(
+                got,
+                want,
+                "f32 {:#010x}: got {got:#06x}, want {want:#06x}",
+                f.to_bits()
+            );
         });
     }
 
@@ -238,7 +253,11 @@ mod tests {
     fn every_f32_rounds_like_the_references() {
         for bits in 0..=u32::MAX {
             let f = f32::from_bits(bits);
-            assert_eq!(f32_to_f16_bits(f), llama_fp32_to_fp16(f), "f16 of {bits:#010x}");
+            assert_eq!(
+                f32_to_f16_bits(f),
+                llama_fp32_to_fp16(f),
+                "f16 of {bits:#010x}"
+            );
             assert_eq!(f32_to_bf16_bits(f), nearest_bf16(f), "bf16 of {bits:#010x}");
         }
     }

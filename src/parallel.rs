@@ -127,7 +127,8 @@ impl Decoder {
             return Err(Error::KernelUnavailable { kernel });
         }
         let chunk = self.parallel.chunk_blocks;
-        let task = |blocks: &[BlockQ4K], out: Values<'_>| run_values(kernel, blocks, out, streaming);
+        let task =
+            |blocks: &[BlockQ4K], out: Values<'_>| run_values(kernel, blocks, out, streaming);
         match output {
             Values::F32(out) => split(blocks, out, chunk, |b, o| task(b, Values::F32(o))),
             Values::F16(out) => split(blocks, out, chunk, |b, o| task(b, Values::F16(o))),

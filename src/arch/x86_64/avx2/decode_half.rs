@@ -59,9 +59,8 @@ unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], 
         for g in 0..4 {
             // SAFETY: `32 * g + 32 <= 128`: the four 8-byte loads stay inside the quants.
             let q = unsafe {
-                [0, 8, 16, 24].map(|at| {
-                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(quants.add(32 * g + at).cast()))
-                })
+                [0, 8, 16, 24]
+                    .map(|at| _mm256_cvtepu8_epi32(_mm_loadl_epi64(quants.add(32 * g + at).cast())))
             };
             for half in 0..2 {
                 let j = 2 * g + half;

@@ -183,9 +183,9 @@ unsafe fn half_tables<const MODE: u8>(block: &BlockQ4K) -> [__m512i; 4] {
                 }
                 // Lanes 0..16 from the second operand, 16..32 from the first. Both vectors are
                 // 512 bits of plain data, so the transmute only renames the type.
-                BF16_NATIVE => core::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(
-                    earlier, later,
-                )),
+                BF16_NATIVE => {
+                    core::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(earlier, later))
+                }
                 _ => pair(bf16_bits(later), bf16_bits(earlier)),
             }
         })
@@ -252,7 +252,11 @@ impl<const STREAM: bool, const REALIGN: bool> Writer<STREAM, REALIGN> {
                 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
             );
             Writer {
-                next: if REALIGN { dst.wrapping_sub(shift) } else { dst },
+                next: if REALIGN {
+                    dst.wrapping_sub(shift)
+                } else {
+                    dst
+                },
                 previous: _mm512_setzero_si512(),
                 rotate: _mm512_and_si512(
                     _mm512_sub_epi16(lanes, _mm512_set1_epi16(shift as i16)),
@@ -366,7 +370,10 @@ mod tests {
             return;
         }
         let native = [false, has("bf16")];
-        std::eprintln!("AVX-512 bfloat16 paths tested: integer, native: {}", native[1]);
+        std::eprintln!(
+            "AVX-512 bfloat16 paths tested: integer, native: {}",
+            native[1]
+        );
         let mut rng = Rng(0x1234_5678_9ABC_DEF1);
         let count = 9;
         let mut raw = vec![0u8; count * BLOCK_BYTES];
