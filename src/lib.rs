@@ -16,6 +16,11 @@
 //! # Ok::<(), q4k::Error>(())
 //! ```
 //!
+//! [`decode_f16`] and [`decode_bf16`] write IEEE binary16 or bfloat16 bits instead (`&mut [u16]`;
+//! with the `half` feature, `decode_half` takes `&mut [half::f16]` or `&mut [half::bf16]`):
+//! each value is decode's `f32` rounded to nearest, ties to even, as llama.cpp rounds, with half
+//! the bytes written.
+//!
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
@@ -25,6 +30,8 @@
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
 //! - `parallel`: `decode_parallel`, multi-threaded decoding of whole tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
+//! - `half`: `decode_half` and friends, which write the `half` crate's `f16` and `bf16`
+//!   types (the ones candle and burn use) directly.
 //! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`], for callers who cast with
 //!   those crates.
 //!
