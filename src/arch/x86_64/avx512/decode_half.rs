@@ -7,11 +7,14 @@
 //! conversions per block instead of 256, and the conversion of a table entry is the conversion
 //! of every value that takes it, so the bits are those of rounding each decoded `f32`.
 //!
-//! The table of sub-blocks `2g` and `2g + 1` holds the later one's entries in lanes 0..16 and
-//! the earlier one's in lanes 16..32. `vpermw` reads five index bits, so a quant byte widened
-//! to 16 bits indexes the earlier sub-block's entries once bit 4 is set (the bits above are
-//! ignored) and the later one's after a shift right by four: two instructions and two lookups
-//! per 64 values, one 64-byte store per 32.
+//! With AVX512-BF16, `vcvtne2ps2bf16` rounds the tables of sub-blocks `2g` and `2g + 1` into
+//! one vector, the later one's entries in lanes 0..16 and the earlier one's in lanes 16..32.
+//! `vpermw` reads five index bits, so a quant byte widened to 16 bits indexes the earlier
+//! sub-block's entries once bit 4 is set (the bits above are ignored) and the later one's after
+//! a shift right by four. The other roundings give one 16-entry vector per sub-block, and
+//! `vpermt2w` looks the pair up without merging them first (index bit 5 picks the later table):
+//! the low nibble masked, the high nibble shifted with bit 5 set. Either way: two index
+//! instructions and two lookups per 64 values, one 64-byte store per 32 values.
 //!
 //! Streaming stores need 64-byte aligned addresses. An output that does not start on a 64-byte
 //! boundary is then written in aligned vectors, each merged from two consecutive results by one
@@ -137,15 +140,30 @@ unsafe fn blocks_loop<const MODE: u8, const STREAM: bool, const REALIGN: bool>(
     unsafe {
         let mut writer = Writer::<STREAM, REALIGN>::new(dst, shift);
         let sixteen = _mm512_set1_epi16(16);
+        let fifteen = _mm512_set1_epi16(15);
+        let thirty_two = _mm512_set1_epi16(32);
         for (i, block) in blocks.iter().enumerate() {
             let pairs = half_tables::<MODE>(block);
             let quants = block.quants().as_ptr();
-            for (g, &pair) in pairs.iter().enumerate() {
+            for (g, &(earlier, later)) in pairs.iter().enumerate() {
                 // `32 * g + 32 <= 128`: the load stays inside the quants.
                 let bytes = _mm256_loadu_si256(quants.add(32 * g).cast());
                 let wide = _mm512_cvtepu8_epi16(bytes);
-                let low = _mm512_permutexvar_epi16(_mm512_or_si512(wide, sixteen), pair);
-                let high = _mm512_permutexvar_epi16(_mm512_srli_epi16::<4>(wide), pair);
+                let (low, high) = if MODE == BF16_NATIVE {
+                    (
+                        _mm512_permutexvar_epi16(_mm512_or_si512(wide, sixteen), earlier),
+                        _mm512_permutexvar_epi16(_mm512_srli_epi16::<4>(wide), earlier),
+                    )
+                } else {
+                    (
+                        _mm512_permutex2var_epi16(earlier, _mm512_and_si512(wide, fifteen), later),
+                        _mm512_permutex2var_epi16(
+                            earlier,
+                            _mm512_or_si512(_mm512_srli_epi16::<4>(wide), thirty_two),
+                            later,
+                        ),
+                    )
+                };
                 if i == 0 && g == 0 {
                     writer.head(low);
                 } else {
@@ -160,14 +178,16 @@ unsafe fn blocks_loop<const MODE: u8, const STREAM: bool, const REALIGN: bool>(
     }
 }
 
-/// The four 32-entry tables of a block, rounded: vector `g` holds sub-block `2g + 1`'s 16
-/// values in lanes 0..16 and sub-block `2g`'s in lanes 16..32.
+/// The rounded tables of a block's four pairs of sub-blocks `(2g, 2g + 1)`: for
+/// [`BF16_NATIVE`] one vector, twice, holding sub-block `2g + 1`'s 16 values in lanes 0..16 and
+/// sub-block `2g`'s in lanes 16..32; otherwise each sub-block's 16 values in lanes 0..16 of its
+/// own vector (the other lanes are never indexed).
 ///
 /// # Safety
 ///
 /// The CPU must support AVX-512F and AVX-512BW, and AVX512-BF16 if `MODE` is [`BF16_NATIVE`].
 #[inline(always)]
-unsafe fn half_tables<const MODE: u8>(block: &BlockQ4K) -> [__m512i; 4] {
+unsafe fn half_tables<const MODE: u8>(block: &BlockQ4K) -> [(__m512i, __m512i); 4] {
     // SAFETY: the caller guarantees the features.
     unsafe {
         let f32_tables = tables(block);
@@ -176,27 +196,24 @@ unsafe fn half_tables<const MODE: u8>(block: &BlockQ4K) -> [__m512i; 4] {
             match MODE {
                 F16 => {
                     const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-                    pair(
-                        _mm512_cvtps_ph::<ROUND>(later),
-                        _mm512_cvtps_ph::<ROUND>(earlier),
+                    (
+                        _mm512_castsi256_si512(_mm512_cvtps_ph::<ROUND>(earlier)),
+                        _mm512_castsi256_si512(_mm512_cvtps_ph::<ROUND>(later)),
                     )
                 }
-                // Lanes 0..16 from the second operand, 16..32 from the first. Both vectors are
-                // 512 bits of plain data, so the transmute only renames the type.
                 BF16_NATIVE => {
-                    core::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(earlier, later))
+                    let both = core::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(
+                        earlier, later,
+                    ));
+                    (both, both)
                 }
-                _ => pair(bf16_bits(later), bf16_bits(earlier)),
+                _ => (
+                    _mm512_castsi256_si512(bf16_bits(earlier)),
+                    _mm512_castsi256_si512(bf16_bits(later)),
+                ),
             }
         })
     }
-}
-
-/// `low` in lanes 0..16 and `high` in lanes 16..32 of one vector.
-#[inline(always)]
-unsafe fn pair(low: __m256i, high: __m256i) -> __m512i {
-    // SAFETY: the caller guarantees AVX-512F.
-    unsafe { _mm512_inserti64x4::<1>(_mm512_castsi256_si512(low), high) }
 }
 
 /// Sixteen `f32` rounded to bfloat16 bits by integer arithmetic, exactly as
