@@ -55,6 +55,7 @@ mod block;
 mod chunked;
 mod decode;
 mod decode_half;
+mod dot_f32;
 mod error;
 mod f16;
 mod kernel;
@@ -71,6 +72,10 @@ pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with
 #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
 pub use decode_half::{HalfFloat, decode_half};
 pub use decode_half::{decode_bf16, decode_bf16_with, decode_f16, decode_f16_with};
+pub use dot_f32::{dot_f32, dot_f32_with, matvec_f32, matvec_f32_with};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use dot_f32::{matvec_f32_parallel, matvec_f32_parallel_with};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;

@@ -2,3 +2,4 @@
 
 pub(crate) mod decode;
 pub(crate) mod decode_half;
+pub(crate) mod dot_f32;
