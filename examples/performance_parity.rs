@@ -605,7 +605,7 @@ fn check_targets(results: &[SizeResult]) -> Verdicts {
                 continue;
             };
             let speedup = decode.median / h.median;
-            let goal = if r.input_bytes() >= 10 << 20 {
+            let goal = if r.input_bytes() >= 10_000_000 {
                 Some(1.8)
             } else if (16_000..32 * 1024).contains(&r.input_bytes()) {
                 Some(1.0)
