@@ -19,9 +19,10 @@
 //!   `min`; lanes do the same, so candidates run one after another, each on all lanes.
 
 use crate::arch::lanes::{Lanes, ROW};
+use crate::f16::f32_to_f16_bits as f32_to_f16;
 use crate::scalar::encode_weighted::{
-    NSTEP, SUB, SUBS, candidate_numerator, f32_to_f16, make_qp_quants_lockstep, pack_scales,
-    scale_min, sigma2, write_block,
+    NSTEP, SUB, SUBS, candidate_numerator, make_qp_quants_lockstep, pack_scales, scale_min, sigma2,
+    write_block,
 };
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 

@@ -6,6 +6,7 @@
 //! `uint8_t` stores wrap like C's). This file is the oracle the SIMD kernels are tested
 //! against.
 
+use crate::f16::f32_to_f16_bits as f32_to_f16;
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
 /// Values in one sub-block.
@@ -35,30 +36,6 @@ pub(crate) fn candidate_numerator(is: usize) -> f32 {
 pub(crate) fn nearest_int(v: f32) -> i32 {
     let val = v + 12_582_912.0;
     (val.to_bits() & 0x007F_FFFF) as i32 - 0x0040_0000
-}
-
-/// llama.cpp's `ggml_compute_fp32_to_fp16`: round to nearest, ties to even, overflow to
-/// infinity, NaN to `0x7E00` with the sign.
-#[inline]
-pub(crate) fn f32_to_f16(f: f32) -> u16 {
-    let scale_to_inf = f32::from_bits(0x7780_0000); // 2^112
-    let scale_to_zero = f32::from_bits(0x0880_0000); // 2^-110
-    let mut base = (f.abs() * scale_to_inf) * scale_to_zero;
-    let w = f.to_bits();
-    let shl1_w = w.wrapping_add(w);
-    let sign = w & 0x8000_0000;
-    let bias = (shl1_w & 0xFF00_0000).max(0x7100_0000);
-    base += f32::from_bits((bias >> 1) + 0x0780_0000);
-    let bits = base.to_bits();
-    let exp_bits = (bits >> 13) & 0x7C00;
-    let mantissa_bits = bits & 0x0FFF;
-    let nonsign = exp_bits + mantissa_bits;
-    ((sign >> 16)
-        | if shl1_w > 0xFF00_0000 {
-            0x7E00
-        } else {
-            nonsign
-        }) as u16
 }
 
 /// Packs eight scales and eight mins into the 12 bytes of a block as the C does, including
@@ -520,49 +497,11 @@ pub(crate) fn encode_blocks(input: &[f32], importance: &[f32], first: usize, out
 
 #[cfg(test)]
 mod tests {
-    use super::{SUBS, f32_to_f16, make_qp_quants, make_qp_quants_lockstep, nearest_int};
-    use crate::f16_to_f32;
+    use super::{SUBS, make_qp_quants, make_qp_quants_lockstep, nearest_int};
     use crate::test_rng::Rng;
 
     /// Under Miri, every `STRIDE`-th case only.
     const STRIDE: usize = if cfg!(miri) { 997 } else { 1 };
-
-    /// Every f16 value converts back to itself; NaNs become the quiet NaN with their sign.
-    #[test]
-    fn f16_values_round_trip() {
-        for h in (0..=u16::MAX).step_by(STRIDE) {
-            let f = f16_to_f32(h);
-            let want = if f.is_nan() { (h & 0x8000) | 0x7E00 } else { h };
-            assert_eq!(f32_to_f16(f), want, "{h:#06x}");
-        }
-    }
-
-    /// Between two neighbouring f16 values, the midpoint goes to the even one and anything
-    /// off the midpoint to the nearer one; past the largest finite value, to infinity.
-    #[test]
-    fn f16_rounding_is_to_nearest_even() {
-        for h in (0..0x7BFFu16).step_by(STRIDE) {
-            for sign in [0u16, 0x8000] {
-                let (a, b) = (h | sign, (h + 1) | sign);
-                let (fa, fb) = (f16_to_f32(a), f16_to_f32(b));
-                let mid = (fa + fb) / 2.0; // exact: 12 significant bits at most
-                let even = if h % 2 == 0 { a } else { b };
-                assert_eq!(f32_to_f16(mid), even, "midpoint of {a:#06x}");
-                let toward_a = f32::from_bits(mid.to_bits() - 1);
-                let toward_b = f32::from_bits(mid.to_bits() + 1);
-                if h != 0 {
-                    assert_eq!(f32_to_f16(toward_a), a, "below the midpoint of {a:#06x}");
-                }
-                assert_eq!(f32_to_f16(toward_b), b, "above the midpoint of {a:#06x}");
-            }
-        }
-        assert_eq!(f32_to_f16(65_519.996), 0x7BFF);
-        assert_eq!(f32_to_f16(65_520.0), 0x7C00);
-        assert_eq!(f32_to_f16(-1e30), 0xFC00);
-        assert_eq!(f32_to_f16(f32::INFINITY), 0x7C00);
-        assert_eq!(f32_to_f16(1e-30), 0x0000);
-        assert_eq!(f32_to_f16(-1e-30), 0x8000);
-    }
 
     /// `libm`'s square root (the one without `std`) gives the bits of the hardware's.
     #[test]
