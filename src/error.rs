@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use crate::{BLOCK_BYTES, Kernel};
+use crate::{BLOCK_BYTES, BLOCK_VALUES, Kernel};
 
-/// Why a decode call refused its arguments.
+/// Why a call refused its arguments.
 ///
 /// Every call that returns an `Err` leaves the caller's output untouched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,6 +36,19 @@ pub enum Error {
         /// The number of bytes after the last whole block (1..=143).
         count: usize,
     },
+    /// The values to encode are not whole 256-value blocks, or the output does not hold exactly
+    /// 144 bytes for every 256 values.
+    EncodeLength {
+        /// The number of values passed to the encoder.
+        values: usize,
+        /// The length of the output slice in bytes.
+        output: usize,
+    },
+    /// A value to encode is NaN or infinite.
+    NonFinite {
+        /// The index of the first such value in the input.
+        index: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -59,6 +72,14 @@ impl fmt::Display for Error {
                 f,
                 "the stream ended with {count} bytes after the last whole {BLOCK_BYTES}-byte block"
             ),
+            Error::EncodeLength { values, output } => write!(
+                f,
+                "cannot encode {values} values into {output} bytes: the values must be whole \
+                 blocks of {BLOCK_VALUES} and the output {BLOCK_BYTES} bytes per block"
+            ),
+            Error::NonFinite { index } => {
+                write!(f, "input value {index} is NaN or infinite")
+            }
         }
     }
 }
