@@ -5,6 +5,15 @@
 //! The bytes are those of llama.cpp's `quantize_row_q4_K_ref` (which `quantize_q4_K` also runs
 //! without an importance matrix) compiled with each float operation rounded on its own.
 
+#[cfg(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(
+        target_arch = "aarch64",
+        target_feature = "neon",
+        target_endian = "little"
+    )
+))]
+use crate::arch;
 use crate::f16::f16_to_f32;
 use crate::{BLOCK_BYTES, BLOCK_VALUES, Error, Kernel, scalar};
 
@@ -109,6 +118,9 @@ pub(crate) fn run<E: Element>(
     }
     match kernel {
         Kernel::Scalar => scalar::encode::encode_blocks::<E>(input, out),
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        // SAFETY: `is_available` checked AVX-512F above.
+        Kernel::Avx512 => unsafe { arch::x86_64::avx512::encode::encode::<E>(input, out) },
         #[allow(unreachable_patterns)]
         _ => return Err(Error::KernelUnavailable { kernel }),
     }
