@@ -119,6 +119,13 @@ pub(crate) fn run<E: Element>(
     match kernel {
         Kernel::Scalar => scalar::encode::encode_blocks::<E>(input, out),
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        // SAFETY: this build's float ABI has SSE2 (the module's cfg), so every CPU it runs on
+        // has it.
+        Kernel::Sse2 => unsafe { arch::x86_64::sse2::encode::encode::<E>(input, out) },
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        // SAFETY: `is_available` checked AVX2 (and FMA) above.
+        Kernel::Avx2 => unsafe { arch::x86_64::avx2::encode::encode::<E>(input, out) },
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         // SAFETY: `is_available` checked AVX-512F above.
         Kernel::Avx512 => unsafe { arch::x86_64::avx512::encode::encode::<E>(input, out) },
         #[allow(unreachable_patterns)]
