@@ -128,6 +128,13 @@ pub(crate) fn run<E: Element>(
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         // SAFETY: `is_available` checked AVX-512F above.
         Kernel::Avx512 => unsafe { arch::x86_64::avx512::encode::encode::<E>(input, out) },
+        #[cfg(all(
+            target_arch = "aarch64",
+            target_feature = "neon",
+            target_endian = "little"
+        ))]
+        // SAFETY: `is_available` checked NEON above.
+        Kernel::Neon => unsafe { arch::aarch64::neon::encode::encode::<E>(input, out) },
         #[allow(unreachable_patterns)]
         _ => return Err(Error::KernelUnavailable { kernel }),
     }
