@@ -15,6 +15,9 @@ use crate::encode::Element;
 use crate::scalar::encode::{NMAX, NSTEP, RDELTA, RMIN, SUB_BLOCK, SUB_BLOCKS, quantize_scales};
 use crate::{BLOCK_BYTES, BLOCK_VALUES};
 
+/// Blocks per chunk.
+const CHUNK_BLOCKS: usize = CHUNK_SUB_BLOCKS / SUB_BLOCKS;
+
 /// What the search of a sub-block hands to the rest of the block, one row per quantity.
 struct Found {
     /// The scale `make_qkx2_quants` returns.
@@ -27,84 +30,148 @@ struct Found {
     lmin: Row,
 }
 
-/// `make_qkx2_quants(32, 15, x, weights, ..., -1.f, 0.1f, 20, false)` with the weights of
-/// `quantize_row_q4_K_ref`, for the sub-blocks in lanes `part * LANES ..`.
+/// One step's quants `laux[i] = quant(iscale * (x[i] - min))` and the sums over them, in the
+/// C's order: `[sum(w*l), sum(w*l*l), sum(w*l*x)]`.
 #[inline(always)]
-fn search<S: Lanes>(s: S, xt: &[Row; SUB_BLOCK], part: usize, found: &mut Found) {
+fn quants_and_sums<S: Lanes, const G: usize>(
+    s: S,
+    x: &[[S::F; G]; SUB_BLOCK],
+    w: &[[S::F; G]; SUB_BLOCK],
+    iscale: &[S::F; G],
+    min: &[S::F; G],
+    laux: &mut [[S::F; G]; SUB_BLOCK],
+) -> [[S::F; G]; 3] {
     let zero = s.splat(0.0);
-    let x: [S::F; SUB_BLOCK] = core::array::from_fn(|i| s.load(&xt[i], part));
-
-    let mut sum_x2 = zero;
-    for &xi in &x {
-        sum_x2 = s.add(sum_x2, s.mul(xi, xi));
+    let mut sum_l = [zero; G];
+    let mut sum_l2 = [zero; G];
+    let mut sum_xl = [zero; G];
+    for i in 0..SUB_BLOCK {
+        for g in 0..G {
+            let v = s.mul(iscale[g], s.sub(x[i][g], min[g]));
+            let l = s.quant(v);
+            laux[i][g] = l;
+            let wl = s.mul(w[i][g], l);
+            sum_l[g] = s.add(sum_l[g], wl);
+            sum_l2[g] = s.add(sum_l2[g], s.mul(wl, l));
+            sum_xl[g] = s.add(sum_xl[g], s.mul(wl, x[i][g]));
+        }
     }
-    let av_x = s.sqrt(s.div(sum_x2, s.splat(32.0)));
-    let w = x.map(|xi| s.add(av_x, s.abs(xi)));
+    [sum_l, sum_l2, sum_xl]
+}
+
+/// `make_qkx2_quants(32, 15, x, weights, ..., -1.f, 0.1f, 20, false)` with the weights of
+/// `quantize_row_q4_K_ref`, for the sub-blocks of `G` vectors, lanes `first * LANES ..`.
+///
+/// The `G` vectors are independent and their operations interleaved: each step's sums are
+/// chains of 32 dependent additions per vector, and a second chain hides the latency of the
+/// first.
+#[inline(always)]
+fn search<S: Lanes, const G: usize>(s: S, xt: &[Row; SUB_BLOCK], first: usize, found: &mut Found) {
+    let zero = s.splat(0.0);
+    let x: [[S::F; G]; SUB_BLOCK] =
+        core::array::from_fn(|i| core::array::from_fn(|g| s.load(&xt[i], first + g)));
+
+    let mut sum_x2 = [zero; G];
+    for xi in &x {
+        for g in 0..G {
+            sum_x2[g] = s.add(sum_x2[g], s.mul(xi[g], xi[g]));
+        }
+    }
+    let av_x: [S::F; G] = core::array::from_fn(|g| s.sqrt(s.div(sum_x2[g], s.splat(32.0))));
+    let w: [[S::F; G]; SUB_BLOCK] =
+        x.map(|xi| core::array::from_fn(|g| s.add(av_x[g], s.abs(xi[g]))));
 
     let mut min = x[0];
     let mut max = x[0];
     let mut sum_w = w[0];
-    let mut sum_x = s.mul(sum_w, x[0]);
+    let mut sum_x: [S::F; G] = core::array::from_fn(|g| s.mul(sum_w[g], x[0][g]));
     for i in 1..SUB_BLOCK {
-        min = s.min(x[i], min);
-        max = s.max(x[i], max);
-        sum_w = s.add(sum_w, w[i]);
-        sum_x = s.add(sum_x, s.mul(w[i], x[i]));
+        for g in 0..G {
+            min[g] = s.min(x[i][g], min[g]);
+            max[g] = s.max(x[i][g], max[g]);
+            sum_w[g] = s.add(sum_w[g], w[i][g]);
+            sum_x[g] = s.add(sum_x[g], s.mul(w[i][g], x[i][g]));
+        }
     }
-    min = s.select(s.gt(min, zero), zero, min);
-    let flat = s.eq(max, min);
+    let mut flat = [s.eq(zero, zero); G];
+    for g in 0..G {
+        min[g] = s.select(s.gt(min[g], zero), zero, min[g]);
+        flat[g] = s.eq(max[g], min[g]);
+    }
     let flat_min = min;
 
     let nmax = NMAX as f32;
-    let mut iscale = s.div(s.splat(nmax), s.sub(max, min));
-    let mut scale = s.div(s.splat(1.0), iscale);
-    let mut best_error = zero;
+    let mut iscale: [S::F; G] =
+        core::array::from_fn(|g| s.div(s.splat(nmax), s.sub(max[g], min[g])));
+    let mut scale: [S::F; G] = core::array::from_fn(|g| s.div(s.splat(1.0), iscale[g]));
+    let mut best_error = [zero; G];
     for i in 0..SUB_BLOCK {
-        let l = s.quant(s.mul(iscale, s.sub(x[i], min)));
-        let diff = s.sub(s.add(s.mul(scale, l), min), x[i]);
-        best_error = s.add(best_error, s.mul(w[i], s.mul(diff, diff)));
+        for g in 0..G {
+            let l = s.quant(s.mul(iscale[g], s.sub(x[i][g], min[g])));
+            let diff = s.sub(s.add(s.mul(scale[g], l), min[g]), x[i][g]);
+            best_error[g] = s.add(best_error[g], s.mul(w[i][g], s.mul(diff, diff)));
+        }
     }
     let mut best_iscale = iscale;
     let mut best_lmin = min;
 
+    // Written in full by every step before it is read.
+    let mut laux = [[zero; G]; SUB_BLOCK];
     for is in 0..=NSTEP {
-        iscale = s.div(s.splat(RMIN + RDELTA * is as f32 + nmax), s.sub(max, min));
-        let mut laux = [zero; SUB_BLOCK];
-        let mut sum_l = zero;
-        let mut sum_l2 = zero;
-        let mut sum_xl = zero;
-        for i in 0..SUB_BLOCK {
-            let l = s.quant(s.mul(iscale, s.sub(x[i], min)));
-            laux[i] = l;
-            let wl = s.mul(w[i], l);
-            sum_l = s.add(sum_l, wl);
-            sum_l2 = s.add(sum_l2, s.mul(wl, l));
-            sum_xl = s.add(sum_xl, s.mul(wl, x[i]));
+        let num = s.splat(RMIN + RDELTA * is as f32 + nmax);
+        for g in 0..G {
+            iscale[g] = s.div(num, s.sub(max[g], min[g]));
         }
-        let d = s.sub(s.mul(sum_w, sum_l2), s.mul(sum_l, sum_l));
-        let solvable = s.gt(d, zero);
-        let this_scale = s.div(s.sub(s.mul(sum_w, sum_xl), s.mul(sum_x, sum_l)), d);
-        let this_min = s.div(s.sub(s.mul(sum_l2, sum_x), s.mul(sum_l, sum_xl)), d);
-        let positive = s.gt(this_min, zero);
-        let this_min = s.select(positive, zero, this_min);
-        let this_scale = s.select(positive, s.div(sum_xl, sum_l2), this_scale);
-        let mut cur_error = zero;
-        for i in 0..SUB_BLOCK {
-            let diff = s.sub(s.add(s.mul(this_scale, laux[i]), this_min), x[i]);
-            cur_error = s.add(cur_error, s.mul(w[i], s.mul(diff, diff)));
+        let [sum_l, sum_l2, sum_xl] = quants_and_sums(s, &x, &w, &iscale, &min, &mut laux);
+        let mut solvable = flat;
+        let mut this_scale = [zero; G];
+        let mut this_min = [zero; G];
+        for g in 0..G {
+            let d = s.sub(s.mul(sum_w[g], sum_l2[g]), s.mul(sum_l[g], sum_l[g]));
+            solvable[g] = s.gt(d, zero);
+            let ts = s.div(
+                s.sub(s.mul(sum_w[g], sum_xl[g]), s.mul(sum_x[g], sum_l[g])),
+                d,
+            );
+            let tm = s.div(
+                s.sub(s.mul(sum_l2[g], sum_x[g]), s.mul(sum_l[g], sum_xl[g])),
+                d,
+            );
+            let positive = s.gt(tm, zero);
+            this_min[g] = s.select(positive, zero, tm);
+            this_scale[g] = s.select(positive, s.div(sum_xl[g], sum_l2[g]), ts);
         }
-        let better = s.and(solvable, s.lt(cur_error, best_error));
-        best_error = s.select(better, cur_error, best_error);
-        scale = s.select(better, this_scale, scale);
-        best_iscale = s.select(better, iscale, best_iscale);
-        best_lmin = s.select(better, min, best_lmin);
-        min = s.select(better, this_min, min);
+        let mut cur_error = [zero; G];
+        for i in 0..SUB_BLOCK {
+            for g in 0..G {
+                let diff = s.sub(
+                    s.add(s.mul(this_scale[g], laux[i][g]), this_min[g]),
+                    x[i][g],
+                );
+                cur_error[g] = s.add(cur_error[g], s.mul(w[i][g], s.mul(diff, diff)));
+            }
+        }
+        for g in 0..G {
+            let better = s.and(solvable[g], s.lt(cur_error[g], best_error[g]));
+            best_error[g] = s.select(better, cur_error[g], best_error[g]);
+            scale[g] = s.select(better, this_scale[g], scale[g]);
+            best_iscale[g] = s.select(better, iscale[g], best_iscale[g]);
+            best_lmin[g] = s.select(better, min[g], best_lmin[g]);
+            min[g] = s.select(better, this_min[g], min[g]);
+        }
     }
 
-    s.store(s.select(flat, zero, scale), &mut found.scale, part);
-    s.store(s.select(flat, flat_min, min), &mut found.min, part);
-    s.store(s.select(flat, zero, best_iscale), &mut found.iscale, part);
-    s.store(best_lmin, &mut found.lmin, part);
+    for g in 0..G {
+        let part = first + g;
+        s.store(s.select(flat[g], zero, scale[g]), &mut found.scale, part);
+        s.store(s.select(flat[g], flat_min[g], min[g]), &mut found.min, part);
+        s.store(
+            s.select(flat[g], zero, best_iscale[g]),
+            &mut found.iscale,
+            part,
+        );
+        s.store(best_lmin[g], &mut found.lmin, part);
+    }
 }
 
 /// The final requantization of the sub-blocks in lanes `part * LANES ..`:
@@ -133,21 +200,27 @@ fn requantize<S: Lanes>(
     }
 }
 
-/// Encodes whole blocks two at a time (the last one alone if the count is odd); `out` holds
+/// Encodes whole blocks four at a time (fewer at the end); `out` holds
 /// 144 bytes per 256 values (checked by the caller; any excess is not written).
 #[inline(always)]
 pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &mut [u8]) {
     let (blocks, _) = input.as_chunks::<BLOCK_VALUES>();
     let (outs, _) = out.as_chunks_mut::<BLOCK_BYTES>();
-    for (blocks, outs) in blocks.chunks(2).zip(outs.chunks_mut(2)) {
-        let mut x = [0f32; 2 * BLOCK_VALUES];
-        for (block, x) in blocks.iter().zip(x.chunks_exact_mut(BLOCK_VALUES)) {
-            for (x, &raw) in x.iter_mut().zip(block) {
-                *x = E::widen(raw);
+    for (blocks, outs) in blocks
+        .chunks(CHUNK_BLOCKS)
+        .zip(outs.chunks_mut(CHUNK_BLOCKS))
+    {
+        // Value `i` of sub-block `j` of the chunk in `xt[i][j]`; sub-blocks past the last block
+        // stay zero (constant sub-blocks, whose results are not used).
+        let mut xt = [[0f32; CHUNK_SUB_BLOCKS]; SUB_BLOCK];
+        for (k, block) in blocks.iter().enumerate() {
+            let (subs, _) = block.as_chunks::<SUB_BLOCK>();
+            for (j, sub) in subs.iter().enumerate() {
+                for (row, &raw) in xt.iter_mut().zip(sub) {
+                    row[k * SUB_BLOCKS + j] = E::widen(raw);
+                }
             }
         }
-        let mut xt = [[0f32; CHUNK_SUB_BLOCKS]; SUB_BLOCK];
-        s.transpose(&x, &mut xt);
 
         // Vectors that hold at least one sub-block of a real block.
         let parts = (blocks.len() * SUB_BLOCKS).div_ceil(S::LANES);
@@ -157,8 +230,13 @@ pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &
             iscale: [0.0; CHUNK_SUB_BLOCKS],
             lmin: [0.0; CHUNK_SUB_BLOCKS],
         };
-        for part in 0..parts {
-            search(s, &xt, part, &mut found);
+        let mut part = 0;
+        while part + 2 <= parts {
+            search::<S, 2>(s, &xt, part, &mut found);
+            part += 2;
+        }
+        if part < parts {
+            search::<S, 1>(s, &xt, part, &mut found);
         }
 
         let mut d = [0f32; CHUNK_SUB_BLOCKS];

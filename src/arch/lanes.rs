@@ -5,9 +5,9 @@
 //! so every operation is elementwise and every per-lane result is the scalar C's, rounded the
 //! same way: there is no horizontal operation, and none of the operations is fused.
 
-/// Sub-blocks handled together: two blocks, as many as the widest vector (16 lanes of AVX-512)
-/// holds.
-pub(crate) const CHUNK_SUB_BLOCKS: usize = 16;
+/// Sub-blocks handled together: four blocks, two vectors of the widest kind (16 lanes of
+/// AVX-512).
+pub(crate) const CHUNK_SUB_BLOCKS: usize = 32;
 
 /// One quantity of the [`CHUNK_SUB_BLOCKS`] sub-blocks of a chunk, lane `j` for sub-block `j`.
 pub(crate) type Row = [f32; CHUNK_SUB_BLOCKS];
@@ -59,15 +59,4 @@ pub(crate) trait Lanes: Copy {
     /// `MAX(0, MIN(15, nearest_int(v)))` as `f32`, bit for bit as
     /// [`quant`](crate::scalar::encode::quant) for every input, NaN and infinities included.
     fn quant(self, v: Self::F) -> Self::F;
-
-    /// `xt[i][j] = x[32 * j + i]`: the 16 sub-blocks of two blocks turned so that each row holds
-    /// value `i` of every sub-block.
-    #[inline(always)]
-    fn transpose(self, x: &[f32; 512], xt: &mut [Row; 32]) {
-        for (i, row) in xt.iter_mut().enumerate() {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = x[32 * j + i];
-            }
-        }
-    }
 }
