@@ -175,8 +175,8 @@ fn search<S: Lanes, const G: usize>(s: S, xt: &[Row; SUB_BLOCK], first: usize, f
 }
 
 /// The final requantization of the sub-blocks in lanes `part * LANES ..`:
-/// `quant((x + dm) / d)`, or the search's own quants where `d == 0`. Writes the quants (as
-/// `f32`) into `lt`, transposed like `xt`.
+/// `quant((x + dm) / d)`, or the search's own quants where `d == 0`. Writes the quants into
+/// `lt`, transposed like `xt`.
 #[inline(always)]
 fn requantize<S: Lanes>(
     s: S,
@@ -185,7 +185,7 @@ fn requantize<S: Lanes>(
     d: &Row,
     dm: &Row,
     part: usize,
-    lt: &mut [Row; SUB_BLOCK],
+    lt: &mut [[u8; CHUNK_SUB_BLOCKS]; SUB_BLOCK],
 ) {
     let d = s.load(d, part);
     let dm = s.load(dm, part);
@@ -196,7 +196,7 @@ fn requantize<S: Lanes>(
         let x = s.load(row, part);
         let requantized = s.quant(s.div(s.add(x, dm), d));
         let searched = s.quant(s.mul(iscale, s.sub(x, lmin)));
-        s.store(s.select(keep, searched, requantized), out, part);
+        s.store_quants(s.select(keep, searched, requantized), out, part);
     }
 }
 
@@ -257,17 +257,31 @@ pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &
             dm[sub].copy_from_slice(&bdm);
         }
 
-        let mut lt = [[0f32; CHUNK_SUB_BLOCKS]; SUB_BLOCK];
+        let mut lt = [[0u8; CHUNK_SUB_BLOCKS]; SUB_BLOCK];
         for part in 0..parts {
             requantize(s, &xt, &found, &d, &dm, part, &mut lt);
         }
         for (k, out) in outs.iter_mut().enumerate() {
-            for (g, qs) in out[16..].chunks_exact_mut(32).enumerate() {
-                let (low, high) = (k * SUB_BLOCKS + 2 * g, k * SUB_BLOCKS + 2 * g + 1);
-                for (q, row) in qs.iter_mut().zip(&lt) {
-                    *q = row[low] as u8 | ((row[high] as u8) << 4);
-                }
-            }
+            pack(&lt, k, out);
+        }
+    }
+}
+
+/// Packs the quants of block `k` of the chunk (columns `8k .. 8k + 8` of `lt`) into its 128
+/// quant bytes: sub-block `2g` in the low nibbles of bytes `32g ..`, `2g + 1` in the high ones.
+#[inline(always)]
+fn pack(lt: &[[u8; CHUNK_SUB_BLOCKS]; SUB_BLOCK], k: usize, out: &mut [u8; BLOCK_BYTES]) {
+    const EVEN: u64 = 0x00FF_00FF_00FF_00FF;
+    let (_, qs) = out.split_at_mut(16);
+    for (l, row) in lt.iter().enumerate() {
+        let Some(column) = row[k * SUB_BLOCKS..].first_chunk::<SUB_BLOCKS>() else {
+            continue;
+        };
+        // Byte 2g of `v` holds quant l of sub-block 2g, byte 2g + 1 that of sub-block 2g + 1.
+        let v = u64::from_le_bytes(*column);
+        let pairs = (v & EVEN) | (((v >> 8) & EVEN) << 4);
+        for (g, q) in qs.chunks_exact_mut(32).enumerate() {
+            q[l] = (pairs >> (16 * g)) as u8;
         }
     }
 }

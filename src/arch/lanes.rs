@@ -59,4 +59,16 @@ pub(crate) trait Lanes: Copy {
     /// `MAX(0, MIN(15, nearest_int(v)))` as `f32`, bit for bit as
     /// [`quant`](crate::scalar::encode::quant) for every input, NaN and infinities included.
     fn quant(self, v: Self::F) -> Self::F;
+
+    /// Stores quants (whole numbers 0..=15 as `f32`) as bytes into lanes `part * LANES ..` of
+    /// `row` (`part < CHUNK_SUB_BLOCKS / LANES`).
+    #[inline(always)]
+    fn store_quants(self, v: Self::F, row: &mut [u8; CHUNK_SUB_BLOCKS], part: usize) {
+        let mut values = [0f32; CHUNK_SUB_BLOCKS];
+        self.store(v, &mut values, part);
+        let lanes = part * Self::LANES..(part + 1) * Self::LANES;
+        for (q, &v) in row[lanes.clone()].iter_mut().zip(&values[lanes]) {
+            *q = v as u8;
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::encode::encode_blocks;
-use crate::arch::lanes::{Lanes, Row};
+use crate::arch::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
 use crate::encode::Element;
 
 /// Proof that the CPU has AVX2: made only by [`Avx2::new`].
@@ -124,6 +124,17 @@ impl Lanes for Avx2 {
                 _mm256_setzero_si256(),
             );
             _mm256_cvtepi32_ps(i)
+        }
+    }
+    #[inline(always)]
+    fn store_quants(self, v: __m256, row: &mut [u8; CHUNK_SUB_BLOCKS], part: usize) {
+        let lanes = &mut row[part * 8..][..8];
+        // SAFETY: AVX2 is present (`Avx2::new`); `lanes` holds the 8 bytes written.
+        unsafe {
+            let i = _mm256_cvttps_epi32(v);
+            let words =
+                _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256::<1>(i));
+            _mm_storel_epi64(lanes.as_mut_ptr().cast(), _mm_packus_epi16(words, words));
         }
     }
 }

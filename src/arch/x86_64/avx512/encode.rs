@@ -4,7 +4,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::encode::encode_blocks;
-use crate::arch::lanes::{Lanes, Row};
+use crate::arch::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
 use crate::encode::Element;
 
 /// Proof that the CPU has AVX-512F: made only by [`Avx512::new`].
@@ -122,7 +122,22 @@ impl Lanes for Avx512 {
                 _mm512_min_epi32(i, _mm512_set1_epi32(15)),
                 _mm512_setzero_si512(),
             );
-            _mm512_cvtepi32_ps(i)
+            // The 16 possible quants looked up rather than converted: the permute runs beside
+            // the additions that bound this loop.
+            let table = _mm512_setr_ps(
+                0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0,
+                15.0,
+            );
+            _mm512_permutexvar_ps(i, table)
+        }
+    }
+    #[inline(always)]
+    fn store_quants(self, v: __m512, row: &mut [u8; CHUNK_SUB_BLOCKS], part: usize) {
+        let lanes = &mut row[part * 16..][..16];
+        // SAFETY: AVX-512F is present (`Avx512::new`); `lanes` holds the 16 bytes written.
+        unsafe {
+            let bytes = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v));
+            _mm_storeu_si128(lanes.as_mut_ptr().cast(), bytes);
         }
     }
 }
