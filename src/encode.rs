@@ -218,6 +218,67 @@ impl Encoder {
     }
 }
 
+/// Blocks per parallel task in [`Encoder::encode_parallel`]: a multiple of the four blocks the
+/// SIMD kernels take at a time, and at about 2 µs a block, tens of microseconds of work, far
+/// more than a task costs.
+#[cfg(feature = "parallel")]
+const PARALLEL_CHUNK_BLOCKS: usize = 16;
+
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+impl Encoder {
+    fn run_parallel<E: Element>(&self, input: &[E::Raw], output: &mut [u8]) -> Result<(), Error> {
+        use rayon::prelude::*;
+
+        let blocks = check_lengths(input.len(), output.len())?;
+        check_finite::<E>(input)?;
+        let kernel = self.selected_kernel();
+        if blocks <= PARALLEL_CHUNK_BLOCKS || rayon::current_num_threads() < 2 {
+            return run::<E>(kernel, input, output);
+        }
+        if !kernel.is_available() {
+            return Err(Error::KernelUnavailable { kernel });
+        }
+        output
+            .par_chunks_mut(PARALLEL_CHUNK_BLOCKS * BLOCK_BYTES)
+            .zip(input.par_chunks(PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES))
+            .try_for_each(|(out, input)| run::<E>(kernel, input, out))
+    }
+
+    /// Encodes `f32` values on the threads of the current rayon pool: same contract and same
+    /// bytes as [`encode`](Self::encode), blocks split across the threads. Every check is made
+    /// before any work starts, so on error the output is untouched.
+    ///
+    /// ```
+    /// let weights: Vec<f32> = (0..4096 * 16).map(|i| (i as f32).cos()).collect();
+    /// let mut blocks = vec![0u8; q4k::input_len(weights.len()).unwrap()];
+    /// q4k::Encoder::new().encode_parallel(&weights, &mut blocks)?;
+    /// # Ok::<(), q4k::Error>(())
+    /// ```
+    pub fn encode_parallel(&self, input: &[f32], output: &mut [u8]) -> Result<(), Error> {
+        self.run_parallel::<F32>(input, output)
+    }
+
+    /// [`encode_f16`](Self::encode_f16) on the threads of the current rayon pool.
+    pub fn encode_f16_parallel(&self, input: &[u16], output: &mut [u8]) -> Result<(), Error> {
+        self.run_parallel::<F16>(input, output)
+    }
+
+    /// [`encode_bf16`](Self::encode_bf16) on the threads of the current rayon pool.
+    pub fn encode_bf16_parallel(&self, input: &[u16], output: &mut [u8]) -> Result<(), Error> {
+        self.run_parallel::<Bf16>(input, output)
+    }
+}
+
+/// Encodes `f32` values on the threads of the current rayon pool with the fastest kernel: the
+/// bytes of [`encode`], with blocks split across the threads; see
+/// [`Encoder::encode_parallel`].
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub fn encode_parallel(input: &[f32], output: &mut [u8]) -> Result<(), Error> {
+    Encoder::new().encode_parallel(input, output)
+}
+
 /// Encodes `f32` values to Q4_K blocks with the fastest kernel this CPU has, byte for byte as
 /// llama.cpp's `quantize_row_q4_K_ref`.
 ///

@@ -60,6 +60,9 @@ mod test_rng;
 pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;
 pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use encode::encode_parallel;
 pub use encode::{Encoder, encode, encode_bf16, encode_f16, encode_with};
 pub use error::Error;
 pub use f16::f16_to_f32;

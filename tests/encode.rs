@@ -445,3 +445,53 @@ fn half_of(v: f32) -> u16 {
     }
     h as u16
 }
+
+/// `encode_parallel` gives the bytes of `encode`, in pools of one and two threads, at block
+/// counts around the task size; its errors are those of `encode`, with the output untouched.
+#[cfg(feature = "parallel")]
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri")]
+fn test_imp_001_parallel_encode_matches_serial() {
+    let kernel = Kernel::best();
+    eprintln!("parallel_encode_matches_serial: kernel {kernel}");
+    let pool = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool")
+    };
+    for blocks in [0usize, 1, 5, 16, 17, 33, 64, 203] {
+        let x: Vec<f32> = (0..blocks * BLOCK_VALUES)
+            .map(|i| ((i * 7919 % 1013) as f32 - 500.0) * 0.01)
+            .collect();
+        let want = encoded(kernel, &x);
+        let halves: Vec<u16> = (0..blocks * BLOCK_VALUES)
+            .map(|i| (i * 40_503 % 0x7C00) as u16)
+            .collect();
+        let mut want_half = vec![0u8; want.len()];
+        q4k::encode_f16(&halves, &mut want_half).unwrap();
+        for threads in [1, 2] {
+            pool(threads).install(|| {
+                let mut got = vec![0u8; want.len()];
+                q4k::encode_parallel(&x, &mut got).unwrap();
+                assert!(got == want, "{blocks} blocks, {threads} threads");
+                Encoder::new()
+                    .encode_f16_parallel(&halves, &mut got)
+                    .unwrap();
+                assert!(got == want_half, "f16, {blocks} blocks, {threads} threads");
+                if blocks > 0 {
+                    let mut bad = x.clone();
+                    let index = bad.len() - 1;
+                    bad[index] = f32::NAN;
+                    let mut out = vec![0xA5u8; want.len()];
+                    assert_eq!(
+                        q4k::encode_parallel(&bad, &mut out),
+                        Err(Error::NonFinite { index })
+                    );
+                    assert!(out.iter().all(|&b| b == 0xA5));
+                    assert!(q4k::encode_parallel(&x, &mut out[1..]).is_err());
+                }
+            });
+        }
+    }
+}
