@@ -59,6 +59,15 @@ pub enum Stores {
 /// Decoder::new().stores(Stores::Cached).decode(&input, &mut row)?;
 /// # Ok::<(), q4k::Error>(())
 /// ```
+///
+/// The builder methods return a new `Decoder` and are `#[must_use]`, so a call whose result is
+/// dropped is flagged:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let decoder = q4k::Decoder::new();
+/// decoder.kernel(q4k::Kernel::Scalar); // does nothing: the configured decoder is dropped
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Decoder {
     kernel: Option<Kernel>,

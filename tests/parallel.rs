@@ -233,3 +233,29 @@ fn empty_input_is_fine() {
     let mut output: [f32; 0] = [];
     assert_eq!(q4k::decode_parallel(&[], &mut output), Ok(()));
 }
+
+#[test]
+fn parallel_tuning_changes_nothing_but_the_split() {
+    let blocks = 700;
+    let input = random_input(blocks, 0x7E57);
+    let mut expected = vec![0f32; blocks * BLOCK_VALUES];
+    q4k::decode_with(Kernel::Scalar, &input, &mut expected).unwrap();
+    let two = pool(2);
+    for (threshold, chunk) in [(0, 0), (0, 1), (1, 7), (700, 3), (701, 3), (usize::MAX, 1)] {
+        let mut output = vec![0f32; expected.len()];
+        two.install(|| {
+            Decoder::new()
+                .parallel_threshold_blocks(threshold)
+                .parallel_chunk_blocks(chunk)
+                .decode_parallel(&input, &mut output)
+        })
+        .unwrap();
+        assert!(
+            output
+                .iter()
+                .zip(&expected)
+                .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
+            "threshold {threshold} chunk {chunk}"
+        );
+    }
+}

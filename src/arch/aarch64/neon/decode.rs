@@ -128,7 +128,7 @@ fn scales_and_mins(head: uint8x16_t) -> ([float32x4_t; 2], [float32x4_t; 2]) {
     let d_dmin = f16_to_f32(vget_low_u16(vreinterpretq_u16_u8(head)));
 
     // In 32-bit words, head is [d dmin, s0..4, s4..8, s8..12]. The six-bit scales and mins, as
-    // laid out in FORMAT.md, are built as the words [sc0..4, m0..4, sc4..8, m4..8]: the first
+    // laid out in docs/format.md, are built as the words [sc0..4, m0..4, sc4..8, m4..8]: the first
     // two are s0..4 and s4..8 masked to six bits, the last two the low and the high nibbles of
     // s8..12 with the top two bits of s0..4 and of s4..8 inserted above them (SLI).
     let low = vextq_u8::<4>(head, head);
