@@ -495,3 +495,89 @@ fn test_imp_001_parallel_encode_matches_serial() {
         }
     }
 }
+
+/// Every kernel reproduces llama.cpp's bytes (`quantize_row_q4_K_ref`, built without fused
+/// multiply-adds) for every reference row, as `f32`, and as f16/bf16 where the row is exactly
+/// representable in them.
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri; see the scalar test below")]
+fn test_imp_001_every_kernel_reproduces_llama_bytes() {
+    let cases = common::llama::encode_cases();
+    assert!(!cases.is_empty());
+    for kernel in available_kernels("every_kernel_reproduces_llama_bytes") {
+        let encoder = Encoder::new().kernel(kernel);
+        let mut blocks = 0;
+        for case in &cases {
+            let mut got = vec![0xA5u8; case.expected.len()];
+            encoder.encode(&case.input, &mut got).unwrap();
+            if let Some(b) = first_block_difference(&got, &case.expected) {
+                panic!(
+                    "{kernel}: case {}: block {b} of {} differs from llama.cpp's",
+                    case.name,
+                    got.len() / BLOCK_BYTES
+                );
+            }
+            blocks += got.len() / BLOCK_BYTES;
+            let halves: Option<Vec<u16>> = case.input.iter().map(|&v| exact_f16(v)).collect();
+            if let Some(halves) = halves {
+                got.fill(0xA5);
+                encoder.encode_f16(&halves, &mut got).unwrap();
+                assert!(got == case.expected, "{kernel}: case {} as f16", case.name);
+            }
+            let brains: Option<Vec<u16>> = case
+                .input
+                .iter()
+                .map(|&v| (v.to_bits() & 0xFFFF == 0).then_some((v.to_bits() >> 16) as u16))
+                .collect();
+            if let Some(brains) = brains {
+                got.fill(0xA5);
+                encoder.encode_bf16(&brains, &mut got).unwrap();
+                assert!(got == case.expected, "{kernel}: case {} as bf16", case.name);
+            }
+        }
+        eprintln!("{kernel}: {} cases, {blocks} blocks identical", cases.len());
+    }
+}
+
+/// The scalar kernel alone on the first block of every case: small enough for Miri.
+#[test]
+fn test_imp_001_scalar_kernel_reproduces_llama_bytes() {
+    for case in common::llama::encode_cases() {
+        let mut got = [0u8; BLOCK_BYTES];
+        q4k::encode_with(Kernel::Scalar, &case.input[..BLOCK_VALUES], &mut got).unwrap();
+        assert_eq!(got[..], case.expected[..BLOCK_BYTES], "case {}", case.name);
+    }
+}
+
+/// Decoding what q4k encodes gives exactly llama.cpp's `dequantize_row_q4_K` of its own bytes:
+/// the same reconstruction, value for value.
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri")]
+fn test_imp_001_decode_of_encode_is_llamas_reconstruction() {
+    for case in common::llama::encode_cases() {
+        let mut blocks = vec![0u8; case.expected.len()];
+        q4k::encode(&case.input, &mut blocks).unwrap();
+        let mut back = vec![0f32; case.input.len()];
+        q4k::decode(&blocks, &mut back).unwrap();
+        common::assert_same(&back, &case.decoded, &case.name);
+    }
+}
+
+/// `v` as f16 bits if it is exactly representable (normal or zero), else `None`.
+fn exact_f16(v: f32) -> Option<u16> {
+    if v == 0.0 {
+        return Some(if v.is_sign_negative() { 0x8000 } else { 0 });
+    }
+    let h = half_of_checked(v)?;
+    (q4k::f16_to_f32(h).to_bits() == v.to_bits()).then_some(h)
+}
+
+fn half_of_checked(v: f32) -> Option<u16> {
+    let bits = v.to_bits();
+    let exponent = ((bits >> 23) & 0xFF) as i32 - 127 + 15;
+    if !(1..31).contains(&exponent) || bits & 0x1FFF != 0 {
+        return None;
+    }
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    Some(sign | ((exponent as u16) << 10) | ((bits >> 13) & 0x3FF) as u16)
+}
