@@ -63,3 +63,14 @@ write("chunked", "feed-small", chunked(5, [(0, 100), (0, 1), (0, 143), (0, 300)]
 write("chunked", "feed-into-mixed", chunked(0, [(1, 200), (3, 77), (5, 144), (7, 10), (0, 150)]))
 write("chunked", "short-output", chunked(2, [(1, 100), (0x1D, 100), (0x25, 288)]))
 write("chunked", "unavailable-kernel", chunked(4, [(1, 144), (0, 144)]))
+
+# encode: element type (0 f32, 1 f16, 2 bf16), kernel, output length delta, then the values.
+def f32s(values):
+    return struct.pack("<%df" % len(values), *values)
+ramp = [((i * 37) % 101 - 50) * 0.01 for i in range(512)]
+write("encode", "f32-two-blocks", bytes([0, 3, 0]) + f32s(ramp))
+write("encode", "f32-constant-and-zero", bytes([0, 2, 0]) + f32s([0.5] * 256 + [0.0] * 256))
+write("encode", "f32-nan", bytes([0, 1, 0]) + f32s(ramp[:300] + [float("nan")] + ramp[301:]))
+write("encode", "f32-short-output", bytes([0, 0, 0xFF]) + f32s(ramp[:256]))
+write("encode", "f16-one-block", bytes([1, 3, 0]) + struct.pack("<256H", *[(i * 97) % 0x7C00 for i in range(256)]))
+write("encode", "bf16-one-block", bytes([2, 2, 0]) + struct.pack("<256H", *[(i * 131) % 0x7F80 for i in range(256)]))

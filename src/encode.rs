@@ -370,7 +370,11 @@ mod tests {
 
     #[test]
     fn f16_and_bf16_finiteness() {
-        for bits in 0..=u16::MAX {
+        let stride = if cfg!(miri) { 97 } else { 1 };
+        for bits in (0..=u16::MAX)
+            .step_by(stride)
+            .chain([0x7C00, 0xFC00, 0x7F80, 0xFF80])
+        {
             assert_eq!(F16::is_finite(bits), F16::widen(bits).is_finite());
             assert_eq!(Bf16::is_finite(bits), Bf16::widen(bits).is_finite());
         }

@@ -539,10 +539,12 @@ fn test_imp_001_every_kernel_reproduces_llama_bytes() {
     }
 }
 
-/// The scalar kernel alone on the first block of every case: small enough for Miri.
+/// The scalar kernel alone on the first block of every case (of the first few under Miri).
 #[test]
 fn test_imp_001_scalar_kernel_reproduces_llama_bytes() {
-    for case in common::llama::encode_cases() {
+    let cases = common::llama::encode_cases();
+    let count = if cfg!(miri) { 3 } else { cases.len() };
+    for case in &cases[..count] {
         let mut got = [0u8; BLOCK_BYTES];
         q4k::encode_with(Kernel::Scalar, &case.input[..BLOCK_VALUES], &mut got).unwrap();
         assert_eq!(got[..], case.expected[..BLOCK_BYTES], "case {}", case.name);
