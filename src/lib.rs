@@ -19,11 +19,16 @@
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
+//! The other direction, [`encode`], quantizes `f32` (or, through [`Encoder`], f16 and bf16)
+//! weights to Q4_K byte for byte as llama.cpp's `quantize_row_q4_K_ref`, with SIMD kernels that
+//! search eight or sixteen sub-blocks at once, one per vector lane.
+//!
 //! # Features
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: `decode_parallel`, multi-threaded decoding of whole tensors with rayon.
+//! - `parallel`: `decode_parallel` and `encode_parallel`, multi-threaded decoding and encoding
+//!   of whole tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
 //! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`], for callers who cast with
 //!   those crates.
@@ -34,7 +39,9 @@
 //! the one dispatch from a [`Kernel`] to a kernel; `scalar/` holds the portable kernels, which
 //! are also the oracle of the tests; `arch/<arch>/<isa>/<operation>.rs` holds the
 //! `#[target_feature]` kernels, with the helpers an instruction set's kernels share in
-//! `arch/<arch>/mod.rs`.
+//! `arch/<arch>/mod.rs`. The encoder's SIMD kernels are one lane-parallel algorithm
+//! (`arch/encode.rs`) written over a small trait of elementwise vector operations
+//! (`arch/lanes.rs`) that each instruction set implements.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
