@@ -1,4 +1,5 @@
-//! IEEE 754 binary16 to binary32 widening, and the rounding back that the encoder needs, by hand.
+//! Conversions between `f32` and the 16-bit formats, by hand: IEEE 754 binary16 widening, and
+//! rounding `f32` to binary16 and to bfloat16 (round to nearest, ties to even).
 
 /// Widens an IEEE 754 half-precision value (given as its bits) to `f32`, exactly.
 ///
@@ -36,37 +37,70 @@ pub const fn f16_to_f32(bits: u16) -> f32 {
     f32::from_bits(sign | magnitude)
 }
 
-/// Rounds an `f32` to the nearest IEEE 754 half-precision value, ties to even, and returns its
-/// bits: too large values become infinities, NaN becomes the quiet NaN `0x7E00` with the sign.
+/// Rounds an `f32` to the nearest IEEE 754 binary16 value, ties to even, and returns its bits.
 ///
-/// The same steps as llama.cpp's `ggml_compute_fp32_to_fp16`: the two multiplications by
-/// powers of two let the adder round the significand to 11 bits (subnormals included), and the
-/// exponent is rebuilt from the bits of the sum.
+/// The bits of llama.cpp's `ggml_compute_fp32_to_fp16` for every input: too large values become
+/// infinities, f16 subnormals are rounded correctly, zeros keep their sign, and a NaN becomes
+/// the quiet NaN `0x7E00` with the input's sign.
 #[inline]
-pub(crate) fn f32_to_f16(f: f32) -> u16 {
-    const SCALE_TO_INF: f32 = f32::from_bits(0x7780_0000); // 2^112
-    const SCALE_TO_ZERO: f32 = f32::from_bits(0x0880_0000); // 2^-110
-    let mut base = (f.abs() * SCALE_TO_INF) * SCALE_TO_ZERO;
-    let w = f.to_bits();
-    let shl1_w = w.wrapping_add(w);
-    let sign = w & 0x8000_0000;
-    let bias = (shl1_w & 0xFF00_0000).max(0x7100_0000);
-    base += f32::from_bits((bias >> 1) + 0x0780_0000);
-    let bits = base.to_bits();
-    let exp_bits = (bits >> 13) & 0x0000_7C00;
-    let mantissa_bits = bits & 0x0000_0FFF;
-    let nonsign = exp_bits + mantissa_bits;
-    ((sign >> 16)
-        | if shl1_w > 0xFF00_0000 {
-            0x7E00
-        } else {
-            nonsign
-        }) as u16
+pub(crate) const fn f32_to_f16_bits(value: f32) -> u16 {
+    let bits = value.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let magnitude = bits & 0x7FFF_FFFF;
+    if magnitude > 0x7F80_0000 {
+        return sign | 0x7E00;
+    }
+    if magnitude >= 0x4780_0000 {
+        // 2^16 and above (infinity included) round to infinity.
+        return sign | 0x7C00;
+    }
+    if magnitude >= 0x3880_0000 {
+        // An f16 normal (2^-14 and up): rebias the exponent from 127 to 15, then drop 13
+        // significand bits, rounding half to even. A carry out of the significand moves the
+        // exponent on, up to infinity for 65520 and above.
+        let rebiased = magnitude - (112 << 23);
+        let round = 0x0FFF + ((rebiased >> 13) & 1);
+        return sign | ((rebiased + round) >> 13) as u16;
+    }
+    if magnitude < 0x3300_0000 {
+        // Below 2^-25, half of the smallest subnormal: rounds to zero.
+        return sign;
+    }
+    // An f16 subnormal: the result is the value in units of 2^-24, rounded half to even. The
+    // value is `significand * 2^(exponent - 150)`, so shift the significand right by
+    // `126 - exponent` (14..=24).
+    let exponent = magnitude >> 23;
+    let significand = (magnitude & 0x007F_FFFF) | 0x0080_0000;
+    let shift = 126 - exponent;
+    let halfway = 1 << (shift - 1);
+    let remainder = significand & ((1 << shift) - 1);
+    let truncated = significand >> shift;
+    let rounded = if remainder > halfway || (remainder == halfway && truncated & 1 == 1) {
+        truncated + 1
+    } else {
+        truncated
+    };
+    sign | rounded as u16
+}
+
+/// Rounds an `f32` to the nearest bfloat16 value, ties to even, and returns its bits.
+///
+/// The bits of llama.cpp's `ggml_compute_fp32_to_bf16`: the top half of the `f32` after
+/// adding half an ulp (plus one on a tie with an odd result), and for a NaN the top half with
+/// the quiet bit set.
+#[inline]
+pub(crate) const fn f32_to_bf16_bits(value: f32) -> u16 {
+    let bits = value.to_bits();
+    if bits & 0x7FFF_FFFF > 0x7F80_0000 {
+        return ((bits >> 16) | 0x40) as u16;
+    }
+    // No overflow: the largest non-NaN pattern is 0xFF80_0000, and at most 0x8000 is added.
+    ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) as u16
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{f16_to_f32, f32_to_f16};
+    use super::{f16_to_f32, f32_to_bf16_bits, f32_to_f16_bits};
 
     /// `2^exponent` in f64, exactly (built from its bits, no `powi`).
     fn pow2(exponent: i32) -> f64 {
@@ -114,94 +148,146 @@ mod tests {
         assert!(f16_to_f32(0xFE00).is_sign_negative());
     }
 
-    /// Round-to-nearest-even by a different route: between the two neighbouring f16 values
-    /// (found by widening), the nearer one, the even one on a tie, in f64 where all is exact.
-    fn round_reference(f: f32) -> u16 {
-        if f.is_nan() {
-            return if f.is_sign_negative() { 0xFE00 } else { 0x7E00 };
-        }
-        let sign: u16 = if f.is_sign_negative() { 0x8000 } else { 0 };
-        let target = f64::from(f.abs());
-        // The largest non-negative f16 magnitude (as bits) not above `target`.
-        // Binary search: f16 magnitudes grow with their bits.
-        let (mut lo, mut hi) = (0u16, 0x7BFFu16);
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            if f64::from(f16_to_f32(mid)) <= target {
-                lo = mid;
+    /// llama.cpp's `ggml_compute_fp32_to_fp16` as written in C (a float scaling trick), a
+    /// construction independent of [`f32_to_f16_bits`].
+    fn llama_fp32_to_fp16(f: f32) -> u16 {
+        let scale_to_inf = f32::from_bits(0x7780_0000);
+        let scale_to_zero = f32::from_bits(0x0880_0000);
+        let base = (f.abs() * scale_to_inf) * scale_to_zero;
+        let w = f.to_bits();
+        let shl1_w = w.wrapping_add(w);
+        let sign = w & 0x8000_0000;
+        let bias = (shl1_w & 0xFF00_0000).max(0x7100_0000);
+        let base = f32::from_bits((bias >> 1) + 0x0780_0000) + base;
+        let bits = base.to_bits();
+        let exp_bits = (bits >> 13) & 0x7C00;
+        let mantissa_bits = bits & 0x0FFF;
+        let nonsign = exp_bits + mantissa_bits;
+        ((sign >> 16)
+            | if shl1_w > 0xFF00_0000 {
+                0x7E00
             } else {
-                hi = mid - 1;
+                nonsign
+            }) as u16
+    }
+
+    /// The nearest bfloat16, found by comparing distances in f64 to the two bfloat16 values
+    /// around the input (an independent construction of [`f32_to_bf16_bits`]).
+    fn nearest_bf16(f: f32) -> u16 {
+        let bits = f.to_bits();
+        if f.is_nan() {
+            return ((bits >> 16) | 0x40) as u16;
+        }
+        let below = (bits >> 16) as u16;
+        if bits & 0xFFFF == 0 {
+            return below;
+        }
+        let above = below + 1;
+        let value = |h: u16| f64::from(f32::from_bits(u32::from(h) << 16));
+        let exact = f64::from(f);
+        let (d_below, d_above) = ((exact - value(below)).abs(), (value(above) - exact).abs());
+        if below & 0x7FFF == 0x7F7F && bits & 0x8000 != 0 {
+            // Halfway to the next power of two past the largest finite value: rounds to the
+            // infinity `above` stands for.
+            return above;
+        }
+        if d_below < d_above || (d_below == d_above && below & 1 == 0) {
+            below
+        } else {
+            above
+        }
+    }
+
+    /// The f32 inputs of the broad checks: every exponent and sign with significands that
+    /// exercise rounding (zero, the halfway points around the cut, all ones), plus a sweep.
+    fn broad_inputs(mut check: impl FnMut(f32)) {
+        const LOW: [u32; 12] = [
+            0x0000, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x1FFF, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x2000,
+            0x3000,
+        ];
+        for high in 0..=0xFFFFu32 {
+            for low in LOW {
+                check(f32::from_bits((high << 16) | low));
             }
         }
-        let below = lo;
-        let low = f64::from(f16_to_f32(below));
-        // Above the largest finite value the next step would be 2^16, so the midpoint 65520
-        // rounds (to the even side) to infinity.
-        let high = if below == 0x7BFF {
-            65536.0
-        } else {
-            f64::from(f16_to_f32(below + 1))
-        };
-        let magnitude = if target - low < high - target {
-            below
-        } else if target - low > high - target {
-            below + 1
-        } else if below % 2 == 0 {
-            below
-        } else {
-            below + 1
-        };
-        sign | magnitude
+        // A sweep with an odd stride visits every low-bit pattern in turn.
+        let mut bits = 0u32;
+        for _ in 0..(1 << 22) {
+            check(f32::from_bits(bits));
+            bits = bits.wrapping_add(0x0000_0403);
+        }
     }
 
     #[test]
-    fn f32_to_f16_rounds_to_nearest_even() {
-        let mut samples: std::vec::Vec<f32> = std::vec![
-            0.0,
-            -0.0,
-            1.0,
-            65504.0,
-            65519.99,
-            65520.0,
-            1e10,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            f32::MIN_POSITIVE,
-            1e-8,
-            2.98e-8,
-            2.9802322e-8,
-            5.9604645e-8,
-            6.1e-5,
-            6.103_515_6e-5,
-        ];
-        // Every f16 value, and the midpoints and their neighbours between consecutive ones.
-        // Miri interprets every operation: a sample of the values there.
-        let stride = if cfg!(miri) { 211 } else { 1 };
-        for bits in (0..0x7C00u16).step_by(stride) {
-            let v = f16_to_f32(bits);
-            samples.push(v);
-            let next = f64::from(f16_to_f32(bits + 1).min(65536.0));
-            let mid = ((f64::from(v) + next) / 2.0) as f32;
-            samples.extend([
-                mid,
-                f32::from_bits(mid.to_bits() - 1),
-                f32::from_bits(mid.to_bits() + 1),
-            ]);
+    #[cfg_attr(miri, ignore = "millions of cases; the exhaustive check runs natively")]
+    fn f16_rounding_matches_llama_on_a_broad_sweep() {
+        broad_inputs(|f| {
+            let (got, want) = (f32_to_f16_bits(f), llama_fp32_to_fp16(f));
+            assert_eq!(
+                got,
+                want,
+                "f32 {:#010x}: got {got:#06x}, want {want:#06x}",
+                f.to_bits()
+            );
+        });
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "millions of cases; the exhaustive check runs natively")]
+    fn bf16_rounding_matches_nearest_on_a_broad_sweep() {
+        broad_inputs(|f| {
+            let (got, want) = (f32_to_bf16_bits(f), nearest_bf16(f));
+            assert_eq!(
+                got,
+                want,
+                "f32 {:#010x}: got {got:#06x}, want {want:#06x}",
+                f.to_bits()
+            );
+        });
+    }
+
+    /// Every one of the 2^32 inputs; about a minute in a release build:
+    /// `cargo test --release --lib every_f32 -- --ignored`.
+    #[test]
+    #[ignore = "2^32 cases: run in release with --ignored"]
+    fn every_f32_rounds_like_the_references() {
+        for bits in 0..=u32::MAX {
+            let f = f32::from_bits(bits);
+            assert_eq!(
+                f32_to_f16_bits(f),
+                llama_fp32_to_fp16(f),
+                "f16 of {bits:#010x}"
+            );
+            assert_eq!(f32_to_bf16_bits(f), nearest_bf16(f), "bf16 of {bits:#010x}");
         }
-        let mut seed = 0x1234_5678_9ABC_DEF0u64;
-        for _ in 0..20_000 / stride {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            samples.push(f32::from_bits(seed as u32));
-        }
-        for f in samples.iter().flat_map(|&f| [f, -f]) {
-            let got = f32_to_f16(f);
-            if f.is_nan() {
-                assert_eq!(got & 0x7FFF, 0x7E00, "{f:?}");
-                continue;
+    }
+
+    #[test]
+    fn rounding_known_values() {
+        assert_eq!(f32_to_f16_bits(1.0), 0x3C00);
+        assert_eq!(f32_to_f16_bits(-2.0), 0xC000);
+        assert_eq!(f32_to_f16_bits(65504.0), 0x7BFF);
+        assert_eq!(f32_to_f16_bits(65519.996), 0x7BFF);
+        assert_eq!(f32_to_f16_bits(65520.0), 0x7C00);
+        assert_eq!(f32_to_f16_bits(f32::NEG_INFINITY), 0xFC00);
+        assert_eq!(f32_to_f16_bits(-f32::NAN), 0xFE00);
+        assert_eq!(f32_to_f16_bits(1.0 / 16_777_216.0), 0x0001);
+        assert_eq!(f32_to_f16_bits(0.5 / 16_777_216.0), 0x0000);
+        assert_eq!(f32_to_f16_bits(1.5 / 16_777_216.0), 0x0002);
+        assert_eq!(f32_to_f16_bits(-0.0), 0x8000);
+        assert_eq!(f32_to_bf16_bits(1.0), 0x3F80);
+        assert_eq!(f32_to_bf16_bits(f32::from_bits(0x3F80_8000)), 0x3F80);
+        assert_eq!(f32_to_bf16_bits(f32::from_bits(0x3F81_8000)), 0x3F82);
+        assert_eq!(f32_to_bf16_bits(f32::MAX), 0x7F80);
+        assert_eq!(f32_to_bf16_bits(f32::from_bits(0x7F80_0001)), 0x7FC0);
+        for bits in 0..=u16::MAX {
+            // Every f16 value survives the round trip; NaNs stay NaN.
+            let back = f32_to_f16_bits(f16_to_f32(bits));
+            if bits & 0x7C00 == 0x7C00 && bits & 0x03FF != 0 {
+                assert!(f16_to_f32(back).is_nan());
+            } else {
+                assert_eq!(back, bits);
             }
-            assert_eq!(got, round_reference(f), "{f:?} ({:#010x})", f.to_bits());
         }
     }
 }

@@ -7,7 +7,7 @@
 //! multiply-add, so this is what the C gives when compiled with `-ffp-contract=off`.
 
 use crate::encode::Element;
-use crate::f16::{f16_to_f32, f32_to_f16};
+use crate::f16::{f16_to_f32, f32_to_f16_bits};
 use crate::{BLOCK_BYTES, BLOCK_VALUES};
 
 /// Values in one sub-block, the unit of the 6-bit scales and mins.
@@ -98,8 +98,8 @@ pub(crate) fn quantize_scales(
         ls[j] = (nearest_int(inv_scale * scales[j]) as u8).min(63);
         lm[j] = (nearest_int(inv_min * mins[j]) as u8).min(63);
     }
-    let d = f32_to_f16(max_scale / 63.0);
-    let dmin = f32_to_f16(max_min / 63.0);
+    let d = f32_to_f16_bits(max_scale / 63.0);
+    let dmin = f32_to_f16_bits(max_min / 63.0);
     head[0..2].copy_from_slice(&d.to_le_bytes());
     head[2..4].copy_from_slice(&dmin.to_le_bytes());
     head[4..16].copy_from_slice(&pack_scales(&ls, &lm));
