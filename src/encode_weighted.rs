@@ -11,32 +11,13 @@
     )
 ))]
 use crate::arch;
+use crate::encode::{Bf16, Element, F16, F32, check_finite};
 use crate::{BLOCK_BYTES, BLOCK_VALUES, Error, Kernel, scalar};
 
-// ---- Checks the reference encoder also needs (one copy to keep when both are merged). ----
-
-/// The index of the first NaN or infinity in `values`, if any. Scans in chunks that the
-/// compiler can vectorize and looks for the index only inside a chunk that failed.
-pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> {
-    const CHUNK: usize = 64;
-    for (c, chunk) in values.chunks(CHUNK).enumerate() {
-        let finite = chunk.iter().fold(true, |all, v| all & v.is_finite());
-        if !finite {
-            return chunk
-                .iter()
-                .position(|v| !v.is_finite())
-                .map(|i| c * CHUNK + i);
-        }
-    }
-    None
-}
-
 /// The number of encoded bytes for `values` input values (whole blocks).
-pub(crate) const fn encoded_len(values: usize) -> usize {
+const fn encoded_len(values: usize) -> usize {
     values / BLOCK_VALUES * BLOCK_BYTES
 }
-
-// ---- The weighted encoder. ----
 
 /// Checks the lengths (`input_len` values in), then the importance values, and returns the
 /// first problem.
@@ -53,9 +34,9 @@ fn check_shape(input_len: usize, importance: &[f32], output: &[u8]) -> Result<()
     }
     let expected = encoded_len(input_len);
     if output.len() != expected {
-        return Err(Error::EncodedLength {
-            expected,
-            actual: output.len(),
+        return Err(Error::EncodeLength {
+            values: input_len,
+            output: output.len(),
         });
     }
     if let Some(index) = importance.iter().position(|v| !v.is_finite() || *v < 0.0) {
@@ -72,10 +53,7 @@ fn check_shape(input_len: usize, importance: &[f32], output: &[u8]) -> Result<()
 /// returns the first problem.
 pub(crate) fn check(input: &[f32], importance: &[f32], output: &[u8]) -> Result<(), Error> {
     check_shape(input.len(), importance, output)?;
-    if let Some(index) = first_non_finite(input) {
-        return Err(Error::NonFiniteInput { index });
-    }
-    Ok(())
+    check_finite::<F32>(input)
 }
 
 /// Encodes the whole blocks of `input` into `out` with `kernel`. `importance` is one row of
@@ -136,9 +114,9 @@ pub(crate) fn run(
 /// same importance vector, as llama.cpp does.
 ///
 /// Errors, with the output untouched: wrong lengths ([`Error::ImportanceLength`],
-/// [`Error::InputRows`], [`Error::EncodedLength`]); a NaN or infinite or negative importance
+/// [`Error::InputRows`], [`Error::EncodeLength`]); a NaN or infinite or negative importance
 /// value ([`Error::ImportanceNonFinite`], [`Error::NegativeImportance`]); a NaN or infinite
-/// input value ([`Error::NonFiniteInput`]). Each names the first bad index.
+/// input value ([`Error::NonFinite`]). Each names the first bad index.
 ///
 /// ```
 /// let row: Vec<f32> = (0..512).map(|i| (i as f32 * 0.37).sin()).collect();
@@ -173,17 +151,14 @@ const WIDEN_BLOCKS: usize = 8;
 
 /// The f16 and bf16 entry points: checks everything on the narrow values, then widens
 /// [`WIDEN_BLOCKS`] blocks at a time into a stack buffer and encodes them.
-fn encode_widened(
+fn encode_widened<E: Element<Raw = u16>>(
     kernel: Kernel,
     input: &[u16],
     importance: &[f32],
     output: &mut [u8],
-    widen: impl Fn(u16) -> f32,
 ) -> Result<(), Error> {
     check_shape(input.len(), importance, output)?;
-    if let Some(index) = input.iter().position(|&v| !widen(v).is_finite()) {
-        return Err(Error::NonFiniteInput { index });
-    }
+    check_finite::<E>(input)?;
     if !kernel.is_available() {
         return Err(Error::KernelUnavailable { kernel });
     }
@@ -196,7 +171,7 @@ fn encode_widened(
     {
         let wide = &mut wide[..narrow.len()];
         for (w, &n) in wide.iter_mut().zip(narrow) {
-            *w = widen(n);
+            *w = E::widen(n);
         }
         run(kernel, wide, importance, c * WIDEN_BLOCKS % per_row, out)?;
     }
@@ -218,7 +193,7 @@ pub fn encode_weighted_f16(
     importance: &[f32],
     output: &mut [u8],
 ) -> Result<(), Error> {
-    encode_widened(Kernel::best(), input, importance, output, crate::f16_to_f32)
+    encode_widened::<F16>(Kernel::best(), input, importance, output)
 }
 
 /// [`encode_weighted`] for values stored as bfloat16 (the top 16 bits of an `f32`): the same
@@ -235,9 +210,7 @@ pub fn encode_weighted_bf16(
     importance: &[f32],
     output: &mut [u8],
 ) -> Result<(), Error> {
-    encode_widened(Kernel::best(), input, importance, output, |v| {
-        f32::from_bits(u32::from(v) << 16)
-    })
+    encode_widened::<Bf16>(Kernel::best(), input, importance, output)
 }
 
 /// Blocks per parallel task of [`encode_weighted_parallel`]: 16 blocks take tens of
@@ -292,9 +265,12 @@ pub fn encode_weighted_parallel_with(
     if let Some(index) = input
         .par_chunks(scan)
         .enumerate()
-        .find_map_first(|(c, values)| first_non_finite(values).map(|i| c * scan + i))
+        .find_map_first(|(c, values)| match check_finite::<F32>(values) {
+            Err(Error::NonFinite { index }) => Some(c * scan + index),
+            _ => None,
+        })
     {
-        return Err(Error::NonFiniteInput { index });
+        return Err(Error::NonFinite { index });
     }
     if !kernel.is_available() {
         return Err(Error::KernelUnavailable { kernel });

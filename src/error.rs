@@ -53,6 +53,19 @@ pub enum Error {
         /// The bytes of one row: `activations / 256 * 144`.
         row_bytes: usize,
     },
+    /// The values to encode are not whole 256-value blocks, or the output does not hold exactly
+    /// 144 bytes for every 256 values.
+    EncodeLength {
+        /// The number of values passed to the encoder.
+        values: usize,
+        /// The length of the output slice in bytes.
+        output: usize,
+    },
+    /// A value to encode is NaN or infinite.
+    NonFinite {
+        /// The index of the first such value in the input.
+        index: usize,
+    },
     /// The importance vector of a weighted encode is empty or not a whole number of 256-value
     /// blocks (its length is the row length).
     ImportanceLength {
@@ -65,18 +78,6 @@ pub enum Error {
         len: usize,
         /// The row length in values (the importance length).
         row: usize,
-    },
-    /// The output of an encode is not exactly 144 bytes per 256 input values.
-    EncodedLength {
-        /// The number of bytes the input encodes to.
-        expected: usize,
-        /// The length of the output slice that was passed.
-        actual: usize,
-    },
-    /// An input value to encode is NaN or infinite.
-    NonFiniteInput {
-        /// The index of the first such value in the input.
-        index: usize,
     },
     /// An importance value is NaN or infinite.
     ImportanceNonFinite {
@@ -123,6 +124,14 @@ impl fmt::Display for Error {
                 f,
                 "weights hold {len} bytes but {rows} rows of {row_bytes} bytes were expected"
             ),
+            Error::EncodeLength { values, output } => write!(
+                f,
+                "cannot encode {values} values into {output} bytes: the values must be whole \
+                 blocks of {BLOCK_VALUES} and the output {BLOCK_BYTES} bytes per block"
+            ),
+            Error::NonFinite { index } => {
+                write!(f, "input value {index} is NaN or infinite")
+            }
             Error::ImportanceLength { len } => write!(
                 f,
                 "importance length {len} is not a non-zero multiple of the {BLOCK_VALUES}-value block"
@@ -131,13 +140,6 @@ impl fmt::Display for Error {
                 f,
                 "input length {len} is not a whole number of rows of {row} values"
             ),
-            Error::EncodedLength { expected, actual } => write!(
-                f,
-                "output holds {actual} bytes but the input encodes to {expected}"
-            ),
-            Error::NonFiniteInput { index } => {
-                write!(f, "input value {index} is not finite")
-            }
             Error::ImportanceNonFinite { index } => {
                 write!(f, "importance value {index} is not finite")
             }

@@ -18,7 +18,7 @@
 //! - the C's search updates `min` when it accepts a candidate, and later candidates use the new
 //!   `min`; lanes do the same, so candidates run one after another, each on all lanes.
 
-use crate::arch::lanes::{Lanes, ROW};
+use crate::arch::weighted_lanes::{Lanes, ROW};
 use crate::f16::f32_to_f16_bits as f32_to_f16;
 use crate::scalar::encode_weighted::{
     NSTEP, SUB, SUBS, candidate_numerator, make_qp_quants_lockstep, pack_scales, scale_min, sigma2,

@@ -1,84 +1,74 @@
-//! A small vocabulary of lane-wise `f32` vector operations, implemented once per instruction set
-//! (AVX-512, AVX2, NEON), so that an algorithm whose every lane runs the same scalar code can be
-//! written once and compiled into each `#[target_feature]` kernel.
+//! The vector operations that the lane-parallel encoder is written in, one implementation per
+//! instruction set (in `<isa>/encode.rs`).
 //!
-//! Every operation is the IEEE 754 operation of its name, rounded on its own (no fused
-//! multiply-add), lane by lane, so a lane computes exactly what scalar Rust code computes with
-//! the same operations in the same order. Comparisons and selections follow C's ternaries
-//! (`a < b ? a : b`), including for signed zeros.
-//!
-//! An implementing type is a zero-sized token: a value exists only where its instruction set is
-//! available, which is what makes the methods safe to call. All methods are
-//! `#[inline(always)]`, so that they are compiled inside the `#[target_feature]` function that
-//! runs the whole loop.
+//! A vector holds the same quantity of several sub-blocks side by side, one sub-block per lane,
+//! so every operation is elementwise and every per-lane result is the scalar C's, rounded the
+//! same way: there is no horizontal operation, and none of the operations is fused.
 
-/// Floats in one row of lanes that [`Lanes::load`] and [`Lanes::store`] address.
-pub(crate) const ROW: usize = 32;
+/// Sub-blocks handled together: four blocks, two vectors of the widest kind (16 lanes of
+/// AVX-512).
+pub(crate) const CHUNK_SUB_BLOCKS: usize = 32;
 
-/// Lane-wise operations on vectors of [`Lanes::N`] `f32` values.
+/// One quantity of the [`CHUNK_SUB_BLOCKS`] sub-blocks of a chunk, lane `j` for sub-block `j`.
+pub(crate) type Row = [f32; CHUNK_SUB_BLOCKS];
+
+/// Elementwise `f32` vector operations over `LANES` sub-blocks.
 ///
-/// # Safety
-///
-/// `N` must be at most 16, and a value of the implementing type may exist only where its
-/// instruction set is available (the methods rely on both).
-pub(crate) unsafe trait Lanes: Copy {
-    /// Lanes per vector (at most 16).
-    const N: usize;
-    /// A vector of `N` floats.
+/// A value of a type implementing this trait is proof that the CPU has the instruction set the
+/// implementation uses (it can only be made where that was checked), so the methods are safe.
+pub(crate) trait Lanes: Copy {
+    /// Lanes per vector: 4, 8 or 16 (a divisor of [`CHUNK_SUB_BLOCKS`]).
+    const LANES: usize;
+    /// A vector of `LANES` `f32`.
     type F: Copy;
-    /// A lane mask.
+    /// A per-lane condition.
     type M: Copy;
 
     /// Every lane `v`.
     fn splat(self, v: f32) -> Self::F;
-    /// Lanes `at .. at + N` of `row` (`at` is clamped to `ROW - N`).
-    fn load(self, row: &[f32; ROW], at: usize) -> Self::F;
-    /// Stores into lanes `at .. at + N` of `row` (`at` is clamped to `ROW - N`).
-    fn store(self, v: Self::F, row: &mut [f32; ROW], at: usize);
-
+    /// Lanes `part * LANES ..` of `row` (`part < CHUNK_SUB_BLOCKS / LANES`).
+    fn load(self, row: &Row, part: usize) -> Self::F;
+    /// Stores into lanes `part * LANES ..` of `row` (`part < CHUNK_SUB_BLOCKS / LANES`).
+    fn store(self, v: Self::F, row: &mut Row, part: usize);
     /// `a + b`.
     fn add(self, a: Self::F, b: Self::F) -> Self::F;
     /// `a - b`.
     fn sub(self, a: Self::F, b: Self::F) -> Self::F;
     /// `a * b`.
     fn mul(self, a: Self::F, b: Self::F) -> Self::F;
-    /// `a / b`.
+    /// `a / b`, correctly rounded.
     fn div(self, a: Self::F, b: Self::F) -> Self::F;
-    /// The correctly rounded square root.
+    /// The square root, correctly rounded.
     fn sqrt(self, a: Self::F) -> Self::F;
-    /// `-a` (flips the sign bit).
-    fn neg(self, a: Self::F) -> Self::F;
-    /// `|a|` (clears the sign bit).
+    /// `fabsf`: the sign bit cleared.
     fn abs(self, a: Self::F) -> Self::F;
-    /// C's `a < b ? a : b`.
-    fn min_c(self, a: Self::F, b: Self::F) -> Self::F;
-    /// C's `a > b ? a : b`.
-    fn max_c(self, a: Self::F, b: Self::F) -> Self::F;
-    /// Rounds to the nearest integer, ties to even. Only used on `|a| < 2^22`, where it equals
-    /// llama.cpp's `nearest_int` (converted back to `f32`).
-    fn round_even(self, a: Self::F) -> Self::F;
-    /// llama.cpp's `nearest_int(a)` clamped to `0..=15`, as `f32`, for any `a` (NaN and
-    /// infinities included): the bits of `a + 1.5 * 2^23`, low 23 bits, minus `2^22`.
-    fn nearest_level15(self, a: Self::F) -> Self::F;
-
-    /// `a < b`.
-    fn lt(self, a: Self::F, b: Self::F) -> Self::M;
-    /// `a > b`.
+    /// `if x < m { x } else { m }`, per lane (C's `if (x < min) min = x`).
+    fn min(self, x: Self::F, m: Self::F) -> Self::F;
+    /// `if x > m { x } else { m }`, per lane (C's `if (x > max) max = x`).
+    fn max(self, x: Self::F, m: Self::F) -> Self::F;
+    /// `a > b` (false where either is NaN).
     fn gt(self, a: Self::F, b: Self::F) -> Self::M;
-    /// `a <= b`.
-    fn le(self, a: Self::F, b: Self::F) -> Self::M;
-    /// `a == b`.
+    /// `a < b` (false where either is NaN).
+    fn lt(self, a: Self::F, b: Self::F) -> Self::M;
+    /// `a == b` (false where either is NaN; `-0 == +0`).
     fn eq(self, a: Self::F, b: Self::F) -> Self::M;
-    /// Lanes set in both.
+    /// Both conditions.
     fn and(self, a: Self::M, b: Self::M) -> Self::M;
-    /// Lanes set in `a` and not in `b`.
-    fn and_not(self, a: Self::M, b: Self::M) -> Self::M;
-    /// Lanes set in either.
-    fn or(self, a: Self::M, b: Self::M) -> Self::M;
-    /// `m ? a : b`, lane by lane.
+    /// `if m { a } else { b }`, per lane.
     fn select(self, m: Self::M, a: Self::F, b: Self::F) -> Self::F;
-    /// Whether any lane is set.
-    fn any(self, m: Self::M) -> bool;
-    /// Whether every lane is set.
-    fn all(self, m: Self::M) -> bool;
+    /// `MAX(0, MIN(15, nearest_int(v)))` as `f32`, bit for bit as
+    /// [`quant`](crate::scalar::encode::quant) for every input, NaN and infinities included.
+    fn quant(self, v: Self::F) -> Self::F;
+
+    /// Stores quants (whole numbers 0..=15 as `f32`) as bytes into lanes `part * LANES ..` of
+    /// `row` (`part < CHUNK_SUB_BLOCKS / LANES`).
+    #[inline(always)]
+    fn store_quants(self, v: Self::F, row: &mut [u8; CHUNK_SUB_BLOCKS], part: usize) {
+        let mut values = [0f32; CHUNK_SUB_BLOCKS];
+        self.store(v, &mut values, part);
+        let lanes = part * Self::LANES..(part + 1) * Self::LANES;
+        for (q, &v) in row[lanes.clone()].iter_mut().zip(&values[lanes]) {
+            *q = v as u8;
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! against.
 
 use crate::f16::f32_to_f16_bits as f32_to_f16;
+pub(crate) use crate::scalar::encode::{nearest_int, pack_scales};
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
 /// Values in one sub-block.
@@ -25,36 +26,6 @@ const NMAX: f32 = 15.0;
 #[inline(always)]
 pub(crate) fn candidate_numerator(is: usize) -> f32 {
     (RMIN + RDELTA * is as f32) + NMAX
-}
-
-// ---- Helpers the reference encoder also needs (one copy to keep when both are merged). ----
-
-/// llama.cpp's `nearest_int`: rounds through the float adder (`+ 1.5 * 2^23`) and reads the
-/// low significand bits. Exact round-to-nearest-even for `|v| <= 4194303`; outside that range
-/// it returns what the C returns (the C only asserts in debug builds).
-#[inline(always)]
-pub(crate) fn nearest_int(v: f32) -> i32 {
-    let val = v + 12_582_912.0;
-    (val.to_bits() & 0x007F_FFFF) as i32 - 0x0040_0000
-}
-
-/// Packs eight scales and eight mins into the 12 bytes of a block as the C does, including
-/// what it does with values above 63 (which a wrapped `uint8_t` can hold).
-#[inline]
-pub(crate) fn pack_scales(ls: &[u8; SUBS], lm: &[u8; SUBS]) -> [u8; 12] {
-    let mut s = [0u8; 12];
-    for j in 0..SUBS {
-        let (l, m) = (ls[j], lm[j]);
-        if j < 4 {
-            s[j] = l;
-            s[j + 4] = m;
-        } else {
-            s[j + 4] = (l & 0xF) | ((m & 0xF) << 4);
-            s[j - 4] |= (l >> 4) << 6;
-            s[j] |= (m >> 4) << 6;
-        }
-    }
-    s
 }
 
 /// `get_scale_min_k4`: sub-block `j`'s 6-bit scale and min from the packed bytes.

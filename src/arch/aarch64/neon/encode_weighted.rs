@@ -5,7 +5,7 @@
 use core::arch::aarch64::*;
 
 use crate::arch::encode_weighted::encode_blocks;
-use crate::arch::lanes::{Lanes, ROW};
+use crate::arch::weighted_lanes::{Lanes, ROW};
 
 /// NEON lane operations; a value exists only where NEON is available.
 #[derive(Clone, Copy)]

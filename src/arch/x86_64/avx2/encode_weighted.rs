@@ -5,7 +5,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::encode_weighted::encode_blocks;
-use crate::arch::lanes::{Lanes, ROW};
+use crate::arch::weighted_lanes::{Lanes, ROW};
 
 /// AVX2 lane operations; a value exists only where AVX2 is available.
 #[derive(Clone, Copy)]

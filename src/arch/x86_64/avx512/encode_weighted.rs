@@ -4,7 +4,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::encode_weighted::encode_blocks;
-use crate::arch::lanes::{Lanes, ROW};
+use crate::arch::weighted_lanes::{Lanes, ROW};
 
 /// AVX-512F lane operations; a value exists only where AVX-512F is available.
 #[derive(Clone, Copy)]

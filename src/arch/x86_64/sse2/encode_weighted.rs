@@ -6,7 +6,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::encode_weighted::encode_blocks;
-use crate::arch::lanes::{Lanes, ROW};
+use crate::arch::weighted_lanes::{Lanes, ROW};
 
 /// SSE2 lane operations; a value exists only where SSE2 is available.
 #[derive(Clone, Copy)]

@@ -3,4 +3,5 @@
 pub(crate) mod decode;
 pub(crate) mod decode_half;
 pub(crate) mod dot_f32;
+pub(crate) mod encode;
 pub(crate) mod encode_weighted;
