@@ -7,7 +7,7 @@
 //! against.
 
 use crate::f16::f32_to_f16_bits as f32_to_f16;
-pub(crate) use crate::scalar::encode::{nearest_int, pack_scales};
+pub(crate) use crate::scalar::encode::{nearest_int, pack_scales, sqrt as sqrtf};
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
 /// Values in one sub-block.
@@ -38,20 +38,6 @@ pub(crate) fn scale_min(j: usize, s: &[u8; 12]) -> (u8, u8) {
             (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4),
             (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
         )
-    }
-}
-
-/// C's `sqrtf`, correctly rounded: the hardware square root through `std`, `libm`'s without
-/// it (the same bits: IEEE 754 square roots are exact to the rounding).
-#[inline(always)]
-pub(crate) fn sqrtf(v: f32) -> f32 {
-    #[cfg(feature = "std")]
-    {
-        v.sqrt()
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        libm::sqrtf(v)
     }
 }
 
