@@ -19,6 +19,9 @@
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
+//! Model files are read in place by [`gguf`]: a zero-copy, allocation-free GGUF reader that
+//! finds a tensor by name and hands its Q4_K blocks to the decoder.
+//!
 //! # Features
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
@@ -38,6 +41,7 @@ mod chunked;
 mod decoder;
 mod error;
 mod f16;
+pub mod gguf;
 mod kernel;
 #[cfg(feature = "parallel")]
 mod parallel;
