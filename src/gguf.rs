@@ -238,12 +238,14 @@ impl fmt::Display for ErrorKind {
                 "unexpected end of file: {needed} bytes needed, {available} left"
             ),
             ErrorKind::BadMagic { found } => {
-                write!(f, "not a GGUF file (starts with {found:02x?}, not \"GGUF\")")
+                write!(
+                    f,
+                    "not a GGUF file (starts with {found:02x?}, not \"GGUF\")"
+                )
             }
-            ErrorKind::UnsupportedVersion { version } => write!(
-                f,
-                "GGUF version {version} is not supported (only 2 and 3)"
-            ),
+            ErrorKind::UnsupportedVersion { version } => {
+                write!(f, "GGUF version {version} is not supported (only 2 and 3)")
+            }
             ErrorKind::BigEndian => f.write_str("big-endian GGUF files are not supported"),
             ErrorKind::TooManyEntries { count, max } => write!(
                 f,
@@ -257,10 +259,9 @@ impl fmt::Display for ErrorKind {
                 f,
                 "an array of {len} elements cannot fit in the file (at most {max})"
             ),
-            ErrorKind::ArrayTooDeep => write!(
-                f,
-                "arrays nested deeper than {MAX_ARRAY_DEPTH} levels"
-            ),
+            ErrorKind::ArrayTooDeep => {
+                write!(f, "arrays nested deeper than {MAX_ARRAY_DEPTH} levels")
+            }
             ErrorKind::InvalidUtf8 => f.write_str("string is not valid UTF-8"),
             ErrorKind::UnknownValueType { id } => write!(f, "unknown metadata value type {id}"),
             ErrorKind::InvalidBool { byte } => {
@@ -269,14 +270,12 @@ impl fmt::Display for ErrorKind {
             ErrorKind::AlignmentType { found } => {
                 write!(f, "{ALIGNMENT_KEY} is a {found}, not a u32")
             }
-            ErrorKind::BadAlignment { alignment } => write!(
-                f,
-                "{ALIGNMENT_KEY} is {alignment}, not a power of two"
-            ),
-            ErrorKind::TooManyDims { dims } => write!(
-                f,
-                "tensor has {dims} dimensions (at most {MAX_DIMS})"
-            ),
+            ErrorKind::BadAlignment { alignment } => {
+                write!(f, "{ALIGNMENT_KEY} is {alignment}, not a power of two")
+            }
+            ErrorKind::TooManyDims { dims } => {
+                write!(f, "tensor has {dims} dimensions (at most {MAX_DIMS})")
+            }
             ErrorKind::UnknownTensorType { id } => write!(f, "unknown ggml tensor type {id}"),
             ErrorKind::ShapeOverflow => f.write_str("tensor size overflows 64 bits"),
             ErrorKind::PartialBlock {
@@ -1122,7 +1121,8 @@ fn read_tensor_info<'a>(cursor: &mut Cursor<'a>, index: usize) -> Result<TensorI
     }
     let at = cursor.offset();
     let id = cursor.u32()?;
-    let ggml_type = GgmlType::from_id(id).ok_or(Error::at(ErrorKind::UnknownTensorType { id }, at))?;
+    let ggml_type =
+        GgmlType::from_id(id).ok_or(Error::at(ErrorKind::UnknownTensorType { id }, at))?;
     let offset = cursor.u64()?;
 
     let shape_error = Error::at(ErrorKind::ShapeOverflow, info_offset);
@@ -1188,7 +1188,7 @@ impl<'a> Gguf<'a> {
     ///
     /// Linear in the size of the file, whatever its counts say; no allocation. Tensor data is
     /// checked later, when a tensor is asked for ([`tensor`](Self::tensor),
-    /// [`tensor_data`](Self::tensor_data)).
+    /// [`read`](Self::read)).
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         let mut cursor = Cursor::new(bytes, 0);
         let found = cursor.array::<4>()?;
@@ -1226,10 +1226,7 @@ impl<'a> Gguf<'a> {
                     return Err(Error::at(ErrorKind::AlignmentType { found: ty }, at));
                 };
                 if !value.is_power_of_two() {
-                    return Err(Error::at(
-                        ErrorKind::BadAlignment { alignment: value },
-                        at,
-                    ));
+                    return Err(Error::at(ErrorKind::BadAlignment { alignment: value }, at));
                 }
                 alignment = Some(value as usize);
             }
@@ -1356,22 +1353,26 @@ impl<'a> Gguf<'a> {
 
     /// The tensor named `name`, with its data.
     ///
-    /// As [`tensor_info`](Self::tensor_info), then [`tensor_data`](Self::tensor_data).
+    /// As [`tensor_info`](Self::tensor_info), then [`read`](Self::read).
     pub fn tensor(&self, name: &str) -> Result<Tensor<'a>, Error> {
-        let info = self.tensor_info(name)?;
-        let data = self.tensor_data(&info)?;
-        Ok(Tensor { info, data })
+        self.read(&self.tensor_info(name)?)
     }
 
-    /// The data of the tensor `info` describes: exactly [`size_bytes`](TensorInfo::size_bytes)
-    /// bytes of the file.
+    /// The tensor `info` describes, with its data: exactly
+    /// [`size_bytes`](TensorInfo::size_bytes) bytes of the file, in place.
     ///
     /// Errors, all at the tensor description's offset: [`ErrorKind::MisalignedData`] if the
     /// offset is not a multiple of the alignment, [`ErrorKind::DataOutOfRange`] if the data
     /// does not lie inside the file, [`ErrorKind::Overlap`] if it shares a byte with another
     /// tensor's data. The overlap check reads every tensor description, so this call is linear
     /// in the number of tensors.
-    pub fn tensor_data(&self, info: &TensorInfo<'_>) -> Result<&'a [u8], Error> {
+    pub fn read(&self, info: &TensorInfo<'a>) -> Result<Tensor<'a>, Error> {
+        let data = self.tensor_data(info)?;
+        Ok(Tensor { info: *info, data })
+    }
+
+    /// The data of the tensor `info` describes; see [`read`](Self::read).
+    fn tensor_data(&self, info: &TensorInfo<'_>) -> Result<&'a [u8], Error> {
         let fail = |kind| Err(Error::at(kind, info.info_offset));
         if !info.offset.is_multiple_of(self.alignment as u64) {
             return fail(ErrorKind::MisalignedData {
@@ -1474,7 +1475,11 @@ impl<'a> Iterator for Tensors<'a> {
         // Every description was checked by `Gguf::parse`, so this cannot fail; if it did, the
         // iteration would end early rather than yield a wrong description.
         let info = read_tensor_info(&mut self.cursor, self.next).ok();
-        self.next = if info.is_some() { self.next + 1 } else { self.count };
+        self.next = if info.is_some() {
+            self.next + 1
+        } else {
+            self.count
+        };
         info
     }
 

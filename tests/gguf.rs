@@ -125,7 +125,10 @@ fn every_file_matches_what_the_gguf_package_reads_back() {
                 "{what}"
             );
             assert_eq!(info.offset() % m.alignment as u64, 0, "{what}");
-            let data = gguf.tensor_data(info).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let data = gguf
+                .read(info)
+                .map(|t| t.bytes())
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!(offset_in(bytes, data), want.file_offset, "{what}");
             assert_eq!(data.len(), want.size, "{what}");
             let tensor = gguf.tensor(&want.name).expect("found by name");
@@ -139,10 +142,7 @@ fn every_file_matches_what_the_gguf_package_reads_back() {
 #[test]
 fn metadata_of_every_value_type() {
     let gguf = Gguf::parse(V3_METADATA).expect("valid");
-    let value = |key: &str| {
-        gguf.value(key)
-            .unwrap_or_else(|e| panic!("{key}: {e}"))
-    };
+    let value = |key: &str| gguf.value(key).unwrap_or_else(|e| panic!("{key}: {e}"));
     assert_eq!(gguf.str_value("general.architecture"), Ok("q4ktest"));
     assert_eq!(gguf.str_value("general.name"), Ok("q4k test model"));
     assert_eq!(value("test.u8"), Value::U8(200));
@@ -151,17 +151,27 @@ fn metadata_of_every_value_type() {
     assert_eq!(value("test.i16"), Value::I16(-30000));
     assert_eq!(value("test.u32"), Value::U32(4_000_000_000));
     assert_eq!(value("test.i32"), Value::I32(-2_000_000_000));
-    assert_eq!(value("test.f32").as_f64().map(|v| (v as f32).to_bits()), Some(0.1f32.to_bits()));
+    assert_eq!(
+        value("test.f32").as_f64().map(|v| (v as f32).to_bits()),
+        Some(0.1f32.to_bits())
+    );
     assert_eq!(value("test.bool.true"), Value::Bool(true));
     assert_eq!(value("test.bool.false"), Value::Bool(false));
     assert_eq!(value("test.string"), Value::String("Grüße, 世界"));
     assert_eq!(value("test.string.empty"), Value::String(""));
     assert_eq!(value("test.u64"), Value::U64((1 << 63) + 5));
     assert_eq!(value("test.i64"), Value::I64(-(1 << 62) - 3));
-    assert_eq!(value("test.f64").as_f64().map(f64::to_bits), Some(0.1f64.to_bits()));
+    assert_eq!(
+        value("test.f64").as_f64().map(f64::to_bits),
+        Some(0.1f64.to_bits())
+    );
     assert_eq!(value(""), Value::String("the empty key"));
 
-    let array = |key: &str| value(key).as_array().unwrap_or_else(|| panic!("{key}: array"));
+    let array = |key: &str| {
+        value(key)
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: array"))
+    };
     fn items(a: Array<'_>) -> Vec<Value<'_>> {
         a.iter().collect()
     }
@@ -176,16 +186,28 @@ fn metadata_of_every_value_type() {
         assert_eq!(a.get(want.len()), None, "{key}");
     };
     use Value as V;
-    check("test.array.u8", ValueType::U8, &[V::U8(0), V::U8(1), V::U8(255)]);
+    check(
+        "test.array.u8",
+        ValueType::U8,
+        &[V::U8(0), V::U8(1), V::U8(255)],
+    );
     check("test.array.i8", ValueType::I8, &[V::I8(-128), V::I8(127)]);
-    check("test.array.u16", ValueType::U16, &[V::U16(65535), V::U16(1)]);
+    check(
+        "test.array.u16",
+        ValueType::U16,
+        &[V::U16(65535), V::U16(1)],
+    );
     check("test.array.i16", ValueType::I16, &[V::I16(-32768)]);
     check(
         "test.array.u32",
         ValueType::U32,
         &[V::U32(1), V::U32(2), V::U32(3), V::U32(u32::MAX)],
     );
-    check("test.array.i32", ValueType::I32, &[V::I32(-1), V::I32(0), V::I32(7)]);
+    check(
+        "test.array.i32",
+        ValueType::I32,
+        &[V::I32(-1), V::I32(0), V::I32(7)],
+    );
     check(
         "test.array.f32",
         ValueType::F32,
@@ -201,10 +223,17 @@ fn metadata_of_every_value_type() {
         ValueType::String,
         &[V::String("a"), V::String(""), V::String("ünï")],
     );
-    check("test.array.u64", ValueType::U64, &[V::U64(u64::MAX), V::U64(0)]);
+    check(
+        "test.array.u64",
+        ValueType::U64,
+        &[V::U64(u64::MAX), V::U64(0)],
+    );
     check("test.array.i64", ValueType::I64, &[V::I64(i64::MIN)]);
     let f64s = array("test.array.f64");
-    let bits: Vec<u64> = f64s.iter().map(|v| v.as_f64().expect("f64").to_bits()).collect();
+    let bits: Vec<u64> = f64s
+        .iter()
+        .map(|v| v.as_f64().expect("f64").to_bits())
+        .collect();
     assert_eq!(bits, [1e300f64.to_bits(), (-0.0f64).to_bits()]);
     assert_eq!(f64s.raw_bytes().len(), 16);
 
@@ -237,7 +266,10 @@ fn metadata_of_every_value_type() {
 
     // The entries come in file order, keys included.
     let keys: Vec<&str> = gguf.metadata().map(|(k, _)| k).collect();
-    assert_eq!(keys[..3], ["general.architecture", "general.name", "test.u8"]);
+    assert_eq!(
+        keys[..3],
+        ["general.architecture", "general.name", "test.u8"]
+    );
     assert_eq!(keys.last(), Some(&"test.array.deep"));
 
     // Lookups that fail.
@@ -310,7 +342,10 @@ fn q4k_tensors_decode_to_the_reference_values() {
             "{name}"
         );
         let w = tensor.q4k().expect("a Q4_K tensor");
-        assert_eq!((w.rows(), w.row_values()), (rows, row_blocks * BLOCK_VALUES));
+        assert_eq!(
+            (w.rows(), w.row_values()),
+            (rows, row_blocks * BLOCK_VALUES)
+        );
         assert_eq!(w.row_bytes(), row_blocks * BLOCK_BYTES);
         assert_eq!(w.values(), n * BLOCK_VALUES);
         assert_eq!(w.blocks().len(), n);
@@ -322,7 +357,11 @@ fn q4k_tensors_decode_to_the_reference_values() {
             let row = w.row(r).expect("row");
             let mut out = vec![0f32; w.row_values()];
             q4k::decode_with(q4k::Kernel::Scalar, row, &mut out).expect("decodes");
-            assert_same_bits(&out, &expected_values(first + r * row_blocks, row_blocks), name);
+            assert_same_bits(
+                &out,
+                &expected_values(first + r * row_blocks, row_blocks),
+                name,
+            );
         }
         assert_eq!(w.row(rows), None);
     }
@@ -343,7 +382,12 @@ fn other_tensor_types_are_described_not_decoded() {
     let want: Vec<f32> = (0..21).map(|i| i as f32 * 0.25 - 2.0).collect();
     assert_eq!(values, want);
     let err = norm.q4k().unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotQ4K { found: GgmlType::F32 });
+    assert_eq!(
+        err.kind(),
+        ErrorKind::NotQ4K {
+            found: GgmlType::F32
+        }
+    );
     assert_eq!(err.offset(), Some(norm.info().info_offset()));
 
     let embd = gguf.tensor("token_embd.weight").expect("present");
@@ -433,7 +477,7 @@ fn exercise(bytes: &[u8]) {
         }
     }
     for info in gguf.tensors() {
-        if let Ok(data) = gguf.tensor_data(&info) {
+        if let Ok(data) = gguf.read(&info).map(|t| t.bytes()) {
             let start = offset_in(bytes, data);
             assert!(start + data.len() <= bytes.len());
             assert_eq!(data.len() as u64, info.size_bytes());
@@ -456,16 +500,28 @@ fn truncated_at_every_byte() {
             let file = &bytes[..len];
             match Gguf::parse(file) {
                 Err(e) => {
-                    assert!(first_ok.is_none(), "{name}: {len} bytes fail after a shorter prefix parsed");
+                    assert!(
+                        first_ok.is_none(),
+                        "{name}: {len} bytes fail after a shorter prefix parsed"
+                    );
                     assert!(e.offset().is_some_and(|o| o <= len), "{name}: {len}: {e}");
-                    assert!(matches!(e.kind(), ErrorKind::UnexpectedEnd { .. } | ErrorKind::TooManyTensors { .. } | ErrorKind::TooManyEntries { .. } | ErrorKind::ArrayTooLong { .. }), "{name}: {len}: {e}");
+                    assert!(
+                        matches!(
+                            e.kind(),
+                            ErrorKind::UnexpectedEnd { .. }
+                                | ErrorKind::TooManyTensors { .. }
+                                | ErrorKind::TooManyEntries { .. }
+                                | ErrorKind::ArrayTooLong { .. }
+                        ),
+                        "{name}: {len}: {e}"
+                    );
                 }
                 Ok(gguf) => {
                     first_ok.get_or_insert(len);
                     assert_eq!(gguf.data_offset(), m.data_offset, "{name}: {len}");
                     for (info, want) in gguf.tensors().zip(&m.tensors) {
                         let fits = want.file_offset + want.size <= len;
-                        let data = gguf.tensor_data(&info);
+                        let data = gguf.read(&info).map(|t| t.bytes());
                         assert_eq!(data.is_ok(), fits, "{name}: {len}: {}", want.name);
                         if let Err(e) = data {
                             assert!(matches!(e.kind(), ErrorKind::DataOutOfRange { .. }));
@@ -601,7 +657,10 @@ fn header_errors() {
     for version in [2, 3] {
         let file = Builder::new(version, 0, 0).bytes;
         let empty = Gguf::parse(&file).expect("an empty file");
-        assert_eq!((empty.version(), empty.tensor_count(), empty.metadata_len()), (version, 0, 0));
+        assert_eq!(
+            (empty.version(), empty.tensor_count(), empty.metadata_len()),
+            (version, 0, 0)
+        );
         assert_eq!(empty.data_offset(), 32);
         assert_eq!(empty.metadata().count() + empty.tensors().count(), 0);
     }
@@ -628,7 +687,10 @@ fn huge_counts_are_refused_at_once() {
             .bytes;
         assert_eq!(
             err(&file),
-            (ErrorKind::ArrayTooLong { len: count, max: 1 }, Some(24 + 8 + 1 + 4 + 4))
+            (
+                ErrorKind::ArrayTooLong { len: count, max: 1 },
+                Some(24 + 8 + 1 + 4 + 4)
+            )
         );
     }
     // Counts that the bytes could hold are walked, and the walk ends at the end of the file.
@@ -662,13 +724,24 @@ fn metadata_errors() {
         )
     );
     let file = Builder::new(3, 0, 1).u64(u64::MAX).raw(&[0; 20]).bytes;
-    assert!(matches!(err(&file).0, ErrorKind::UnexpectedEnd { needed: u64::MAX, .. }));
+    assert!(matches!(
+        err(&file).0,
+        ErrorKind::UnexpectedEnd {
+            needed: u64::MAX,
+            ..
+        }
+    ));
     // Not UTF-8: in a key, a value, an array element.
     let file = Builder::new(3, 0, 1).str(b"\xff").u32(0).raw(&[0]).bytes;
     assert_eq!(err(&file), (ErrorKind::InvalidUtf8, Some(32)));
     let file = one(8, &[2, 0, 0, 0, 0, 0, 0, 0, 0xC3, 0x28]);
     assert_eq!(err(&file), (ErrorKind::InvalidUtf8, Some(value_at + 8)));
-    let file = one(9, &[8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x80]);
+    let file = one(
+        9,
+        &[
+            8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x80,
+        ],
+    );
     assert_eq!(err(&file), (ErrorKind::InvalidUtf8, Some(value_at + 20)));
     // Value types.
     for id in [13, 255, u32::MAX] {
@@ -692,7 +765,19 @@ fn metadata_errors() {
         (ErrorKind::InvalidBool { byte: 0xFF }, Some(value_at + 13))
     );
     // Every fixed-size type cut short.
-    for (id, size) in [(0, 1), (1, 1), (2, 2), (3, 2), (4, 4), (5, 4), (6, 4), (7, 1), (10, 8), (11, 8), (12, 8)] {
+    for (id, size) in [
+        (0, 1),
+        (1, 1),
+        (2, 2),
+        (3, 2),
+        (4, 4),
+        (5, 4),
+        (6, 4),
+        (7, 1),
+        (10, 8),
+        (11, 8),
+        (12, 8),
+    ] {
         let file = one(id, &vec![0; size - 1]);
         assert_eq!(
             err(&file).0,
@@ -712,7 +797,10 @@ fn metadata_errors() {
         .bytes;
     let gguf = Gguf::parse(&file).expect("parses");
     let e = gguf.value("k").unwrap_err();
-    assert_eq!((e.kind(), e.offset()), (ErrorKind::DuplicateKey, Some(24 + 14)));
+    assert_eq!(
+        (e.kind(), e.offset()),
+        (ErrorKind::DuplicateKey, Some(24 + 14))
+    );
     assert_eq!(gguf.metadata().count(), 2);
 }
 
@@ -731,7 +819,11 @@ fn nesting_is_bounded() {
     let gguf = Gguf::parse(&file).expect("deepest allowed");
     let mut value = gguf.value("deep").expect("present");
     for _ in 0..MAX_ARRAY_DEPTH {
-        value = value.as_array().expect("array").get(0).expect("one element");
+        value = value
+            .as_array()
+            .expect("array")
+            .get(0)
+            .expect("one element");
     }
     assert_eq!(value, Value::U8(42));
     assert_eq!(err(&nested(MAX_ARRAY_DEPTH + 1)).0, ErrorKind::ArrayTooDeep);
@@ -760,7 +852,12 @@ fn alignment_errors() {
     }
     assert_eq!(
         err(&with(10, &64u64.to_le_bytes())),
-        (ErrorKind::AlignmentType { found: ValueType::U64 }, Some(at))
+        (
+            ErrorKind::AlignmentType {
+                found: ValueType::U64
+            },
+            Some(at)
+        )
     );
     for alignment in [1u32, 2, 64, 1 << 31] {
         let file = with(4, &alignment.to_le_bytes());
@@ -774,24 +871,39 @@ fn alignment_errors() {
         .key("general.alignment", 4)
         .u32(64)
         .bytes;
-    assert_eq!(err(&twice), (ErrorKind::DuplicateKey, Some(24 + 8 + 17 + 4 + 4)));
+    assert_eq!(
+        err(&twice),
+        (ErrorKind::DuplicateKey, Some(24 + 8 + 17 + 4 + 4))
+    );
 }
 
 #[test]
 fn tensor_description_errors() {
-    let one = |dims: &[u64], ty: u32| Builder::new(3, 1, 0).tensor("t", dims, ty, 0).data(32, 0).bytes;
+    let one = |dims: &[u64], ty: u32| {
+        Builder::new(3, 1, 0)
+            .tensor("t", dims, ty, 0)
+            .data(32, 0)
+            .bytes
+    };
     let info_at = 24;
     let after_name = info_at + 8 + 1;
     assert_eq!(
         err(&one(&[1, 1, 1, 1, 1], 0)),
         (ErrorKind::TooManyDims { dims: 5 }, Some(after_name))
     );
-    let file = Builder::new(3, 1, 0).str(b"t").u32(u32::MAX).raw(&[0; 64]).bytes;
+    let file = Builder::new(3, 1, 0)
+        .str(b"t")
+        .u32(u32::MAX)
+        .raw(&[0; 64])
+        .bytes;
     assert_eq!(err(&file).0, ErrorKind::TooManyDims { dims: u32::MAX });
     for id in [4, 5, 31, 33, 36, 38, 43, u32::MAX] {
         assert_eq!(
             err(&one(&[32], id)),
-            (ErrorKind::UnknownTensorType { id }, Some(after_name + 4 + 8))
+            (
+                ErrorKind::UnknownTensorType { id },
+                Some(after_name + 4 + 8)
+            )
         );
     }
     assert_eq!(
@@ -828,14 +940,23 @@ fn tensor_description_errors() {
     let scalar = one(&[], 0);
     let gguf = Gguf::parse(&scalar).expect("valid");
     let info = gguf.tensors().next().expect("one tensor");
-    assert_eq!((info.dims(), info.elements(), info.size_bytes()), (&[][..], 1, 4));
-    assert!(matches!(gguf.tensor("t").unwrap_err().kind(), ErrorKind::DataOutOfRange { .. }));
+    assert_eq!(
+        (info.dims(), info.elements(), info.size_bytes()),
+        (&[][..], 1, 4)
+    );
+    assert!(matches!(
+        gguf.tensor("t").unwrap_err().kind(),
+        ErrorKind::DataOutOfRange { .. }
+    ));
     let empty = one(&[0, 3], 12);
     let gguf = Gguf::parse(&empty).expect("valid");
     let t = gguf.tensor("t").expect("empty data is in range");
     assert_eq!(t.bytes(), &[] as &[u8]);
     let w = t.q4k().expect("Q4_K");
-    assert_eq!((w.rows(), w.row_values(), w.values(), w.row(0)), (3, 0, 0, Some(&[][..])));
+    assert_eq!(
+        (w.rows(), w.row_values(), w.values(), w.row(0)),
+        (3, 0, 0, Some(&[][..]))
+    );
 }
 
 #[test]
@@ -896,14 +1017,22 @@ fn tensor_data_errors() {
         );
     }
     // Touching is not overlapping.
-    assert!(Gguf::parse(&file(block.next_multiple_of(32), 400)).expect("valid").tensor("a").is_ok());
+    assert!(
+        Gguf::parse(&file(block.next_multiple_of(32), 400))
+            .expect("valid")
+            .tensor("a")
+            .is_ok()
+    );
 
     let twice = Builder::new(3, 2, 0)
         .tensor("a", &[256], 12, 0)
         .tensor("a", &[256], 12, 160)
         .data(32, 400)
         .bytes;
-    assert_eq!(tensor_err(&twice, "a"), (ErrorKind::DuplicateTensor, Some(b_at)));
+    assert_eq!(
+        tensor_err(&twice, "a"),
+        (ErrorKind::DuplicateTensor, Some(b_at))
+    );
 }
 
 #[test]
@@ -914,9 +1043,18 @@ fn errors_read_well() {
         "not a GGUF file (starts with [47, 47, 4d, 4c], not \"GGUF\") (at byte 0)"
     );
     let gguf = Gguf::parse(V3_METADATA).expect("valid");
-    assert_eq!(gguf.tensor("x").unwrap_err().to_string(), "tensor not found");
+    assert_eq!(
+        gguf.tensor("x").unwrap_err().to_string(),
+        "tensor not found"
+    );
     let decode: q4k::gguf::Error = q4k::Error::InputLength { len: 3 }.into();
-    assert_eq!(decode.kind(), ErrorKind::Decode(q4k::Error::InputLength { len: 3 }));
-    assert_eq!(decode.to_string(), q4k::Error::InputLength { len: 3 }.to_string());
+    assert_eq!(
+        decode.kind(),
+        ErrorKind::Decode(q4k::Error::InputLength { len: 3 })
+    );
+    assert_eq!(
+        decode.to_string(),
+        q4k::Error::InputLength { len: 3 }.to_string()
+    );
     assert!(std::error::Error::source(&decode).is_some());
 }
