@@ -63,3 +63,10 @@ write("chunked", "feed-small", chunked(5, [(0, 100), (0, 1), (0, 143), (0, 300)]
 write("chunked", "feed-into-mixed", chunked(0, [(1, 200), (3, 77), (5, 144), (7, 10), (0, 150)]))
 write("chunked", "short-output", chunked(2, [(1, 100), (0x1D, 100), (0x25, 288)]))
 write("chunked", "unavailable-kernel", chunked(4, [(1, 144), (0, 144)]))
+
+# gguf: the whole case is the file; the seeds are the test files that llama.cpp's gguf writer
+# produced (tests/vectors/gguf/generate.py).
+VECTORS = os.path.join(HERE, "..", "tests", "vectors", "gguf")
+for name in ["v3-metadata", "v2-align-1", "v3-align-8", "v2-align-256"]:
+    with open(os.path.join(VECTORS, name + ".gguf"), "rb") as f:
+        write("gguf", name, f.read())

@@ -14,17 +14,17 @@
 //! ```
 //! use q4k::gguf::Gguf;
 //!
-//! fn first_row(file: &[u8]) -> Result<Vec<f32>, q4k::gguf::Error> {
-//!     let gguf = Gguf::parse(file)?;
-//!     let weights = gguf.tensor("blk.0.ffn_up.weight")?.q4k()?;
-//!     let mut row = vec![0f32; weights.row_values()];
-//!     q4k::decode(weights.row(0).unwrap_or_default(), &mut row)?;
-//!     Ok(row)
+//! fn decode_tensor(file: &[u8], name: &str) -> Result<Vec<f32>, q4k::gguf::Error> {
+//!     let gguf = Gguf::parse(file)?;             // header, metadata, tensor list: all checked
+//!     let w = gguf.tensor(name)?.q4k()?;         // in place; rows and row length from the dims
+//!     let mut weights = vec![0f32; w.values()];
+//!     q4k::decode(w.bytes(), &mut weights)?;     // best kernel for this CPU
+//!     Ok(weights)
 //! }
 //!
 //! // An empty or non-GGUF file is an error, never a panic.
-//! assert!(first_row(&[]).is_err());
-//! assert!(first_row(b"not a model").is_err());
+//! assert!(decode_tensor(&[], "blk.0.ffn_up.weight").is_err());
+//! assert!(decode_tensor(b"not a model", "blk.0.ffn_up.weight").is_err());
 //! ```
 //!
 //! Metadata values come back as [`Value`]s: numbers, `&str` (invalid UTF-8 is an error) and
@@ -261,7 +261,8 @@ impl<'a> Gguf<'a> {
                 if !value.is_power_of_two() {
                     return Err(Error::at(ErrorKind::BadAlignment { alignment: value }, at));
                 }
-                alignment = Some(value as usize);
+                let too_large = Error::at(ErrorKind::TooLarge, at);
+                alignment = Some(usize::try_from(value).map_err(|_| too_large)?);
             }
         }
         let alignment = alignment.unwrap_or(DEFAULT_ALIGNMENT);
