@@ -41,14 +41,20 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(info.index(), tensors);
         tensors += 1;
         assert!(info.dims().len() <= q4k::gguf::MAX_DIMS);
-        let Ok(tensor) = gguf.read(&info) else { continue };
+        let Ok(tensor) = gguf.read(&info) else {
+            continue;
+        };
         let data = tensor.bytes();
         let start = data.as_ptr() as usize - bytes.as_ptr() as usize;
         assert!(start + data.len() <= bytes.len());
         assert_eq!(start as u64, gguf.data_offset() as u64 + info.offset());
         assert_eq!(data.len() as u64, info.size_bytes());
         if let Ok(by_name) = gguf.tensor(info.name()) {
-            assert_eq!(by_name.info(), &info, "names are unique when the lookup succeeds");
+            assert_eq!(
+                by_name.info(),
+                &info,
+                "names are unique when the lookup succeeds"
+            );
         }
         if let Ok(w) = tensor.q4k() {
             assert_eq!(w.bytes().len(), w.values() / BLOCK_VALUES * BLOCK_BYTES);
@@ -70,12 +76,28 @@ fn visit(value: Value<'_>) {
         for element in array.iter() {
             assert_eq!(element.value_type(), array.element_type());
             if n < 4 || n + 1 == array.len() {
-                assert_eq!(array.get(n), Some(element));
+                let by_index = array.get(n).expect("an element below len");
+                assert!(same(&by_index, &element), "{by_index:?} != {element:?}");
             }
             visit(element);
             n += 1;
         }
         assert_eq!(n, array.len());
         assert_eq!(array.get(n), None);
+    }
+}
+
+/// Whether two values are the same: floats by their bits (a NaN is itself), arrays by their
+/// bytes.
+fn same(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::F32(x), Value::F32(y)) => x.to_bits() == y.to_bits(),
+        (Value::F64(x), Value::F64(y)) => x.to_bits() == y.to_bits(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.element_type() == y.element_type()
+                && x.len() == y.len()
+                && core::ptr::eq(x.raw_bytes(), y.raw_bytes())
+        }
+        _ => a == b,
     }
 }
