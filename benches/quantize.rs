@@ -120,7 +120,8 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     let isa = store::Isa::detect();
     let kernels: Vec<Kernel> = Kernel::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| k.is_available())
         .collect();
     eprintln!(

@@ -1,13 +1,19 @@
-//! The kernels, how each is detected, and the one dispatch point.
+//! The kernels and how each is detected. Each operation dispatches from a [`Kernel`] to its
+//! own kernel functions in one place (for decode, `decode::run`).
 
 use core::fmt;
 
-use crate::{BlockQ4K, Error, scalar};
-
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(
+        target_arch = "aarch64",
+        target_feature = "neon",
+        target_endian = "little"
+    )
+))]
 use crate::arch;
 
-/// A decoding kernel: one implementation of the Q4_K formula for one instruction set.
+/// A family of kernels: the implementations of the crate's operations for one instruction set.
 ///
 /// All kernels give bit-identical output. [`decode`](crate::decode) picks [`Kernel::best`];
 /// [`decode_with`](crate::decode_with) runs the one you name, for testing and benchmarking.
@@ -15,7 +21,15 @@ use crate::arch;
 /// With the `std` feature, availability is detected at run time from the CPU. Without it, a
 /// kernel is available when the build's target features include its instruction set (for
 /// example `-C target-cpu=native`, or `-C target-feature=+avx2,+fma`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// The SIMD kernels are compiled only where the target's float ABI has the registers they use:
+/// on soft-float targets (`x86_64-unknown-none`, `x86_64-unknown-uefi`,
+/// `aarch64-unknown-none-softfloat`) and on big-endian aarch64, only [`Kernel::Scalar`] is
+/// available.
+///
+/// There is deliberately no ordering between kernels: which is fastest depends on the CPU and
+/// the operation, and [`Kernel::best`] answers that question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Kernel {
@@ -32,8 +46,9 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// Every kernel, available here or not, from the portable one to the widest.
-    pub const ALL: [Kernel; 5] = [
+    /// Every kernel, available here or not, from the portable one to the widest. A slice, so
+    /// that adding a kernel is not a breaking change.
+    pub const ALL: &'static [Kernel] = &[
         Kernel::Scalar,
         Kernel::Sse2,
         Kernel::Avx2,
@@ -46,6 +61,7 @@ impl Kernel {
     /// ```
     /// assert!(q4k::Kernel::best().is_available());
     /// ```
+    #[must_use]
     pub fn best() -> Kernel {
         const PREFERENCE: [Kernel; 4] = [Kernel::Avx512, Kernel::Avx2, Kernel::Sse2, Kernel::Neon];
         PREFERENCE
@@ -56,22 +72,28 @@ impl Kernel {
 
     /// Whether this kernel can run here: compiled for this architecture, and supported by the
     /// CPU (with `std`) or enabled in the build's target features (without `std`).
+    #[must_use]
     pub fn is_available(self) -> bool {
         match self {
             Kernel::Scalar => true,
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
             Kernel::Sse2 => true,
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
             Kernel::Avx2 => arch::x86_64::has_avx2_fma(),
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
             Kernel::Avx512 => arch::x86_64::has_avx512f(),
-            #[cfg(target_arch = "aarch64")]
+            #[cfg(all(
+                target_arch = "aarch64",
+                target_feature = "neon",
+                target_endian = "little"
+            ))]
             Kernel::Neon => arch::aarch64::has_neon(),
             _ => false,
         }
     }
 
     /// A short human name: `"scalar"`, `"sse2"`, `"avx2"`, `"avx512"` or `"neon"`.
+    #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
             Kernel::Scalar => "scalar",
@@ -80,48 +102,6 @@ impl Kernel {
             Kernel::Avx512 => "avx512",
             Kernel::Neon => "neon",
         }
-    }
-
-    /// Decodes `blocks` into `out` (256 values per block, lengths checked by the caller), with
-    /// non-temporal stores if `streaming` and the kernel has them.
-    pub(crate) fn run(
-        self,
-        blocks: &[BlockQ4K],
-        out: &mut [f32],
-        streaming: bool,
-    ) -> Result<(), Error> {
-        if !self.is_available() {
-            return Err(Error::KernelUnavailable { kernel: self });
-        }
-        // Miri cannot run non-temporal stores (inline assembly) or `sfence`; under Miri the
-        // kernels' cached paths are checked instead.
-        let streaming = streaming && !cfg!(miri);
-        match self {
-            Kernel::Scalar => {
-                // Plain Rust has no non-temporal store; the scalar kernel always caches.
-                let _ = streaming;
-                scalar::decode_blocks(blocks, out)
-            }
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: SSE2 is part of the x86_64 baseline.
-            Kernel::Sse2 => unsafe { arch::x86_64::sse2::decode(blocks, out, streaming) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `is_available` checked AVX2 and FMA above.
-            Kernel::Avx2 => unsafe { arch::x86_64::avx2::decode(blocks, out, streaming) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `is_available` checked AVX-512F above.
-            Kernel::Avx512 => unsafe { arch::x86_64::avx512::decode(blocks, out, streaming) },
-            #[cfg(target_arch = "aarch64")]
-            Kernel::Neon => {
-                // NEON has no practical non-temporal store (STNP is only a hint): always cached.
-                let _ = streaming;
-                // SAFETY: `is_available` returned true above, so this aarch64 CPU (or build) has
-                // NEON, the one target feature `neon::decode` enables.
-                unsafe { arch::aarch64::neon::decode(blocks, out) }
-            }
-            _ => return Err(Error::KernelUnavailable { kernel: self }),
-        }
-        Ok(())
     }
 }
 
@@ -138,7 +118,11 @@ mod tests {
     /// The kernel `best()` must pick from the build's target features alone (without `std`),
     /// or at least that one (with `std`, the CPU may offer more).
     fn compile_time_kernel() -> Kernel {
-        if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+        if cfg!(all(
+            target_arch = "x86_64",
+            target_feature = "sse2",
+            target_feature = "avx512f"
+        )) {
             Kernel::Avx512
         } else if cfg!(all(
             target_arch = "x86_64",
@@ -146,12 +130,26 @@ mod tests {
             target_feature = "fma"
         )) {
             Kernel::Avx2
-        } else if cfg!(target_arch = "x86_64") {
+        } else if cfg!(all(target_arch = "x86_64", target_feature = "sse2")) {
             Kernel::Sse2
-        } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
+        } else if cfg!(all(
+            target_arch = "aarch64",
+            target_feature = "neon",
+            target_endian = "little"
+        )) {
             Kernel::Neon
         } else {
             Kernel::Scalar
+        }
+    }
+
+    /// Preference among the kernels of one architecture, widest first.
+    fn rank(kernel: Kernel) -> usize {
+        match kernel {
+            Kernel::Avx512 => 3,
+            Kernel::Avx2 => 2,
+            Kernel::Sse2 | Kernel::Neon => 1,
+            _ => 0,
         }
     }
 
@@ -168,7 +166,10 @@ mod tests {
         );
         if cfg!(feature = "std") {
             // Runtime detection may find more than the build promised, never less.
-            assert!(best >= expected, "{best} is slower than the build allows");
+            assert!(
+                rank(best) >= rank(expected),
+                "{best} is slower than the build allows"
+            );
         } else {
             assert_eq!(best, expected);
         }

@@ -26,9 +26,20 @@
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: [`decode_parallel`], multi-threaded decoding of whole tensors with rayon.
-//! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`] and [`Kernel`].
+//! - `parallel`: `decode_parallel`, multi-threaded decoding of whole tensors with rayon.
+//! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
+//! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`], for callers who cast with
+//!   those crates.
+//!
+//! # Layout of the source
+//!
+//! One file per operation (`decode.rs`, ...) holds the public functions, their length checks and
+//! the one dispatch from a [`Kernel`] to a kernel; `scalar/` holds the portable kernels, which
+//! are also the oracle of the tests; `arch/<arch>/<isa>/<operation>.rs` holds the
+//! `#[target_feature]` kernels, with the helpers an instruction set's kernels share in
+//! `arch/<arch>/mod.rs`.
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -38,7 +49,7 @@ extern crate std;
 mod arch;
 mod block;
 mod chunked;
-mod decoder;
+mod decode;
 mod error;
 mod f16;
 pub mod gguf;
@@ -51,11 +62,12 @@ mod test_rng;
 
 pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;
-pub use decoder::{Decoder, Stores};
+pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;
 #[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use parallel::{
     PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_parallel, decode_parallel_with,
 };
@@ -72,6 +84,7 @@ pub const BLOCK_VALUES: usize = 256;
 /// ```
 /// assert_eq!(q4k::output_len(144 * 10), 2560);
 /// ```
+#[must_use]
 pub const fn output_len(input_len: usize) -> usize {
     (input_len / BLOCK_BYTES).saturating_mul(BLOCK_VALUES)
 }
@@ -83,63 +96,10 @@ pub const fn output_len(input_len: usize) -> usize {
 /// assert_eq!(q4k::input_len(4096), Some(16 * 144));
 /// assert_eq!(q4k::input_len(100), None);
 /// ```
+#[must_use]
 pub const fn input_len(values: usize) -> Option<usize> {
     if !values.is_multiple_of(BLOCK_VALUES) {
         return None;
     }
     (values / BLOCK_VALUES).checked_mul(BLOCK_BYTES)
-}
-
-/// Output size in bytes above which [`Stores::Auto`] switches to streaming stores.
-///
-/// Below it the output fits in the caches of a typical desktop or server core and ordinary
-/// stores are faster; above it streaming stores avoid the read-for-ownership and the cache
-/// pollution. Measured with the AVX-512 kernel on one core of a Zen 5 EPYC with 32 MiB of L3,
-/// cached against streaming stores back to back: cached is 2.7x faster at 15 MB of output,
-/// even at 22 MB, and streaming wins from 30 MB on; 24 MiB is about three quarters of that L3.
-pub const STREAMING_THRESHOLD_BYTES: usize = 24 << 20;
-
-/// Checks that `input` is whole blocks and `output` holds exactly their values.
-fn check<'a>(input: &'a [u8], output: &[f32]) -> Result<&'a [BlockQ4K], Error> {
-    let blocks = blocks(input)?;
-    let expected = blocks.len() * BLOCK_VALUES;
-    if output.len() != expected {
-        return Err(Error::OutputLength {
-            expected,
-            actual: output.len(),
-        });
-    }
-    Ok(blocks)
-}
-
-/// Decodes Q4_K blocks into `f32` values with the fastest kernel this CPU has.
-///
-/// `input.len()` must be a multiple of [`BLOCK_BYTES`] and `output.len()` must be exactly
-/// [`output_len(input.len())`](output_len). Neither slice needs any alignment. On error the
-/// output is left untouched.
-///
-/// ```
-/// let input = [0u8; 144];
-/// let mut output = [0f32; 256];
-/// q4k::decode(&input, &mut output)?;
-/// assert!(q4k::decode(&input, &mut output[..255]).is_err());
-/// # Ok::<(), q4k::Error>(())
-/// ```
-pub fn decode(input: &[u8], output: &mut [f32]) -> Result<(), Error> {
-    Decoder::new().decode(input, output)
-}
-
-/// Decodes Q4_K blocks with one chosen kernel.
-///
-/// Same contract as [`decode`]; the length checks come first, then
-/// [`Error::KernelUnavailable`] if `kernel` cannot run here.
-///
-/// ```
-/// let input = [0u8; 144];
-/// let mut output = [0f32; 256];
-/// q4k::decode_with(q4k::Kernel::Scalar, &input, &mut output)?;
-/// # Ok::<(), q4k::Error>(())
-/// ```
-pub fn decode_with(kernel: Kernel, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
-    Decoder::new().kernel(kernel).decode(input, output)
 }

@@ -1,15 +1,18 @@
 //! Multi-threaded decoding of whole tensors with rayon (feature `parallel`).
 //!
-//! The output is split on block boundaries into chunks of [`PARALLEL_CHUNK_BLOCKS`] blocks, and
+//! The output is split on block boundaries into chunks of [`PARALLEL_CHUNK_BLOCKS`] blocks (by
+//! default; see [`Decoder::parallel_chunk_blocks`]), and
 //! the chunks are decoded by the threads of the rayon pool the caller runs in. Below
 //! [`PARALLEL_THRESHOLD_BLOCKS`] blocks, or in a one-thread pool, the work stays on the calling
 //! thread: waking another thread costs more than it saves there.
 
 use rayon::prelude::*;
 
-use crate::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K, Decoder, Error, Kernel};
+use crate::decode::{check, run};
+use crate::{BLOCK_VALUES, Decoder, Error, Kernel};
 
-/// Blocks per parallel task: 256 blocks are 36 KiB of input and 256 KiB of output.
+/// Blocks per parallel task, the default of [`Decoder::parallel_chunk_blocks`]: 256 blocks are
+/// 36 KiB of input and 256 KiB of output.
 ///
 /// Large enough that the cost of a task is lost in the decode, small enough that a chunk's
 /// output fits in a core's L2 cache and that a 1 MiB input still makes 29 chunks for the threads
@@ -20,7 +23,8 @@ use crate::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K, Decoder, Error, Kernel};
 pub const PARALLEL_CHUNK_BLOCKS: usize = 256;
 
 /// Inputs with fewer blocks than this are decoded on the calling thread by
-/// [`decode_parallel`], exactly as [`decode`](crate::decode) would.
+/// [`decode_parallel`], exactly as [`decode`](crate::decode) would; the default of
+/// [`Decoder::parallel_threshold_blocks`].
 ///
 /// 1024 blocks are 144 KiB of input and 1 MiB of output. Measured on a 2-core Zen 5 by timing
 /// the serial decode against a split in a 2-thread pool at 64 to 8192 blocks (fastest of
@@ -30,6 +34,71 @@ pub const PARALLEL_CHUNK_BLOCKS: usize = 256;
 /// where even the fastest possible kernel gains clearly, so small inputs are never slower than
 /// `decode`.
 pub const PARALLEL_THRESHOLD_BLOCKS: usize = 1024;
+
+/// How a [`Decoder`] splits work across threads: the tuning constants, settable per decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Split {
+    /// Fewer blocks than this stay on the calling thread.
+    threshold_blocks: usize,
+    /// Blocks per task, at least 1.
+    chunk_blocks: usize,
+}
+
+impl Split {
+    pub(crate) const DEFAULT: Split = Split {
+        threshold_blocks: PARALLEL_THRESHOLD_BLOCKS,
+        chunk_blocks: PARALLEL_CHUNK_BLOCKS,
+    };
+}
+
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+impl Decoder {
+    /// Sets the block count below which [`decode_parallel`](Self::decode_parallel) stays on the
+    /// calling thread (default [`PARALLEL_THRESHOLD_BLOCKS`]).
+    #[must_use]
+    pub const fn parallel_threshold_blocks(mut self, blocks: usize) -> Self {
+        self.parallel.threshold_blocks = blocks;
+        self
+    }
+
+    /// Sets the blocks per parallel task (default [`PARALLEL_CHUNK_BLOCKS`]; 0 counts as 1).
+    #[must_use]
+    pub const fn parallel_chunk_blocks(mut self, blocks: usize) -> Self {
+        self.parallel.chunk_blocks = if blocks == 0 { 1 } else { blocks };
+        self
+    }
+
+    /// Decodes on the threads of the current rayon pool; same contract and same output as
+    /// [`decode`](Self::decode), see [`decode_parallel`].
+    ///
+    /// The store policy is resolved once, for the whole output, before the work is split.
+    ///
+    /// ```
+    /// use q4k::{Decoder, Kernel};
+    ///
+    /// let input = vec![0u8; 4096 * q4k::BLOCK_BYTES];
+    /// let mut output = vec![0f32; q4k::output_len(input.len())];
+    /// Decoder::new().kernel(Kernel::Scalar).decode_parallel(&input, &mut output)?;
+    /// # Ok::<(), q4k::Error>(())
+    /// ```
+    pub fn decode_parallel(&self, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
+        let blocks = check(input, output)?;
+        let kernel = self.selected_kernel();
+        let streaming = self.streams(core::mem::size_of_val(output));
+        if blocks.len() < self.parallel.threshold_blocks || rayon::current_num_threads() < 2 {
+            // Small inputs and one-thread pools take exactly the path of `decode`.
+            return run(kernel, blocks, output, streaming);
+        }
+        if !kernel.is_available() {
+            return Err(Error::KernelUnavailable { kernel });
+        }
+        let chunk = self.parallel.chunk_blocks;
+        output
+            .par_chunks_mut(chunk.saturating_mul(BLOCK_VALUES))
+            .zip(blocks.par_chunks(chunk))
+            .try_for_each(|(out, blocks)| run(kernel, blocks, out, streaming))
+    }
+}
 
 /// Decodes Q4_K blocks into `f32` values on the threads of the current rayon pool, with the
 /// fastest kernel this CPU has.
@@ -62,26 +131,4 @@ pub fn decode_parallel(input: &[u8], output: &mut [f32]) -> Result<(), Error> {
 /// ```
 pub fn decode_parallel_with(kernel: Kernel, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
     Decoder::new().kernel(kernel).decode_parallel(input, output)
-}
-
-/// Whether `decode_parallel` should stay on the calling thread for an input of `input_len` bytes.
-pub(crate) fn serial(input_len: usize) -> bool {
-    input_len < PARALLEL_THRESHOLD_BLOCKS * BLOCK_BYTES || rayon::current_num_threads() < 2
-}
-
-/// Runs `kernel` over `blocks` in chunks on the current pool, `streaming` decided once for the
-/// whole output. The caller has checked the lengths (`out` holds 256 values per block);
-/// availability is checked here, before anything is written.
-pub(crate) fn run(
-    kernel: Kernel,
-    blocks: &[BlockQ4K],
-    out: &mut [f32],
-    streaming: bool,
-) -> Result<(), Error> {
-    if !kernel.is_available() {
-        return Err(Error::KernelUnavailable { kernel });
-    }
-    out.par_chunks_mut(PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES)
-        .zip(blocks.par_chunks(PARALLEL_CHUNK_BLOCKS))
-        .try_for_each(|(out, blocks)| kernel.run(blocks, out, streaming))
 }

@@ -36,7 +36,7 @@ fn call_every_entry_point(
 /// `None` (the best kernel) and every kernel, available or not.
 fn every_kernel_choice() -> Vec<Option<Kernel>> {
     core::iter::once(None)
-        .chain(Kernel::ALL.into_iter().map(Some))
+        .chain(Kernel::ALL.iter().copied().map(Some))
         .collect()
 }
 
@@ -281,7 +281,7 @@ fn error_display_names_the_numbers() {
             );
         }
     }
-    for kernel in Kernel::ALL {
+    for &kernel in Kernel::ALL {
         let error = Error::KernelUnavailable { kernel };
         let text = error.to_string();
         assert!(
@@ -317,7 +317,7 @@ fn kernel_names_and_display() {
     let names = ["scalar", "sse2", "avx2", "avx512", "neon"];
     assert_eq!(Kernel::ALL.len(), names.len());
     assert_eq!(Kernel::ALL[0], Kernel::Scalar);
-    for (kernel, name) in Kernel::ALL.into_iter().zip(names) {
+    for (kernel, name) in Kernel::ALL.iter().copied().zip(names) {
         assert_eq!(kernel.name(), name);
         assert_eq!(kernel.to_string(), name);
         assert_eq!(format!("{kernel:>8}").trim_start(), name);
@@ -419,4 +419,70 @@ fn successful_decode_writes_every_value() {
         );
         assert_same(&output, &decode_reference_all(&input), kernel.name());
     }
+}
+
+#[test]
+fn block_conversions_round_trip_and_debug_is_short() {
+    let blocks_bytes = realistic_blocks(0x5EED, 3);
+    for bytes in blocks_bytes.chunks_exact(BLOCK_BYTES) {
+        let array: [u8; BLOCK_BYTES] = bytes.try_into().unwrap();
+        let block = q4k::BlockQ4K::from(array);
+        assert_eq!(&q4k::blocks(bytes).unwrap()[0], &block);
+        assert_eq!(block.as_ref(), bytes);
+        assert_eq!(<[u8; BLOCK_BYTES]>::from(block), array);
+        let debug = format!("{block:?}");
+        assert!(
+            debug.contains("dmin") && debug.contains("scales_and_mins"),
+            "{debug}"
+        );
+        // d, dmin and 8 pairs, not 144 raw bytes.
+        assert!(debug.len() < 400, "{} characters: {debug}", debug.len());
+        assert!(debug.contains(&format!("{:?}", block.d())), "{debug}");
+    }
+}
+
+#[test]
+fn streaming_threshold_changes_nothing_but_the_stores() {
+    let input = realistic_blocks(0xABCD, 40);
+    let mut expected = vec![0f32; q4k::output_len(input.len())];
+    q4k::decode_with(Kernel::Scalar, &input, &mut expected).unwrap();
+    for kernel in available_kernels("streaming_threshold_changes_nothing_but_the_stores") {
+        for threshold in [0, 4096, usize::MAX] {
+            let mut output = vec![0f32; expected.len()];
+            Decoder::new()
+                .kernel(kernel)
+                .streaming_threshold(threshold)
+                .decode(&input, &mut output)
+                .unwrap();
+            assert_same(
+                &output,
+                &expected,
+                &format!("{kernel} threshold {threshold}"),
+            );
+        }
+    }
+}
+
+#[cfg(feature = "bytemuck")]
+#[test]
+fn bytemuck_views_blocks_like_blocks() {
+    let input = realistic_blocks(7, 5);
+    let cast: &[q4k::BlockQ4K] = bytemuck::cast_slice(&input);
+    assert_eq!(cast, q4k::blocks(&input).unwrap());
+    assert_eq!(bytemuck::cast_slice::<_, u8>(cast), &input[..]);
+    let zero: q4k::BlockQ4K = bytemuck::Zeroable::zeroed();
+    assert_eq!(zero.to_bytes(), [0u8; BLOCK_BYTES]);
+}
+
+#[cfg(feature = "zerocopy")]
+#[test]
+fn zerocopy_views_blocks_like_blocks() {
+    use zerocopy::{FromBytes, IntoBytes};
+    let input = realistic_blocks(9, 5);
+    // Unaligned: any offset works, as for `blocks`.
+    let shifted = [&[0u8][..], &input[..]].concat();
+    let view = <[q4k::BlockQ4K]>::ref_from_bytes(&shifted[1..]).unwrap();
+    assert_eq!(view, q4k::blocks(&input).unwrap());
+    assert_eq!(view.as_bytes(), &input[..]);
+    assert!(<[q4k::BlockQ4K]>::ref_from_bytes(&input[1..]).is_err());
 }

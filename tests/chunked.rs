@@ -246,7 +246,7 @@ fn longer_output_is_written_only_at_the_front() {
 
 #[test]
 fn unavailable_kernel_consumes_nothing() {
-    let Some(kernel) = q4k::Kernel::ALL.into_iter().find(|k| !k.is_available()) else {
+    let Some(kernel) = q4k::Kernel::ALL.iter().copied().find(|k| !k.is_available()) else {
         return; // every kernel runs here
     };
     let mut stream = ChunkedDecoder::with_decoder(q4k::Decoder::new().kernel(kernel));

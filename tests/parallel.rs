@@ -73,7 +73,7 @@ fn agrees_with_decode(blocks: usize, seed: u64, every_policy: bool) -> bool {
     if bits(&output) != bits(&expected) {
         return false;
     }
-    for kernel in Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+    for kernel in Kernel::ALL.iter().copied().filter(|k| k.is_available()) {
         q4k::decode_with(kernel, &input, &mut expected).expect("decode_with");
         let expected = bits(&expected);
         output.fill(f32::NAN);
@@ -128,7 +128,8 @@ fn bit_identical_in_global_pool() {
     println!(
         "kernels: {:?}, global pool {} threads",
         Kernel::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|k| k.is_available())
             .map(Kernel::name)
             .collect::<Vec<_>>(),
@@ -196,7 +197,7 @@ fn check_errors() {
     ];
     for (input, len) in cases {
         same_error_untouched(input, len, q4k::decode_parallel, q4k::decode);
-        for kernel in Kernel::ALL {
+        for &kernel in Kernel::ALL {
             same_error_untouched(
                 input,
                 len,
@@ -206,7 +207,7 @@ fn check_errors() {
         }
     }
     // A kernel that cannot run here: refused before anything is written.
-    for kernel in Kernel::ALL.into_iter().filter(|k| !k.is_available()) {
+    for kernel in Kernel::ALL.iter().copied().filter(|k| !k.is_available()) {
         same_error_untouched(
             &input,
             values,
@@ -231,4 +232,30 @@ fn errors_equal_decode_and_leave_output_untouched() {
 fn empty_input_is_fine() {
     let mut output: [f32; 0] = [];
     assert_eq!(q4k::decode_parallel(&[], &mut output), Ok(()));
+}
+
+#[test]
+fn parallel_tuning_changes_nothing_but_the_split() {
+    let blocks = 700;
+    let input = random_input(blocks, 0x7E57);
+    let mut expected = vec![0f32; blocks * BLOCK_VALUES];
+    q4k::decode_with(Kernel::Scalar, &input, &mut expected).unwrap();
+    let two = pool(2);
+    for (threshold, chunk) in [(0, 0), (0, 1), (1, 7), (700, 3), (701, 3), (usize::MAX, 1)] {
+        let mut output = vec![0f32; expected.len()];
+        two.install(|| {
+            Decoder::new()
+                .parallel_threshold_blocks(threshold)
+                .parallel_chunk_blocks(chunk)
+                .decode_parallel(&input, &mut output)
+        })
+        .unwrap();
+        assert!(
+            output
+                .iter()
+                .zip(&expected)
+                .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
+            "threshold {threshold} chunk {chunk}"
+        );
+    }
 }

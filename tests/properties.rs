@@ -31,7 +31,8 @@ fn check<A: Testable>(test: &str, property: A) {
 /// The kernels available here, without printing (the tests print them once).
 fn kernels_here() -> Vec<Kernel> {
     Kernel::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| k.is_available())
         .collect()
 }
@@ -351,7 +352,7 @@ fn any_block_decodes_through_every_api() {
         let mut out = [0f32; BLOCK_VALUES];
         ok &= q4k::decode(&bytes, &mut out).is_ok() && report("decode", &out, &want);
 
-        for kernel in Kernel::ALL {
+        for &kernel in Kernel::ALL {
             for stores in [Stores::Auto, Stores::Cached, Stores::Streaming] {
                 let mut out = [0f32; BLOCK_VALUES];
                 let result = Decoder::new()

@@ -117,7 +117,7 @@ fn independent_formula_matches_gguf() {
     assert_same(
         &decode_reference_all(&v.bytes),
         &v.expected,
-        "FORMAT.md formula vs gguf",
+        "docs/format.md formula vs gguf",
     );
 }
 

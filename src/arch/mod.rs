@@ -1,9 +1,13 @@
 //! Instruction-set specific kernels. Each submodule holds only `#[target_feature]` code; the
-//! choice between them is made once per call in [`crate::kernel`].
+//! choice between them is made once per call, in the dispatch of each operation.
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(
+    target_arch = "aarch64",
+    target_feature = "neon",
+    target_endian = "little"
+))]
 pub(crate) mod aarch64;
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 pub(crate) mod x86_64;
 
 #[cfg(test)]
@@ -24,7 +28,8 @@ mod tests {
     #[cfg_attr(miri, ignore = "Miri cannot execute SIMD intrinsics")]
     fn test_imp_001_simd_kernels_match_scalar_bit_for_bit() {
         let kernels: Vec<Kernel> = Kernel::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|k| *k != Kernel::Scalar && k.is_available())
             .collect();
         eprintln!(
@@ -49,7 +54,7 @@ mod tests {
                     }
                     let input = &raw[in_offset..in_offset + count * BLOCK_BYTES];
                     let values = count * BLOCK_VALUES;
-                    scalar::decode_blocks(blocks(input).unwrap(), &mut expected[..values]);
+                    scalar::decode::decode_blocks(blocks(input).unwrap(), &mut expected[..values]);
                     for &kernel in &kernels {
                         for out_offset in 0..16 {
                             for stores in [Stores::Cached, Stores::Streaming] {

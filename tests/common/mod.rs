@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the kernels to run, an independent decoder written
-//! from FORMAT.md, and bit-exact comparison.
+//! from docs/format.md, and bit-exact comparison.
 #![allow(dead_code)]
+
+pub mod llama;
 
 use q4k::Kernel;
 
@@ -8,7 +10,8 @@ use q4k::Kernel;
 /// the test log.
 pub fn available_kernels(test: &str) -> Vec<Kernel> {
     let kernels: Vec<Kernel> = Kernel::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| k.is_available())
         .collect();
     let names: Vec<&str> = kernels.iter().map(|k| k.name()).collect();
@@ -30,7 +33,8 @@ pub fn available_kernels(test: &str) -> Vec<Kernel> {
 /// Every kernel that cannot run here.
 pub fn unavailable_kernels() -> Vec<Kernel> {
     Kernel::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| !k.is_available())
         .collect()
 }
@@ -59,7 +63,7 @@ pub fn f16_reference(bits: u16) -> f32 {
     (if negative { -magnitude } else { magnitude }) as f32
 }
 
-/// The eight 6-bit scales and eight 6-bit mins, unpacked as FORMAT.md describes.
+/// The eight 6-bit scales and eight 6-bit mins, unpacked as docs/format.md describes.
 pub fn unpack_scales(s: &[u8]) -> ([u8; 8], [u8; 8]) {
     assert_eq!(s.len(), 12);
     let mut sc = [0u8; 8];
@@ -94,7 +98,7 @@ pub fn sub_block(index: usize) -> usize {
     index / 32
 }
 
-/// One block decoded with FORMAT.md's formula, `(d * sc) * q - dmin * m` in f32, no fusing.
+/// One block decoded with the formula of docs/format.md, `(d * sc) * q - dmin * m` in f32, no fusing.
 pub fn decode_reference(block: &[u8]) -> [f32; 256] {
     assert_eq!(block.len(), 144);
     let d = f16_reference(u16::from_le_bytes([block[0], block[1]]));

@@ -1,9 +1,12 @@
-//! aarch64 kernels: Advanced SIMD (NEON).
+//! aarch64 kernels: Advanced SIMD (NEON), and its detection.
+//!
+//! Compiled only for little-endian targets with NEON in their float ABI: the `-softfloat`
+//! and big-endian targets run the scalar kernels.
 
 pub(crate) mod neon;
 
 /// Whether the NEON kernel can run: detected on the CPU with `std`, taken from the build's
-/// target features without it (NEON is baseline on aarch64 except on the `-softfloat` targets).
+/// target features without it (always true where this module is compiled).
 #[inline]
 pub(crate) fn has_neon() -> bool {
     #[cfg(feature = "std")]

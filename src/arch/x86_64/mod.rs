@@ -1,4 +1,8 @@
-//! x86_64 kernels: SSE2 (baseline), AVX2 with FMA, AVX-512F.
+//! x86_64 kernels: SSE2 (baseline), AVX2 with FMA, AVX-512; CPU detection and the helpers the
+//! kernels of every operation share.
+//!
+//! Compiled only where the float ABI has SSE2 (`target_feature = "sse2"`): the soft-float
+//! targets (`x86_64-unknown-none`, `x86_64-unknown-uefi`) run the scalar kernels.
 //!
 //! Each `decode` writes `min(blocks.len(), out.len() / 256)` blocks, so an inconsistent pair of
 //! lengths cannot write out of bounds; the callers pass `out.len() == blocks.len() * 256`.

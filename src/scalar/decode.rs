@@ -1,4 +1,4 @@
-//! The portable scalar kernel: the fallback on every target and the oracle for every SIMD kernel.
+//! The portable scalar decode kernel.
 //!
 //! Written for clarity and for the auto-vectoriser: fixed-size arrays so that no bounds check
 //! survives, and one straight loop per 32-value sub-block computing

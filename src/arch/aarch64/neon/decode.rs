@@ -51,11 +51,9 @@ const QUANT_VALUES: [f32; 16] = [
 /// Decodes whole blocks; `out` holds 256 values per block (excess on either side is not
 /// written).
 ///
-/// # Safety
-///
-/// The CPU must have NEON: outside code compiled with NEON enabled, calling this
-/// `#[target_feature]` function is `unsafe`, and the caller checks
-/// [`has_neon`](super::has_neon) first.
+/// A safe `#[target_feature]` function: it has no precondition beyond NEON itself, so code
+/// compiled with NEON calls it directly, and other code calls it in an `unsafe` block after
+/// checking [`has_neon`](crate::arch::aarch64::has_neon).
 // Called once per slice; kept out of line so profilers and symbol checks see the kernel.
 #[inline(never)]
 #[target_feature(enable = "neon")]
@@ -130,7 +128,7 @@ fn scales_and_mins(head: uint8x16_t) -> ([float32x4_t; 2], [float32x4_t; 2]) {
     let d_dmin = f16_to_f32(vget_low_u16(vreinterpretq_u16_u8(head)));
 
     // In 32-bit words, head is [d dmin, s0..4, s4..8, s8..12]. The six-bit scales and mins, as
-    // laid out in FORMAT.md, are built as the words [sc0..4, m0..4, sc4..8, m4..8]: the first
+    // laid out in docs/format.md, are built as the words [sc0..4, m0..4, sc4..8, m4..8]: the first
     // two are s0..4 and s4..8 masked to six bits, the last two the low and the high nibbles of
     // s8..12 with the top two bits of s0..4 and of s4..8 inserted above them (SLI).
     let low = vextq_u8::<4>(head, head);

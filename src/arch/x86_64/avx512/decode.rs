@@ -16,7 +16,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{SMALL_F32, scales_and_mins_u64};
+use crate::arch::x86_64::{SMALL_F32, scales_and_mins_u64};
 use crate::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K};
 
 /// Floats per vector, and per 64-byte cache line.
@@ -132,8 +132,9 @@ unsafe fn decode_shifted<const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut f32,
     // SAFETY: AVX-512F is enabled here.
     let mut current = unsafe { tables(first) };
     for (i, block) in blocks.iter().enumerate() {
-        // SAFETY: AVX-512F is enabled here.
-        let next = unsafe { tables(blocks.get(i + 1).unwrap_or(block)) };
+        // The next block's tables, built early to overlap their latency; none after the last.
+        // SAFETY: AVX-512F is enabled here (closures inherit the function's target features).
+        let next = blocks.get(i + 1).map(|next| unsafe { tables(next) });
         let start = if i + 1 < blocks.len() {
             blocks.as_ptr().cast::<u8>().wrapping_add(BLOCK_BYTES * i)
         } else {
@@ -192,7 +193,9 @@ unsafe fn decode_shifted<const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut f32,
         }
         previous_last = current[7];
         previous_end = starts[4];
-        current = next;
+        if let Some(next) = next {
+            current = next;
+        }
     }
     let tail = _mm512_permutexvar_ps(_mm512_srli_epi32::<4>(previous_end), previous_last);
     // SAFETY: writes lanes `0..shift`, the last `shift` output floats.

@@ -9,7 +9,7 @@
 
 use core::arch::x86_64::*;
 
-use super::scales_and_mins_u64;
+use crate::arch::x86_64::scales_and_mins_u64;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Floats per vector.

@@ -1,0 +1,3 @@
+//! Advanced SIMD (NEON) kernels, little-endian only.
+
+pub(crate) mod decode;

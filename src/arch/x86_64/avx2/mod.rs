@@ -1,0 +1,3 @@
+//! AVX2 (with FMA) kernels.
+
+pub(crate) mod decode;

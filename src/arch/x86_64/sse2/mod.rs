@@ -1,0 +1,3 @@
+//! SSE2 kernels, baseline on every x86_64 CPU whose float ABI uses SSE.
+
+pub(crate) mod decode;

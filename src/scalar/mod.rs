@@ -1,0 +1,4 @@
+//! The portable scalar kernels: the fallback on every target and the oracle that every SIMD
+//! kernel is tested against, bit for bit. Each file reads like the reference it reproduces.
+
+pub(crate) mod decode;
