@@ -64,6 +64,13 @@ write("chunked", "feed-into-mixed", chunked(0, [(1, 200), (3, 77), (5, 144), (7,
 write("chunked", "short-output", chunked(2, [(1, 100), (0x1D, 100), (0x25, 288)]))
 write("chunked", "unavailable-kernel", chunked(4, [(1, 144), (0, 144)]))
 
+# dot_f32: entry (0 dot, 1 parallel, 2 matvec), kernel choice (even: byte after it), rows,
+# blocks per row, three length deltas (4..7 = none), then the bytes the data repeats.
+write("dot_f32", "dot-two-blocks", bytes([0, 1, 1, 2, 4, 4, 4]) + BLOCKS[0] + BLOCKS[1])
+write("dot_f32", "matvec-kernels", bytes([2, 0, 3, 3, 1, 5, 6, 7]) + BLOCKS[2] + BLOCKS[3])
+write("dot_f32", "parallel-short-weights", bytes([1, 1, 5, 1, 0, 4, 4]) + BLOCKS[1])
+write("dot_f32", "activations-off", bytes([2, 1, 2, 1, 4, 0, 4]) + BLOCKS[0])
+
 # gguf: the whole case is the file; the seeds are the test files that llama.cpp's gguf writer
 # produced (tests/vectors/gguf/generate.py).
 VECTORS = os.path.join(HERE, "..", "tests", "vectors", "gguf")

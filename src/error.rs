@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::{BLOCK_BYTES, Kernel};
+use crate::{BLOCK_BYTES, BLOCK_VALUES, Kernel};
 
 /// Why a decode call refused its arguments.
 ///
@@ -36,6 +36,23 @@ pub enum Error {
         /// The number of bytes after the last whole block (1..=143).
         count: usize,
     },
+    /// An activation vector whose length is not a multiple of the 256 values of a block
+    /// (from [`dot_f32`](crate::dot_f32) and [`matvec_f32`](crate::matvec_f32)).
+    ActivationLength {
+        /// The number of activation values that was passed.
+        len: usize,
+    },
+    /// The weights are not `rows` rows of `row_bytes` bytes each, where a row holds one Q4_K
+    /// block per 256 activations (from [`dot_f32`](crate::dot_f32), where `rows` is 1, and
+    /// [`matvec_f32`](crate::matvec_f32), where `rows` is the output length).
+    WeightsLength {
+        /// The length of the weights in bytes.
+        len: usize,
+        /// The number of rows expected: the output length (1 for a dot product).
+        rows: usize,
+        /// The bytes of one row: `activations / 256 * 144`.
+        row_bytes: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -58,6 +75,18 @@ impl fmt::Display for Error {
             Error::TrailingBytes { count } => write!(
                 f,
                 "the stream ended with {count} bytes after the last whole {BLOCK_BYTES}-byte block"
+            ),
+            Error::ActivationLength { len } => write!(
+                f,
+                "{len} activations are not a multiple of the {BLOCK_VALUES}-value Q4_K block"
+            ),
+            Error::WeightsLength {
+                len,
+                rows,
+                row_bytes,
+            } => write!(
+                f,
+                "weights hold {len} bytes but {rows} rows of {row_bytes} bytes were expected"
             ),
         }
     }

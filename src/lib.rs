@@ -50,6 +50,7 @@ mod arch;
 mod block;
 mod chunked;
 mod decode;
+mod dot_f32;
 mod error;
 mod f16;
 pub mod gguf;
@@ -63,6 +64,10 @@ mod test_rng;
 pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;
 pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with};
+pub use dot_f32::{dot_f32, dot_f32_with, matvec_f32, matvec_f32_with};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use dot_f32::{matvec_f32_parallel, matvec_f32_parallel_with};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;
