@@ -364,6 +364,16 @@ fn q4k_tensors_decode_to_the_reference_values() {
             );
         }
         assert_eq!(w.row(rows), None);
+
+        // The matrix shape is what `matvec_f32` needs: row r of its output is row r's dot.
+        let x: Vec<f32> = (0..w.row_values()).map(|i| (i % 7) as f32 - 3.0).collect();
+        let mut y = vec![f32::NAN; w.rows()];
+        q4k::matvec_f32(w.bytes(), &x, &mut y).expect("the shapes fit");
+        for (r, y) in y.iter().enumerate() {
+            let row = w.row(r).expect("row");
+            let dot = q4k::dot_f32(row, &x).expect("one row");
+            assert_eq!(y.to_bits(), dot.to_bits(), "{name}: row {r}");
+        }
     }
 }
 

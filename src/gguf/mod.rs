@@ -555,9 +555,14 @@ impl<'a> Tensor<'a> {
 /// # fn run(gguf: &q4k::gguf::Gguf<'_>) -> Result<(), q4k::gguf::Error> {
 /// let w = gguf.tensor("blk.0.attn_q.weight")?.q4k()?;
 /// let mut values = vec![0f32; w.values()];
-/// q4k::decode(w.bytes(), &mut values)?;                  // the whole matrix
-/// let first = &q4k::blocks(w.row(0).unwrap_or_default())?; // or one row as blocks
-/// # let _ = first;
+/// q4k::decode(w.bytes(), &mut values)?;                   // the whole matrix
+///
+/// let x = vec![1.0f32; w.row_values()];                   // activations
+/// let mut y = vec![0f32; w.rows()];
+/// q4k::matvec_f32(w.bytes(), &x, &mut y)?;                // y = W x, without decoding W
+///
+/// let first_row = q4k::blocks(w.row(0).unwrap_or_default())?; // one row as blocks
+/// # let _ = first_row;
 /// # Ok(())
 /// # }
 /// ```
