@@ -16,6 +16,11 @@
 //! # Ok::<(), q4k::Error>(())
 //! ```
 //!
+//! [`decode_f16`] and [`decode_bf16`] write IEEE binary16 or bfloat16 bits instead (`&mut [u16]`;
+//! with the `half` feature, `decode_half` takes `&mut [half::f16]` or `&mut [half::bf16]`):
+//! each value is decode's `f32` rounded to nearest, ties to even, as llama.cpp rounds, with half
+//! the bytes written.
+//!
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
@@ -28,6 +33,8 @@
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
 //! - `parallel`: `decode_parallel`, multi-threaded decoding of whole tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
+//! - `half`: `decode_half` and friends, which write the `half` crate's `f16` and `bf16`
+//!   types (the ones candle and burn use) directly.
 //! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`], for callers who cast with
 //!   those crates.
 //!
@@ -50,6 +57,7 @@ mod arch;
 mod block;
 mod chunked;
 mod decode;
+mod decode_half;
 mod dot_f32;
 mod error;
 mod f16;
@@ -64,6 +72,10 @@ mod test_rng;
 pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;
 pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with};
+#[cfg(feature = "half")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+pub use decode_half::{HalfFloat, decode_half};
+pub use decode_half::{decode_bf16, decode_bf16_with, decode_f16, decode_f16_with};
 pub use dot_f32::{dot_f32, dot_f32_with, matvec_f32, matvec_f32_with};
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
@@ -74,7 +86,8 @@ pub use kernel::Kernel;
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use parallel::{
-    PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_parallel, decode_parallel_with,
+    PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_bf16_parallel, decode_f16_parallel,
+    decode_parallel, decode_parallel_with,
 };
 
 /// Bytes in one Q4_K block.

@@ -2,4 +2,5 @@
 //! kernel is tested against, bit for bit. Each file reads like the reference it reproduces.
 
 pub(crate) mod decode;
+pub(crate) mod decode_half;
 pub(crate) mod dot_f32;

@@ -1,4 +1,5 @@
 //! Advanced SIMD (NEON) kernels, little-endian only.
 
 pub(crate) mod decode;
+pub(crate) mod decode_half;
 pub(crate) mod dot_f32;

@@ -1,4 +1,5 @@
 //! AVX2 (with FMA) kernels.
 
 pub(crate) mod decode;
+pub(crate) mod decode_half;
 pub(crate) mod dot_f32;

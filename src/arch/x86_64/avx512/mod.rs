@@ -1,4 +1,5 @@
 //! AVX-512 kernels.
 
 pub(crate) mod decode;
+pub(crate) mod decode_half;
 pub(crate) mod dot_f32;
