@@ -71,6 +71,17 @@ write("dot_f32", "matvec-kernels", bytes([2, 0, 3, 3, 1, 5, 6, 7]) + BLOCKS[2] +
 write("dot_f32", "parallel-short-weights", bytes([1, 1, 5, 1, 0, 4, 4]) + BLOCKS[1])
 write("dot_f32", "activations-off", bytes([2, 1, 2, 1, 4, 0, 4]) + BLOCKS[0])
 
+# encode: element type (0 f32, 1 f16, 2 bf16), kernel, output length delta, then the values.
+def f32s(values):
+    return struct.pack("<%df" % len(values), *values)
+ramp = [((i * 37) % 101 - 50) * 0.01 for i in range(512)]
+write("encode", "f32-two-blocks", bytes([0, 3, 0]) + f32s(ramp))
+write("encode", "f32-constant-and-zero", bytes([0, 2, 0]) + f32s([0.5] * 256 + [0.0] * 256))
+write("encode", "f32-nan", bytes([0, 1, 0]) + f32s(ramp[:300] + [float("nan")] + ramp[301:]))
+write("encode", "f32-short-output", bytes([0, 0, 0xFF]) + f32s(ramp[:256]))
+write("encode", "f16-one-block", bytes([1, 3, 0]) + struct.pack("<256H", *[(i * 97) % 0x7C00 for i in range(256)]))
+write("encode", "bf16-one-block", bytes([2, 2, 0]) + struct.pack("<256H", *[(i * 131) % 0x7F80 for i in range(256)]))
+
 # gguf: the whole case is the file; the seeds are the test files that llama.cpp's gguf writer
 # produced (tests/vectors/gguf/generate.py).
 VECTORS = os.path.join(HERE, "..", "tests", "vectors", "gguf")

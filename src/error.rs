@@ -4,7 +4,7 @@ use core::fmt;
 
 use crate::{BLOCK_BYTES, BLOCK_VALUES, Kernel};
 
-/// Why a decode call refused its arguments.
+/// Why a call refused its arguments.
 ///
 /// Every call that returns an `Err` leaves the caller's output untouched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,6 +53,19 @@ pub enum Error {
         /// The bytes of one row: `activations / 256 * 144`.
         row_bytes: usize,
     },
+    /// The values to encode are not whole 256-value blocks, or the output does not hold exactly
+    /// 144 bytes for every 256 values.
+    EncodeLength {
+        /// The number of values passed to the encoder.
+        values: usize,
+        /// The length of the output slice in bytes.
+        output: usize,
+    },
+    /// A value to encode is NaN or infinite.
+    NonFinite {
+        /// The index of the first such value in the input.
+        index: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -88,6 +101,14 @@ impl fmt::Display for Error {
                 f,
                 "weights hold {len} bytes but {rows} rows of {row_bytes} bytes were expected"
             ),
+            Error::EncodeLength { values, output } => write!(
+                f,
+                "cannot encode {values} values into {output} bytes: the values must be whole \
+                 blocks of {BLOCK_VALUES} and the output {BLOCK_BYTES} bytes per block"
+            ),
+            Error::NonFinite { index } => {
+                write!(f, "input value {index} is NaN or infinite")
+            }
         }
     }
 }

@@ -24,6 +24,10 @@
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
+//! The other direction, [`encode`], quantizes `f32` (or, through [`Encoder`], f16 and bf16)
+//! weights to Q4_K byte for byte as llama.cpp's `quantize_row_q4_K_ref`, with SIMD kernels that
+//! search eight or sixteen sub-blocks at once, one per vector lane.
+//!
 //! Model files are read in place by [`gguf`]: a zero-copy, allocation-free GGUF reader that
 //! finds a tensor by name and hands its Q4_K blocks to the decoder.
 //!
@@ -31,7 +35,8 @@
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: `decode_parallel`, multi-threaded decoding of whole tensors with rayon.
+//! - `parallel`: `decode_parallel` and `encode_parallel`, multi-threaded decoding and encoding
+//!   of whole tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
 //! - `half`: `decode_half` and friends, which write the `half` crate's `f16` and `bf16`
 //!   types (the ones candle and burn use) directly.
@@ -44,7 +49,9 @@
 //! the one dispatch from a [`Kernel`] to a kernel; `scalar/` holds the portable kernels, which
 //! are also the oracle of the tests; `arch/<arch>/<isa>/<operation>.rs` holds the
 //! `#[target_feature]` kernels, with the helpers an instruction set's kernels share in
-//! `arch/<arch>/mod.rs`.
+//! `arch/<arch>/mod.rs`. The encoder's SIMD kernels are one lane-parallel algorithm
+//! (`arch/encode.rs`) written over a small trait of elementwise vector operations
+//! (`arch/lanes.rs`) that each instruction set implements.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
@@ -59,6 +66,7 @@ mod chunked;
 mod decode;
 mod decode_half;
 mod dot_f32;
+mod encode;
 mod error;
 mod f16;
 pub mod gguf;
@@ -80,6 +88,10 @@ pub use dot_f32::{dot_f32, dot_f32_with, matvec_f32, matvec_f32_with};
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use dot_f32::{matvec_f32_parallel, matvec_f32_parallel_with};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use encode::encode_parallel;
+pub use encode::{Encoder, encode, encode_bf16, encode_f16, encode_with};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;

@@ -3,3 +3,4 @@
 pub(crate) mod decode;
 pub(crate) mod decode_half;
 pub(crate) mod dot_f32;
+pub(crate) mod encode;

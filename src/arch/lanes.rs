@@ -1,0 +1,74 @@
+//! The vector operations that the lane-parallel encoder is written in, one implementation per
+//! instruction set (in `<isa>/encode.rs`).
+//!
+//! A vector holds the same quantity of several sub-blocks side by side, one sub-block per lane,
+//! so every operation is elementwise and every per-lane result is the scalar C's, rounded the
+//! same way: there is no horizontal operation, and none of the operations is fused.
+
+/// Sub-blocks handled together: four blocks, two vectors of the widest kind (16 lanes of
+/// AVX-512).
+pub(crate) const CHUNK_SUB_BLOCKS: usize = 32;
+
+/// One quantity of the [`CHUNK_SUB_BLOCKS`] sub-blocks of a chunk, lane `j` for sub-block `j`.
+pub(crate) type Row = [f32; CHUNK_SUB_BLOCKS];
+
+/// Elementwise `f32` vector operations over `LANES` sub-blocks.
+///
+/// A value of a type implementing this trait is proof that the CPU has the instruction set the
+/// implementation uses (it can only be made where that was checked), so the methods are safe.
+pub(crate) trait Lanes: Copy {
+    /// Lanes per vector: 4, 8 or 16 (a divisor of [`CHUNK_SUB_BLOCKS`]).
+    const LANES: usize;
+    /// A vector of `LANES` `f32`.
+    type F: Copy;
+    /// A per-lane condition.
+    type M: Copy;
+
+    /// Every lane `v`.
+    fn splat(self, v: f32) -> Self::F;
+    /// Lanes `part * LANES ..` of `row` (`part < CHUNK_SUB_BLOCKS / LANES`).
+    fn load(self, row: &Row, part: usize) -> Self::F;
+    /// Stores into lanes `part * LANES ..` of `row` (`part < CHUNK_SUB_BLOCKS / LANES`).
+    fn store(self, v: Self::F, row: &mut Row, part: usize);
+    /// `a + b`.
+    fn add(self, a: Self::F, b: Self::F) -> Self::F;
+    /// `a - b`.
+    fn sub(self, a: Self::F, b: Self::F) -> Self::F;
+    /// `a * b`.
+    fn mul(self, a: Self::F, b: Self::F) -> Self::F;
+    /// `a / b`, correctly rounded.
+    fn div(self, a: Self::F, b: Self::F) -> Self::F;
+    /// The square root, correctly rounded.
+    fn sqrt(self, a: Self::F) -> Self::F;
+    /// `fabsf`: the sign bit cleared.
+    fn abs(self, a: Self::F) -> Self::F;
+    /// `if x < m { x } else { m }`, per lane (C's `if (x < min) min = x`).
+    fn min(self, x: Self::F, m: Self::F) -> Self::F;
+    /// `if x > m { x } else { m }`, per lane (C's `if (x > max) max = x`).
+    fn max(self, x: Self::F, m: Self::F) -> Self::F;
+    /// `a > b` (false where either is NaN).
+    fn gt(self, a: Self::F, b: Self::F) -> Self::M;
+    /// `a < b` (false where either is NaN).
+    fn lt(self, a: Self::F, b: Self::F) -> Self::M;
+    /// `a == b` (false where either is NaN; `-0 == +0`).
+    fn eq(self, a: Self::F, b: Self::F) -> Self::M;
+    /// Both conditions.
+    fn and(self, a: Self::M, b: Self::M) -> Self::M;
+    /// `if m { a } else { b }`, per lane.
+    fn select(self, m: Self::M, a: Self::F, b: Self::F) -> Self::F;
+    /// `MAX(0, MIN(15, nearest_int(v)))` as `f32`, bit for bit as
+    /// [`quant`](crate::scalar::encode::quant) for every input, NaN and infinities included.
+    fn quant(self, v: Self::F) -> Self::F;
+
+    /// Stores quants (whole numbers 0..=15 as `f32`) as bytes into lanes `part * LANES ..` of
+    /// `row` (`part < CHUNK_SUB_BLOCKS / LANES`).
+    #[inline(always)]
+    fn store_quants(self, v: Self::F, row: &mut [u8; CHUNK_SUB_BLOCKS], part: usize) {
+        let mut values = [0f32; CHUNK_SUB_BLOCKS];
+        self.store(v, &mut values, part);
+        let lanes = part * Self::LANES..(part + 1) * Self::LANES;
+        for (q, &v) in row[lanes.clone()].iter_mut().zip(&values[lanes]) {
+            *q = v as u8;
+        }
+    }
+}
