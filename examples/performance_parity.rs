@@ -507,7 +507,12 @@ fn check_targets(results: &[SizeResult]) -> Verdicts {
             let speedup = scalar.median / best.median;
             let limit = r
                 .get(Case::PlainStore)
-                .map(|stores| format!(", the plain-store loop {:.2}x", scalar.median / stores.median))
+                .map(|stores| {
+                    format!(
+                        ", the plain-store loop {:.2}x",
+                        scalar.median / stores.median
+                    )
+                })
                 .unwrap_or_default();
             println!(
                 "INFO  {}: {} at {speedup:.2}x scalar{limit} (bounded by the stores, not a goal)",

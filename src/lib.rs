@@ -47,11 +47,13 @@ mod arch;
 mod block;
 mod chunked;
 mod decode;
+mod dot;
 mod error;
 mod f16;
 mod kernel;
 #[cfg(feature = "parallel")]
 mod parallel;
+mod q8k;
 mod scalar;
 #[cfg(test)]
 mod test_rng;
@@ -59,6 +61,13 @@ mod test_rng;
 pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;
 pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use dot::{
+    MATVEC_PARALLEL_TASKS_PER_THREAD, MATVEC_PARALLEL_THRESHOLD_BYTES, matvec_q8k_parallel,
+    matvec_q8k_parallel_with,
+};
+pub use dot::{dot_q8k, dot_q8k_with, matvec_q8k, matvec_q8k_with};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;
@@ -67,6 +76,7 @@ pub use kernel::Kernel;
 pub use parallel::{
     PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_parallel, decode_parallel_with,
 };
+pub use q8k::{BlockQ8K, Q8K_BLOCK_BYTES, q8k_as_bytes, q8k_blocks, quantize_q8k};
 
 /// Bytes in one Q4_K block.
 pub const BLOCK_BYTES: usize = 144;

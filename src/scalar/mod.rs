@@ -2,3 +2,4 @@
 //! kernel is tested against, bit for bit. Each file reads like the reference it reproduces.
 
 pub(crate) mod decode;
+pub(crate) mod dot;

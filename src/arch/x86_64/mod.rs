@@ -41,6 +41,29 @@ pub(crate) fn has_avx512f() -> bool {
     }
 }
 
+/// Whether the AVX-512 dot-product kernel can run: AVX-512F, AVX-512BW (byte shuffles) and
+/// AVX512-VNNI (`vpdpbusd`, `vpdpwssd`). Without BW and VNNI the [`Kernel::Avx512`] dot runs
+/// the AVX2 kernel, which every AVX-512 CPU can run.
+///
+/// [`Kernel::Avx512`]: crate::Kernel::Avx512
+#[inline]
+pub(crate) fn has_avx512_vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vnni"
+        ))
+    }
+}
+
 /// The eight 6-bit sub-block scales and the eight 6-bit mins of a block, one per byte:
 /// `(scales, mins)` as little-endian `u64`s, byte `j` for sub-block `j`.
 ///

@@ -1,3 +1,4 @@
 //! AVX2 (with FMA) kernels.
 
 pub(crate) mod decode;
+pub(crate) mod dot;

@@ -1,3 +1,4 @@
 //! SSE2 kernels, baseline on every x86_64 CPU whose float ABI uses SSE.
 
 pub(crate) mod decode;
+pub(crate) mod dot;
