@@ -79,7 +79,7 @@ fn activations(seed: u64, count: usize) -> Vec<BlockQ8K> {
     q4k::quantize_q8k(&values, &mut blocks).unwrap();
     for (i, block) in blocks.iter_mut().enumerate() {
         // Every third block (shifted by the seed) is raw bytes instead.
-        if (i as u64 + seed).is_multiple_of(3) {
+        if (i as u64).wrapping_add(seed).is_multiple_of(3) {
             let bytes: [u8; 292] = raw[292 * i..292 * (i + 1)].try_into().unwrap();
             *block = BlockQ8K::from_bytes(bytes);
         }
