@@ -76,7 +76,16 @@ fn dot(row: &[BlockQ4K], activations: &[BlockQ8K]) -> f32 {
         let dmin = x.dmin() * y.d();
         sumf -= dmin * sumi as f32;
     }
-    finish(sums, sumf)
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` is eight writable floats.
+    unsafe {
+        vst1q_f32(lanes.as_mut_ptr(), sums[0]);
+        vst1q_f32(lanes.as_mut_ptr().add(4), sums[1]);
+    }
+    for sum in lanes {
+        sumf += sum;
+    }
+    sumf
 }
 
 /// `out[r] = dot(row r, activations)` with `SDOT`.

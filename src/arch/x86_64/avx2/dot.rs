@@ -36,6 +36,9 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
     let mut sumf = state.sumf;
     let low_nibbles = _mm256_set1_epi8(0x0F);
+    // Opaque to the compiler, which would otherwise rewrite the two shuffles of
+    // `transpose_lanes` into four.
+    let dword_order = core::hint::black_box(_mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
     for (x, y) in row.iter().zip(prepared) {
         let (scales, mins) = scales_and_mins_u64(x);
         let scales =
@@ -44,7 +47,7 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
         for g in 0..4 {
             // SAFETY: group `g` of the 128 quant bytes is 32 readable bytes at `32 * g`.
             let raw = unsafe { _mm256_loadu_si256(x.quants().as_ptr().add(32 * g).cast()) };
-            let t = transpose_lanes(raw);
+            let t = transpose_lanes(raw, dword_order);
             let low = _mm256_and_si256(t, low_nibbles);
             let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), low_nibbles);
             // Sub-block 2g is in the low nibbles, 2g + 1 in the high ones (slots as in
@@ -82,14 +85,14 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
 
 /// Reorders 32 weight bytes so that dword `l` holds bytes `l, l + 8, l + 16, l + 24`: the four
 /// values of lane `l` (in both nibbles), in the order of the prepared activations.
+/// `dword_order` is `[0, 2, 4, 6, 1, 3, 5, 7]`.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-pub(crate) fn transpose_lanes(raw: __m256i) -> __m256i {
+fn transpose_lanes(raw: __m256i, dword_order: __m256i) -> __m256i {
     // Dwords 0, 2, 4, 6 (bytes 0..4, 8..12, 16..20, 24..28) to the low half, 1, 3, 5, 7 to the
     // high half; then a 4x4 byte transpose in each half.
-    let dwords = _mm256_permutevar8x32_epi32(raw, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
     _mm256_shuffle_epi8(
-        dwords,
+        _mm256_permutevar8x32_epi32(raw, dword_order),
         _mm256_setr_epi8(
             0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6,
             10, 14, 3, 7, 11, 15,
