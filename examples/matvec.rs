@@ -130,9 +130,12 @@ fn stats(mut samples: Vec<f64>) -> Stats {
     }
 }
 
+/// A named closure to time.
+type Contender<'a> = (String, Box<dyn FnMut() + 'a>);
+
 /// Times each contender `rounds` times in round-robin (shuffled order per round), a warm-up
 /// call before each sample; returns seconds per call.
-fn round_robin(contenders: &mut [(String, Box<dyn FnMut() + '_>)], rounds: usize) -> Vec<Stats> {
+fn round_robin(contenders: &mut [Contender<'_>], rounds: usize) -> Vec<Stats> {
     let mut samples = vec![Vec::new(); contenders.len()];
     let mut order: Vec<usize> = (0..contenders.len()).collect();
     let mut seed = 12345u64;
@@ -211,7 +214,7 @@ fn main() {
         let w = weights(rows * ROW_BYTES);
         let bytes = w.len();
         let mut outs: Vec<Vec<f32>> = kernels.iter().map(|_| vec![0f32; rows]).collect();
-        let mut contenders: Vec<(String, Box<dyn FnMut() + '_>)> = vec![(
+        let mut contenders: Vec<Contender<'_>> = vec![(
             "read loop".into(),
             Box::new(|| {
                 black_box(read_all(black_box(&w)));
@@ -242,7 +245,7 @@ fn main() {
         let x: Vec<f32> = (0..COLS).map(|i| (i as f32).sin()).collect();
         let mut q = vec![BlockQ8K::ZERO; COLS / BLOCK_VALUES];
         let mut out = vec![0f32; rows];
-        let mut contenders: Vec<(String, Box<dyn FnMut() + '_>)> = vec![
+        let mut contenders: Vec<Contender<'_>> = vec![
             (
                 "quantize_q8k 4096".into(),
                 Box::new(|| q4k::quantize_q8k(black_box(&x), &mut q).unwrap()),
@@ -277,7 +280,7 @@ fn main() {
             })
             .collect();
         let mut outs = vec![vec![0f32; rows]; 2];
-        let mut contenders: Vec<(String, Box<dyn FnMut() + '_>)> = Vec::new();
+        let mut contenders: Vec<Contender<'_>> = Vec::new();
         for (pool, out) in pools.iter().zip(outs.iter_mut()) {
             let (w, a) = (&w, &a);
             contenders.push((

@@ -16,6 +16,21 @@
 //! # Ok::<(), q4k::Error>(())
 //! ```
 //!
+//! Matrix-vector products take llama.cpp's two phases: [`quantize_q8k`] turns the activations
+//! into [`BlockQ8K`] blocks once, then [`matvec_q8k`] (or [`dot_q8k`] for one row) multiplies
+//! the Q4_K rows by them with integer arithmetic, bit for bit as llama.cpp's
+//! `ggml_vec_dot_q4_K_q8_K_generic`.
+//!
+//! ```
+//! let (rows, cols) = (2, 512);
+//! let weights = vec![0u8; rows * q4k::input_len(cols).unwrap()]; // row-major Q4_K
+//! let mut activations = vec![q4k::BlockQ8K::ZERO; cols / 256];
+//! q4k::quantize_q8k(&vec![0.25f32; cols], &mut activations)?;
+//! let mut y = vec![0f32; rows];
+//! q4k::matvec_q8k(&weights, &activations, &mut y)?;
+//! # Ok::<(), q4k::Error>(())
+//! ```
+//!
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
@@ -23,10 +38,11 @@
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: `decode_parallel`, multi-threaded decoding of whole tensors with rayon.
+//! - `parallel`: `decode_parallel` and `matvec_q8k_parallel`, multi-threaded over whole
+//!   tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
-//! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`], for callers who cast with
-//!   those crates.
+//! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`] and [`BlockQ8K`], for
+//!   callers who cast with those crates.
 //!
 //! # Layout of the source
 //!

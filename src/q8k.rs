@@ -300,10 +300,10 @@ mod tests {
         }
         let iscale = -127.0f32 / max;
         let mut block = BlockQ8K::ZERO;
-        for j in 0..256 {
-            let val = iscale * x[j] + 12_582_912.0;
-            let v = (val.to_bits() as i32 & 0x007F_FFFF) - 0x0040_0000;
-            block.qs[j] = core::cmp::min(127, v) as i8;
+        for (q, &v) in block.qs.iter_mut().zip(x) {
+            let val = iscale * v + 12_582_912.0;
+            let i = (val.to_bits() as i32 & 0x007F_FFFF) - 0x0040_0000;
+            *q = core::cmp::min(127, i) as i8;
         }
         for j in 0..16 {
             let mut sum = 0i32;
@@ -348,7 +348,7 @@ mod tests {
                     // Halves and small integers: exact ties for the rounding.
                     2 => ((r % 512) as f32 - 256.0) * 0.5,
                     // Mostly zero.
-                    3 if r % 7 != 0 => 0.0,
+                    3 if !r.is_multiple_of(7) => 0.0,
                     _ => (r % 2001) as f32 / 1000.0 - 1.0,
                 };
             }

@@ -11,6 +11,24 @@ use common::{
 use q4k::{BLOCK_BYTES, BlockQ8K, Error, Kernel};
 use quickcheck::{QuickCheck, TestResult};
 
+/// Prints the kernels and the sub-features the dispatch picks inside a family for the dot
+/// product (AVX512-VNNI, NEON dotprod), so that a silent fallback shows in the log.
+fn dot_kernels(test: &str) -> Vec<Kernel> {
+    let kernels = available_kernels(test);
+    #[cfg(target_arch = "x86_64")]
+    eprintln!(
+        "{test}: avx512bw {}, avx512vnni {} (the avx512 dot needs both, else runs avx2)",
+        std::is_x86_feature_detected!("avx512bw"),
+        std::is_x86_feature_detected!("avx512vnni")
+    );
+    #[cfg(target_arch = "aarch64")]
+    eprintln!(
+        "{test}: dotprod {} (the neon dot uses SDOT with it)",
+        std::arch::is_aarch64_feature_detected!("dotprod")
+    );
+    kernels
+}
+
 /// Property test cases: `Q4K_QUICKCHECK_TESTS`, 200 by default.
 fn cases() -> u64 {
     std::env::var("Q4K_QUICKCHECK_TESTS")
@@ -104,12 +122,16 @@ fn check_every_kernel(seed: u64, rows: usize, cols: usize) -> Result<(), String>
     let want: Vec<f32> = (0..rows)
         .map(|r| reference_dot(&w[r * cols * BLOCK_BYTES..(r + 1) * cols * BLOCK_BYTES], &a))
         .collect();
-    for &kernel in &Kernel::ALL
-        .iter()
-        .copied()
-        .filter(|k| k.is_available())
-        .collect::<Vec<_>>()
-    {
+    let kernels = if cfg!(miri) {
+        vec![Kernel::Scalar]
+    } else {
+        Kernel::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.is_available())
+            .collect()
+    };
+    for &kernel in &kernels {
         let mut got = vec![f32::from_bits(0x7FA5_A5A5); rows];
         q4k::matvec_q8k_with(kernel, &w, &a, &mut got).map_err(|e| e.to_string())?;
         for (r, (&g, &x)) in got.iter().zip(&want).enumerate() {
@@ -138,7 +160,7 @@ fn check_every_kernel(seed: u64, rows: usize, cols: usize) -> Result<(), String>
     ignore = "SIMD kernels and quickcheck are too slow or unsupported under Miri"
 )]
 fn every_kernel_matches_the_reference_bit_for_bit() {
-    available_kernels("every_kernel_matches_the_reference_bit_for_bit");
+    dot_kernels("every_kernel_matches_the_reference_bit_for_bit");
     fn property(seed: u64, rows: u8, cols: u8) -> TestResult {
         // 0..=8 rows; 0..=69 blocks per row, across the 64-block preparation chunk.
         match check_every_kernel(seed, usize::from(rows % 9), usize::from(cols % 70)) {
@@ -154,7 +176,7 @@ fn every_kernel_matches_the_reference_bit_for_bit() {
 #[test]
 #[cfg_attr(miri, ignore = "SIMD kernels are not supported under Miri")]
 fn edge_shapes_on_every_kernel() {
-    available_kernels("edge_shapes_on_every_kernel");
+    dot_kernels("edge_shapes_on_every_kernel");
     for (rows, cols) in [
         (0, 0),
         (3, 0),
@@ -188,6 +210,7 @@ fn scalar_matches_the_reference() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "SIMD kernels are not supported under Miri")]
 fn extreme_values_stay_exact_in_the_lanes() {
     // Every quant 15, every scale and min 63, every activation -128: the largest lane sums
     // (4 * 8 * 15 * 63 * 128 in magnitude, still below 2^24) and block sums of -2048.
@@ -197,7 +220,7 @@ fn extreme_values_stay_exact_in_the_lanes() {
     let a = [BlockQ8K::new(1.0, [-128; 256], [-2048; 16])];
     let want = reference_dot(&block, &a);
     assert_eq!(want, -(256.0 * 15.0 * 63.0 * 128.0) + 16.0 * 2048.0 * 63.0);
-    for kernel in available_kernels("extreme_values_stay_exact_in_the_lanes") {
+    for kernel in dot_kernels("extreme_values_stay_exact_in_the_lanes") {
         assert_eq!(
             q4k::dot_q8k_with(kernel, &block, &a).unwrap().to_bits(),
             want.to_bits()
@@ -206,6 +229,7 @@ fn extreme_values_stay_exact_in_the_lanes() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "the best kernel is a SIMD one")]
 fn the_default_entry_points_match_their_with_forms() {
     let w = weights(7, 6 * 3);
     let a = activations(7, 3);
@@ -313,8 +337,9 @@ fn length_errors_name_both_lengths_and_leave_the_output_untouched() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "SIMD kernels are not supported under Miri")]
 fn no_activations_give_zeros() {
-    for kernel in available_kernels("no_activations_give_zeros") {
+    for kernel in dot_kernels("no_activations_give_zeros") {
         let mut out = [f32::NAN; 4];
         q4k::matvec_q8k_with(kernel, &[], &[], &mut out).unwrap();
         assert_eq!(out.map(f32::to_bits), [0; 4]);
@@ -383,7 +408,7 @@ mod parallel {
     #[cfg_attr(miri, ignore = "too large for Miri")]
     fn parallel_matches_serial() {
         let threshold_rows = q4k::MATVEC_PARALLEL_THRESHOLD_BYTES / (16 * BLOCK_BYTES);
-        for kernel in available_kernels("parallel_matches_serial") {
+        for kernel in dot_kernels("parallel_matches_serial") {
             for (rows, cols) in [
                 (threshold_rows - 1, 16),
                 (threshold_rows + 3, 16),
@@ -415,6 +440,7 @@ mod parallel {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "too large for Miri")]
     fn parallel_errors_leave_the_output_untouched() {
         let a = activations(2, 16);
         let w = vec![0u8; 1000 * 16 * BLOCK_BYTES];
@@ -443,4 +469,33 @@ mod parallel {
         }
         assert!(out.iter().all(|&v| v == 2.0));
     }
+}
+
+#[cfg(feature = "bytemuck")]
+#[test]
+fn bytemuck_views_q8k_blocks_like_q8k_blocks() {
+    let blocks = activations(3, 4);
+    let bytes: &[u8] = bytemuck::cast_slice(&blocks);
+    assert_eq!(bytes, q4k::q8k_as_bytes(&blocks));
+    let back: &[BlockQ8K] = bytemuck::cast_slice(bytes);
+    assert_eq!(q4k::q8k_as_bytes(back), q4k::q8k_as_bytes(&blocks));
+    let zero: BlockQ8K = bytemuck::Zeroable::zeroed();
+    assert_eq!(zero.to_bytes(), BlockQ8K::ZERO.to_bytes());
+}
+
+#[cfg(feature = "zerocopy")]
+#[test]
+fn zerocopy_views_q8k_blocks_like_q8k_blocks() {
+    use zerocopy::{FromBytes, IntoBytes};
+    let blocks = activations(5, 3);
+    let bytes = blocks.as_bytes();
+    assert_eq!(bytes, q4k::q8k_as_bytes(&blocks));
+    let view = <[BlockQ8K]>::ref_from_bytes(bytes).unwrap();
+    assert_eq!(q4k::q8k_as_bytes(view), bytes);
+    // Aligned to 4 like the `f32` inside, as `q8k_blocks` requires.
+    let shifted = [&[0u8; 4][..], bytes].concat();
+    let start = shifted.as_ptr().align_offset(4);
+    let misaligned = &shifted[start + 1..start + 1 + 292];
+    assert!(<[BlockQ8K]>::ref_from_bytes(misaligned).is_err());
+    assert!(q4k::q8k_blocks(misaligned).is_err());
 }

@@ -11,6 +11,8 @@
 //! are rearranged once per call (for rows of up to [`CHUNK_BLOCKS`] blocks) and the cost
 //! vanishes.
 
+use core::mem::MaybeUninit;
+
 use crate::{BLOCK_VALUES, BlockQ4K, BlockQ8K};
 
 /// Activation blocks prepared at once, on the stack of the kernel (64 blocks, 20 KiB: rows of
@@ -38,28 +40,24 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    pub(crate) const ZERO: Prepared = Prepared {
-        qs: [0; BLOCK_VALUES],
-        bsums: [0; 16],
-        d: 0.0,
-    };
-
+    /// `y` in the prepared order.
     #[inline(always)]
-    fn prepare(&mut self, y: &BlockQ8K) {
+    fn new(y: &BlockQ8K) -> Prepared {
         let q8 = y.quants();
+        let mut qs = [0i8; BLOCK_VALUES];
         for (j, &slot) in SLOT_OF_SUB_BLOCK.iter().enumerate() {
-            let (src, dst) = (
-                &q8[32 * j..32 * j + 32],
-                &mut self.qs[32 * slot..32 * slot + 32],
-            );
+            let (src, dst) = (&q8[32 * j..32 * j + 32], &mut qs[32 * slot..32 * slot + 32]);
             for l in 0..8 {
                 for c in 0..4 {
                     dst[4 * l + c] = src[8 * c + l];
                 }
             }
         }
-        self.bsums = *y.block_sums();
-        self.d = y.d();
+        Prepared {
+            qs,
+            bsums: *y.block_sums(),
+            d: y.d(),
+        }
     }
 }
 
@@ -87,10 +85,11 @@ pub(crate) fn matvec(
         out.fill(0.0);
         return;
     }
-    let mut buffer = [Prepared::ZERO; CHUNK_BLOCKS];
-    let prepare = |buffer: &mut [Prepared; CHUNK_BLOCKS], chunk: &[BlockQ8K]| {
+    // Uninitialised: a dot product of a few blocks should not pay for clearing 20 KiB.
+    let mut buffer = [const { MaybeUninit::<Prepared>::uninit() }; CHUNK_BLOCKS];
+    let prepare = |buffer: &mut [MaybeUninit<Prepared>; CHUNK_BLOCKS], chunk: &[BlockQ8K]| {
         for (p, y) in buffer.iter_mut().zip(chunk) {
-            p.prepare(y);
+            p.write(Prepared::new(y));
         }
     };
     let once = row_blocks <= CHUNK_BLOCKS;
@@ -109,7 +108,13 @@ pub(crate) fn matvec(
             if !once {
                 prepare(&mut buffer, act_chunk);
             }
-            blocks(row_chunk, &buffer[..act_chunk.len()], &mut state);
+            // SAFETY: `prepare` has initialised the first `act_chunk.len()` (at most
+            // `CHUNK_BLOCKS`) elements from this chunk: just now, or before the row loop when
+            // all the activations are this one chunk.
+            let prepared = unsafe {
+                core::slice::from_raw_parts(buffer.as_ptr().cast::<Prepared>(), act_chunk.len())
+            };
+            blocks(row_chunk, prepared, &mut state);
         }
         let mut sumf = state.sumf;
         for sum in state.sums {
