@@ -85,7 +85,34 @@ pub(crate) fn scales_and_mins_u64(block: &BlockQ4K) -> (u64, u64) {
     )
 }
 
+/// Widens f16 bits to `f32` without branches, exactly as [`f16_to_f32`](crate::f16_to_f32):
+/// the exponent and significand moved into place and multiplied by 2^112 (exact for normal and
+/// subnormal values, whose rebiased results are normal f32), infinities and NaNs given the
+/// all-ones exponent with their payload.
+#[inline(always)]
+pub(crate) fn f16_to_f32_branchless(bits: u16) -> f32 {
+    let bits = u32::from(bits);
+    let sign = (bits & 0x8000) << 16;
+    let magnitude = (bits & 0x7FFF) << 13;
+    let finite = (f32::from_bits(magnitude) * f32::from_bits(0x7780_0000)).to_bits();
+    let widened = if bits & 0x7C00 == 0x7C00 {
+        magnitude | 0x7F80_0000
+    } else {
+        finite
+    };
+    f32::from_bits(sign | widened)
+}
+
 /// `SMALL_F32[i] == i as f32`, for the 6-bit scales and mins.
+#[cfg(test)]
+#[test]
+fn branchless_f16_widening_is_exact() {
+    for bits in 0..=u16::MAX {
+        let (got, want) = (f16_to_f32_branchless(bits), crate::f16_to_f32(bits));
+        assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
+    }
+}
+
 pub(crate) static SMALL_F32: [f32; 64] = {
     let mut values = [0.0; 64];
     let mut i = 0;

@@ -8,7 +8,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
-use crate::arch::x86_64::scales_and_mins_u64;
+use crate::arch::x86_64::{f16_to_f32_branchless, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -39,6 +39,9 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
     // Opaque to the compiler, which would otherwise rewrite the two shuffles of
     // `transpose_lanes` into four.
     let dword_order = core::hint::black_box(_mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+    // Likewise: kept as one `vpshufb` each instead of a shuffle and a broadcast.
+    let scale_patterns =
+        core::hint::black_box(core::array::from_fn::<_, 8, _>(|j| scale_pattern(j)));
     for (x, y) in row.iter().zip(prepared) {
         let (scales, mins) = scales_and_mins_u64(x);
         let scales =
@@ -62,20 +65,21 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
                     _mm256_load_si256(q8.add(32 * (slot + 2)).cast()),
                 )
             };
-            let scale_low = _mm256_shuffle_epi8(scales, scale_pattern(2 * g));
-            let scale_high = _mm256_shuffle_epi8(scales, scale_pattern(2 * g + 1));
+            let scale_low = _mm256_shuffle_epi8(scales, scale_patterns[2 * g]);
+            let scale_high = _mm256_shuffle_epi8(scales, scale_patterns[2 * g + 1]);
             let low = _mm256_madd_epi16(_mm256_maddubs_epi16(low, q8_low), scale_low);
             let high = _mm256_madd_epi16(_mm256_maddubs_epi16(high, q8_high), scale_high);
             aux = _mm256_add_epi32(aux, _mm256_add_epi32(low, high));
         }
         // SAFETY: AVX2 and FMA are enabled here.
         let sumi = unsafe { min_sum(mins, &y.bsums) };
-        let d = x.d() * y.d;
+        let (d_bits, dmin_bits) = x.d_dmin_bits();
+        let d = f16_to_f32_branchless(d_bits) * y.d;
         sums = _mm256_add_ps(
             sums,
             _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
         );
-        let dmin = x.dmin() * y.d;
+        let dmin = f16_to_f32_branchless(dmin_bits) * y.d;
         sumf -= dmin * sumi as f32;
     }
     // SAFETY: `state.sums` is eight writable floats.

@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::x86_64::scales_and_mins_u64;
+use crate::arch::x86_64::{f16_to_f32_branchless, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -82,10 +82,11 @@ fn dot(row: &[BlockQ4K], activations: &[BlockQ8K]) -> f32 {
             aux_high = _mm_add_epi32(aux_high, _mm_madd_epi16(_mm_unpackhi_epi16(p[0], p[1]), s));
         }
         let sumi = min_sum(mins, y.block_sums());
-        let d = _mm_set1_ps(x.d() * y.d());
+        let (d_bits, dmin_bits) = x.d_dmin_bits();
+        let d = _mm_set1_ps(f16_to_f32_branchless(d_bits) * y.d());
         sums_low = _mm_add_ps(sums_low, _mm_mul_ps(d, _mm_cvtepi32_ps(aux_low)));
         sums_high = _mm_add_ps(sums_high, _mm_mul_ps(d, _mm_cvtepi32_ps(aux_high)));
-        let dmin = x.dmin() * y.d();
+        let dmin = f16_to_f32_branchless(dmin_bits) * y.d();
         sumf -= dmin * sumi as f32;
     }
     let mut sums = [0f32; 8];
