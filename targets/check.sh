@@ -47,8 +47,8 @@ unset RUSTFLAGS
 # aarch64-unknown-none: without `std` the kernel is chosen from the build's target features, so
 # NEON must be among them (the `-softfloat` variant lacks it and would fall back to scalar).
 echo "== aarch64-unknown-none enables neon at compile time"
-cargo rustc --quiet --lib --target aarch64-unknown-none --no-default-features -- --print cfg |
-    grep -qx 'target_feature="neon"' ||
+cfgs=$(cargo rustc --quiet --lib --target aarch64-unknown-none --no-default-features -- --print cfg)
+grep -qx 'target_feature="neon"' <<<"$cfgs" ||
     { echo "check.sh: neon is not a target feature of aarch64-unknown-none" >&2; exit 1; }
 
 # The firmware test on emulated boards: Cortex-M4F (mps2-an386), the same ELF on a Cortex-M7

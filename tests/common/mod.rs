@@ -2,6 +2,8 @@
 //! from docs/format.md, and bit-exact comparison.
 #![allow(dead_code)]
 
+pub mod llama;
+
 use q4k::Kernel;
 
 /// Every kernel that can run here, printed so that a silent fallback to fewer kernels shows in
