@@ -5,29 +5,11 @@
 mod common;
 
 use common::{
-    available_kernels, f16_reference, pseudo_random_bytes, quant_reference, realistic_blocks,
+    dot_kernels, f16_reference, pseudo_random_bytes, quant_reference, realistic_blocks,
     unavailable_kernels, unpack_scales,
 };
 use q4k::{BLOCK_BYTES, BlockQ8K, Error, Kernel};
 use quickcheck::{QuickCheck, TestResult};
-
-/// Prints the kernels and the sub-features the dispatch picks inside a family for the dot
-/// product (AVX512-VNNI, NEON dotprod), so that a silent fallback shows in the log.
-fn dot_kernels(test: &str) -> Vec<Kernel> {
-    let kernels = available_kernels(test);
-    #[cfg(target_arch = "x86_64")]
-    eprintln!(
-        "{test}: avx512bw {}, avx512vnni {} (the avx512 dot needs both, else runs avx2)",
-        std::is_x86_feature_detected!("avx512bw"),
-        std::is_x86_feature_detected!("avx512vnni")
-    );
-    #[cfg(target_arch = "aarch64")]
-    eprintln!(
-        "{test}: dotprod {} (the neon dot uses SDOT with it)",
-        std::arch::is_aarch64_feature_detected!("dotprod")
-    );
-    kernels
-}
 
 /// Property test cases: `Q4K_QUICKCHECK_TESTS`, 200 by default.
 fn cases() -> u64 {
