@@ -217,7 +217,7 @@ pub fn q8k_as_bytes(blocks: &[BlockQ8K]) -> &[u8] {
 /// let input: Vec<f32> = (0..512).map(|i| i as f32 - 256.0).collect();
 /// let mut blocks = vec![q4k::BlockQ8K::ZERO; 2];
 /// q4k::quantize_q8k(&input, &mut blocks)?;
-/// assert_eq!(blocks[0].quants()[0], 127); // -256 is the block's max: iscale = 127 / 256
+/// assert_eq!(blocks[0].quants()[0], -127); // -256, the block's max: iscale = -127 / -256
 /// assert!(q4k::quantize_q8k(&[f32::NAN; 256], &mut blocks[..1]).is_err());
 /// # Ok::<(), q4k::Error>(())
 /// ```
