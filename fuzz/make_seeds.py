@@ -73,3 +73,10 @@ write("dot", "dot-one-row", bytes([2, 3, 2, 1, 0, 0, 37]) + ACT[:296] + BLOCKS[2
 write("dot", "parallel-many-rows", bytes([0x81, 0, 2]) + struct.pack("<H", 4000) + bytes([0, 0, 8]) + ACT[:64] + BLOCKS[3])
 write("dot", "rows-off-by-one", bytes([0, 1, 1, 3, 0, 0xC3, 2]) + ACT[:16] + BLOCKS[0])
 write("dot", "quantize", bytes([3, 1, 0]) + struct.pack("<4f", 0.5, -2.0, 1e-30, 3.0))
+
+# dot_f32: entry (0 dot, 1 parallel, 2 matvec), kernel choice (even: byte after it), rows,
+# blocks per row, three length deltas (4..7 = none), then the bytes the data repeats.
+write("dot_f32", "dot-two-blocks", bytes([0, 1, 1, 2, 4, 4, 4]) + BLOCKS[0] + BLOCKS[1])
+write("dot_f32", "matvec-kernels", bytes([2, 0, 3, 3, 1, 5, 6, 7]) + BLOCKS[2] + BLOCKS[3])
+write("dot_f32", "parallel-short-weights", bytes([1, 1, 5, 1, 0, 4, 4]) + BLOCKS[1])
+write("dot_f32", "activations-off", bytes([2, 1, 2, 1, 4, 0, 4]) + BLOCKS[0])

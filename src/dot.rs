@@ -13,29 +13,19 @@
 use crate::arch;
 use crate::{BLOCK_BYTES, BlockQ4K, BlockQ8K, Error, Kernel, blocks, scalar};
 
-/// Checks that `weights` is whole rows of `activations.len()` blocks and that `rows` (the
-/// output length) matches; returns the weights as blocks.
+/// Checks that `weights` is exactly `rows` rows of `activations.len()` blocks; returns the
+/// weights as blocks. With no activations the rows are empty and any `rows` is fine.
 pub(crate) fn check<'a>(
     weights: &'a [u8],
     activations: &[BlockQ8K],
     rows: usize,
 ) -> Result<&'a [BlockQ4K], Error> {
     let row_bytes = activations.len() * BLOCK_BYTES;
-    let whole_rows = if row_bytes == 0 {
-        weights.is_empty()
-    } else {
-        weights.len().is_multiple_of(row_bytes)
-    };
-    if !whole_rows {
+    if Some(weights.len()) != row_bytes.checked_mul(rows) {
         return Err(Error::WeightsLength {
             len: weights.len(),
+            rows,
             row_bytes,
-        });
-    }
-    if row_bytes != 0 && weights.len() / row_bytes != rows {
-        return Err(Error::RowCount {
-            rows: weights.len() / row_bytes,
-            output: rows,
         });
     }
     // Whole rows are whole blocks.
@@ -100,8 +90,8 @@ pub(crate) fn run(
 /// The dot product of one row of Q4_K weights with Q8_K activations, with the fastest kernel
 /// this CPU has.
 ///
-/// `weights` must be exactly `144 * activations.len()` bytes ([`Error::WeightsLength`]
-/// otherwise); no alignment is needed. Bit for bit llama.cpp's `ggml_vec_dot_q4_K_q8_K_generic`
+/// `weights` must be exactly `144 * activations.len()` bytes ([`Error::WeightsLength`] with
+/// `rows: 1` otherwise); no alignment is needed. Bit for bit llama.cpp's `ggml_vec_dot_q4_K_q8_K_generic`
 /// as its C source reads, every multiply and add rounded on its own, on every kernel:
 ///
 /// - per block, eight exact `i32` lane sums `aux32[l]` (lane `l` takes the values whose index
@@ -139,15 +129,9 @@ pub fn dot_q8k_with(
     weights: &[u8],
     activations: &[BlockQ8K],
 ) -> Result<f32, Error> {
-    let row_bytes = activations.len() * BLOCK_BYTES;
-    if weights.len() != row_bytes {
-        return Err(Error::WeightsLength {
-            len: weights.len(),
-            row_bytes,
-        });
-    }
+    let weights = check(weights, activations, 1)?;
     let mut out = [0f32];
-    run(kernel, blocks(weights)?, activations, &mut out)?;
+    run(kernel, weights, activations, &mut out)?;
     Ok(out[0])
 }
 
@@ -155,10 +139,9 @@ pub fn dot_q8k_with(
 /// CPU has: `output[r]` is exactly [`dot_q8k`] of row `r`.
 ///
 /// `weights` holds `output.len()` rows, back to back, of `activations.len()` blocks each
-/// (row-major, as GGUF stores a matrix): [`Error::WeightsLength`] if it is not whole rows,
-/// [`Error::RowCount`] if the rows do not match the output. With no activations every row is
-/// empty, `weights` must be too, and every output value is 0. On error the output is
-/// untouched.
+/// (row-major, as GGUF stores a matrix), [`Error::WeightsLength`] otherwise. With no
+/// activations every row is empty, `weights` must be too, and every output value is 0. On
+/// error the output is untouched.
 ///
 /// ```
 /// let (rows, cols) = (3, 512);

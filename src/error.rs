@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::{BLOCK_BYTES, Kernel};
+use crate::{BLOCK_BYTES, BLOCK_VALUES, Kernel};
 
 /// Why a decode call refused its arguments.
 ///
@@ -36,6 +36,24 @@ pub enum Error {
         /// The number of bytes after the last whole block (1..=143).
         count: usize,
     },
+    /// An activation vector whose length is not a multiple of the 256 values of a block
+    /// (from [`dot_f32`](crate::dot_f32) and [`matvec_f32`](crate::matvec_f32)).
+    ActivationLength {
+        /// The number of activation values that was passed.
+        len: usize,
+    },
+    /// The weights are not `rows` rows of `row_bytes` bytes each, where a row holds one Q4_K
+    /// block per 256 activations (from [`dot_f32`](crate::dot_f32) and
+    /// [`dot_q8k`](crate::dot_q8k), where `rows` is 1, and [`matvec_f32`](crate::matvec_f32)
+    /// and [`matvec_q8k`](crate::matvec_q8k), where `rows` is the output length).
+    WeightsLength {
+        /// The length of the weights in bytes.
+        len: usize,
+        /// The number of rows expected: the output length (1 for a dot product).
+        rows: usize,
+        /// The bytes of one row: `activations / 256 * 144` (144 per Q8_K block).
+        row_bytes: usize,
+    },
     /// A Q8_K quantization was given an input whose length is not 256 values for each output
     /// block.
     QuantizeLength {
@@ -48,20 +66,6 @@ pub enum Error {
     NonFinite {
         /// The index of the first non-finite value.
         index: usize,
-    },
-    /// The Q4_K weights are not a whole number of rows of the activations' length.
-    WeightsLength {
-        /// The length of the weights in bytes.
-        len: usize,
-        /// The bytes of one row: 144 per activation block.
-        row_bytes: usize,
-    },
-    /// The weights hold a different number of rows than the output has values.
-    RowCount {
-        /// The number of rows in the weights.
-        rows: usize,
-        /// The length of the output slice that was passed.
-        output: usize,
     },
     /// Bytes viewed as Q8_K blocks are not a whole number of 292-byte blocks, or do not start
     /// on a 4-byte boundary (the alignment of [`BlockQ8K`](crate::BlockQ8K)'s `f32` scale).
@@ -94,6 +98,18 @@ impl fmt::Display for Error {
                 f,
                 "the stream ended with {count} bytes after the last whole {BLOCK_BYTES}-byte block"
             ),
+            Error::ActivationLength { len } => write!(
+                f,
+                "{len} activations are not a multiple of the {BLOCK_VALUES}-value Q4_K block"
+            ),
+            Error::WeightsLength {
+                len,
+                rows,
+                row_bytes,
+            } => write!(
+                f,
+                "weights hold {len} bytes but {rows} rows of {row_bytes} bytes were expected"
+            ),
             Error::QuantizeLength { expected, actual } => write!(
                 f,
                 "input holds {actual} values but the Q8_K output blocks hold {expected}"
@@ -101,15 +117,6 @@ impl fmt::Display for Error {
             Error::NonFinite { index } => {
                 write!(f, "activation {index} is not finite (NaN or infinite)")
             }
-            Error::WeightsLength { len, row_bytes } => write!(
-                f,
-                "weights of {len} bytes are not whole rows of {row_bytes} bytes \
-                 (144 per 256 activations)"
-            ),
-            Error::RowCount { rows, output } => write!(
-                f,
-                "the weights hold {rows} rows but the output holds {output} values"
-            ),
             Error::Q8KBytes { len, misalignment } => write!(
                 f,
                 "{len} bytes at an address {misalignment} past a 4-byte boundary are not \

@@ -63,9 +63,9 @@ impl Kernel {
 
     /// The fastest kernel this CPU (with `std`) or this build (without `std`) can run.
     ///
-    /// The same family is the fastest for decode and for the dot products: the widest one. (On
-    /// a Zen 4 core the AVX-512 dot product ran 1.25x the AVX2 one in cache; without VNNI the
-    /// AVX-512 family runs the AVX2 dot, so it is never slower.)
+    /// The same family is the fastest for decode and for the Q8_K dot products: the widest one.
+    /// (On a Zen 4 core the AVX-512 Q8_K matvec ran 1.1-1.25x the AVX2 one in cache; without
+    /// VNNI the AVX-512 family runs the AVX2 dot, so it is never slower.)
     ///
     /// ```
     /// assert!(q4k::Kernel::best().is_available());

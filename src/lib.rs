@@ -64,6 +64,7 @@ mod block;
 mod chunked;
 mod decode;
 mod dot;
+mod dot_f32;
 mod error;
 mod f16;
 mod kernel;
@@ -84,6 +85,10 @@ pub use dot::{
     matvec_q8k_parallel_with,
 };
 pub use dot::{dot_q8k, dot_q8k_with, matvec_q8k, matvec_q8k_with};
+pub use dot_f32::{dot_f32, dot_f32_with, matvec_f32, matvec_f32_with};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use dot_f32::{matvec_f32_parallel, matvec_f32_parallel_with};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;

@@ -9,15 +9,7 @@ use common::{
     unavailable_kernels, unpack_scales,
 };
 use q4k::{BLOCK_BYTES, BlockQ8K, Error, Kernel};
-use quickcheck::{QuickCheck, TestResult};
-
-/// Property test cases: `Q4K_QUICKCHECK_TESTS`, 200 by default.
-fn cases() -> u64 {
-    std::env::var("Q4K_QUICKCHECK_TESTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(200)
-}
+use quickcheck::TestResult;
 
 /// `ggml_vec_dot_q4_K_q8_K_generic`, written again from the format description: per block the
 /// eight exact lane sums and the min sum, then the float lanes, then the lanes in order.
@@ -150,9 +142,10 @@ fn every_kernel_matches_the_reference_bit_for_bit() {
             Err(e) => TestResult::error(e),
         }
     }
-    QuickCheck::new()
-        .tests(cases())
-        .quickcheck(property as fn(u64, u8, u8) -> TestResult);
+    common::check(
+        "every_kernel_matches_the_reference_bit_for_bit",
+        property as fn(u64, u8, u8) -> TestResult,
+    );
 }
 
 #[test]
@@ -240,51 +233,33 @@ fn length_errors_name_both_lengths_and_leave_the_output_untouched() {
             None => q4k::dot_q8k(w, a),
             Some(k) => q4k::dot_q8k_with(k, w, a),
         };
-        let cases: [(usize, usize, Error); 6] = [
-            (
-                5 * row + 1,
-                5,
-                Error::WeightsLength {
-                    len: 5 * row + 1,
-                    row_bytes: row,
-                },
-            ),
-            (
-                5 * row - 1,
-                5,
-                Error::WeightsLength {
-                    len: 5 * row - 1,
-                    row_bytes: row,
-                },
-            ),
-            (
-                BLOCK_BYTES,
-                1,
-                Error::WeightsLength {
-                    len: BLOCK_BYTES,
-                    row_bytes: row,
-                },
-            ),
-            (5 * row, 4, Error::RowCount { rows: 5, output: 4 }),
-            (5 * row, 6, Error::RowCount { rows: 5, output: 6 }),
-            (0, 1, Error::RowCount { rows: 0, output: 1 }),
+        // (weight bytes, output length): not whole rows, or whole rows of the wrong count.
+        let cases = [
+            (5 * row + 1, 5),
+            (5 * row - 1, 5),
+            (BLOCK_BYTES, 1),
+            (5 * row, 4),
+            (5 * row, 6),
+            (0, 1),
         ];
-        for (len, out_len, want) in cases {
-            let mut out = vec![f32::from_bits(0x7FA5_A5A5); out_len];
+        for (len, rows) in cases {
+            let want = Error::WeightsLength {
+                len,
+                rows,
+                row_bytes: row,
+            };
+            let mut out = vec![f32::from_bits(0x7FA5_A5A5); rows];
             assert_eq!(
                 matvec(&w[..len], &a, &mut out),
                 Err(want),
-                "{kernel:?} {len} {out_len}"
+                "{kernel:?} {len} {rows}"
             );
             assert!(out.iter().all(|v| v.to_bits() == 0x7FA5_A5A5));
             let message = want.to_string();
-            let (a, b) = match want {
-                Error::WeightsLength { len, row_bytes } => (len, row_bytes),
-                Error::RowCount { rows, output } => (rows, output),
-                _ => unreachable!(),
-            };
             assert!(
-                message.contains(&a.to_string()) && message.contains(&b.to_string()),
+                message.contains(&len.to_string())
+                    && message.contains(&rows.to_string())
+                    && message.contains(&row.to_string()),
                 "{message}"
             );
         }
@@ -294,6 +269,7 @@ fn length_errors_name_both_lengths_and_leave_the_output_untouched() {
             matvec(&w[..1], &[], &mut out),
             Err(Error::WeightsLength {
                 len: 1,
+                rows: 3,
                 row_bytes: 0
             })
         );
@@ -303,6 +279,7 @@ fn length_errors_name_both_lengths_and_leave_the_output_untouched() {
                 dot(&w[..len], &a),
                 Err(Error::WeightsLength {
                     len,
+                    rows: 1,
                     row_bytes: row
                 })
             );
@@ -429,15 +406,17 @@ mod parallel {
         let mut out = vec![2.0f32; 999];
         assert_eq!(
             q4k::matvec_q8k_parallel(&w, &a, &mut out),
-            Err(Error::RowCount {
-                rows: 1000,
-                output: 999
+            Err(Error::WeightsLength {
+                len: w.len(),
+                rows: 999,
+                row_bytes: 16 * BLOCK_BYTES
             })
         );
         assert_eq!(
             q4k::matvec_q8k_parallel(&w[1..], &a, &mut out),
             Err(Error::WeightsLength {
                 len: w.len() - 1,
+                rows: 999,
                 row_bytes: 16 * BLOCK_BYTES
             })
         );

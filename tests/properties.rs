@@ -6,27 +6,11 @@
 mod common;
 
 use common::{
-    assert_untouched, available_kernels, decode_reference, decode_reference_all, first_difference,
-    same, sentinel_vec,
+    assert_untouched, available_kernels, check, decode_reference, decode_reference_all,
+    first_difference, same, sentinel_vec,
 };
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K, Decoder, Error, Kernel, Stores};
-use quickcheck::{Arbitrary, Gen, QuickCheck, Testable};
-
-fn case_count() -> u64 {
-    ["Q4K_QUICKCHECK_TESTS", "QUICKCHECK_TESTS"]
-        .into_iter()
-        .find_map(|name| std::env::var(name).ok()?.trim().parse().ok())
-        .unwrap_or(200)
-}
-
-fn check<A: Testable>(test: &str, property: A) {
-    let n = case_count();
-    eprintln!("{test}: {n} cases");
-    QuickCheck::new()
-        .tests(n)
-        .max_tests(n.saturating_mul(10).max(n))
-        .quickcheck(property);
-}
+use quickcheck::{Arbitrary, Gen};
 
 /// The kernels available here, without printing (the tests print them once).
 fn kernels_here() -> Vec<Kernel> {

@@ -109,21 +109,12 @@ fuzz_target!(|data: &[u8]| {
     );
     let out_len = rows.saturating_add_signed(rows_delta);
     let row_bytes = cols * BLOCK_BYTES;
-    let length_error = if (row_bytes == 0 && !weights.is_empty())
-        || (row_bytes != 0 && weights.len() % row_bytes != 0)
-    {
-        Some(Error::WeightsLength {
+    let length_error =
+        (Some(weights.len()) != row_bytes.checked_mul(out_len)).then_some(Error::WeightsLength {
             len: weights.len(),
+            rows: out_len,
             row_bytes,
-        })
-    } else if row_bytes != 0 && weights.len() / row_bytes != out_len {
-        Some(Error::RowCount {
-            rows: weights.len() / row_bytes,
-            output: out_len,
-        })
-    } else {
-        None
-    };
+        });
     let mut out = vec![f32::from_bits(SENTINEL); out_len];
     let result = match entry % 4 {
         0 => q4k::matvec_q8k_with(kernel, &weights, &activations, &mut out),
@@ -142,6 +133,7 @@ fuzz_target!(|data: &[u8]| {
                         e,
                         Error::WeightsLength {
                             len: weights.len(),
+                            rows: 1,
                             row_bytes
                         }
                     );

@@ -243,3 +243,21 @@ pub fn realistic_blocks(seed: u64, count: usize) -> Vec<u8> {
     }
     bytes
 }
+
+/// Property-test cases: `Q4K_QUICKCHECK_TESTS`, else `QUICKCHECK_TESTS`, else 200.
+pub fn case_count() -> u64 {
+    ["Q4K_QUICKCHECK_TESTS", "QUICKCHECK_TESTS"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok()?.trim().parse().ok())
+        .unwrap_or(200)
+}
+
+/// Runs a quickcheck property for [`case_count`] cases, printing the count.
+pub fn check<A: quickcheck::Testable>(test: &str, property: A) {
+    let n = case_count();
+    eprintln!("{test}: {n} cases");
+    quickcheck::QuickCheck::new()
+        .tests(n)
+        .max_tests(n.saturating_mul(10).max(n))
+        .quickcheck(property);
+}

@@ -122,3 +122,35 @@ pub(crate) static SMALL_F32: [f32; 64] = {
     }
     values
 };
+
+/// The last two steps of the `f32` dot product's lane reduction, shared by the x86_64 kernels:
+/// `h2[j] = h4[j] + h4[j + 2]`, then `h2[0] + h2[1]`.
+#[target_feature(enable = "sse2")]
+#[inline]
+pub(crate) fn reduce_h4(h4: core::arch::x86_64::__m128) -> f32 {
+    use core::arch::x86_64::*;
+    let h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps::<1>(h2, h2)))
+}
+
+/// How far ahead of the block being multiplied the matrix-vector kernels prefetch the weights.
+///
+/// With the hardware prefetcher alone the AVX-512 `f32` kernel ran at about 0.6 of its
+/// in-cache speed on a 256 MiB matrix (Zen 4, one thread); prefetching the three cache lines
+/// 2 KiB ahead brought it to about 0.9. One line 1 KiB ahead did not help, and 4 KiB ahead
+/// measured slower than 2 KiB (on a busy machine).
+const PREFETCH_BYTES: usize = 2048;
+
+/// Prefetches the cache lines of the weights [`PREFETCH_BYTES`] after the start of `block`
+/// (a block spans at most three lines). Only a hint: it never faults, whatever the address.
+#[target_feature(enable = "sse2")]
+#[inline]
+pub(crate) fn prefetch_ahead(block: &BlockQ4K) {
+    use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    let ahead = core::ptr::from_ref(block)
+        .cast::<i8>()
+        .wrapping_add(PREFETCH_BYTES);
+    for line in 0..3 {
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64 * line));
+    }
+}

@@ -123,7 +123,7 @@ fn decode_block(block: &BlockQ4K, out: &mut [f32; BLOCK_VALUES], tables: &mut [[
 /// first 16 bytes of a block.
 #[inline]
 #[target_feature(enable = "neon")]
-fn scales_and_mins(head: uint8x16_t) -> ([float32x4_t; 2], [float32x4_t; 2]) {
+pub(crate) fn scales_and_mins(head: uint8x16_t) -> ([float32x4_t; 2], [float32x4_t; 2]) {
     // d and dmin, widened from f16 in lanes 0 and 1.
     let d_dmin = f16_to_f32(vget_low_u16(vreinterpretq_u16_u8(head)));
 

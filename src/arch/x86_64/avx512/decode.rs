@@ -211,7 +211,7 @@ unsafe fn decode_shifted<const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut f32,
 ///
 /// The CPU must support AVX-512F.
 #[inline(always)]
-unsafe fn tables(block: &BlockQ4K) -> [__m512; 8] {
+pub(crate) unsafe fn tables(block: &BlockQ4K) -> [__m512; 8] {
     let (d, dmin) = block.d_dmin_bits();
     let (scales, mins) = scales_and_mins_u64(block);
     // SAFETY: the caller guarantees AVX-512F; the pointer reads are rows of `SCALED_KS`, 16

@@ -72,7 +72,7 @@ unsafe fn decode_into<const STREAM: bool, const SHIFT: usize>(blocks: &[BlockQ4K
 /// Widens 16 bytes (each at most 0x0F) to four vectors of four `f32`.
 #[target_feature(enable = "sse2")]
 #[inline]
-fn widen(bytes: __m128i) -> [__m128; 4] {
+pub(crate) fn widen(bytes: __m128i) -> [__m128; 4] {
     let zero = _mm_setzero_si128();
     let (low, high) = (
         _mm_unpacklo_epi8(bytes, zero),

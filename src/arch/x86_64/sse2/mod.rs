@@ -2,3 +2,4 @@
 
 pub(crate) mod decode;
 pub(crate) mod dot;
+pub(crate) mod dot_f32;
