@@ -104,15 +104,6 @@ pub(crate) fn f16_to_f32_branchless(bits: u16) -> f32 {
 }
 
 /// `SMALL_F32[i] == i as f32`, for the 6-bit scales and mins.
-#[cfg(test)]
-#[test]
-fn branchless_f16_widening_is_exact() {
-    for bits in 0..=u16::MAX {
-        let (got, want) = (f16_to_f32_branchless(bits), crate::f16_to_f32(bits));
-        assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
-    }
-}
-
 pub(crate) static SMALL_F32: [f32; 64] = {
     let mut values = [0.0; 64];
     let mut i = 0;
@@ -152,5 +143,14 @@ pub(crate) fn prefetch_ahead(block: &BlockQ4K) {
         .wrapping_add(PREFETCH_BYTES);
     for line in 0..3 {
         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64 * line));
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn branchless_f16_widening_is_exact() {
+    for bits in 0..=u16::MAX {
+        let (got, want) = (f16_to_f32_branchless(bits), crate::f16_to_f32(bits));
+        assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
     }
 }
