@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
 use crate::arch::x86_64::avx2::dot::min_sum;
-use crate::arch::x86_64::scales_and_mins_u64;
+use crate::arch::x86_64::{prefetch_ahead, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -50,6 +50,7 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
     let pair = |a: i32, b: i32| _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
     let scale_order = [pair(0, 2), pair(1, 3), pair(4, 6), pair(5, 7)];
     for (x, y) in row.iter().zip(prepared) {
+        prefetch_ahead(x);
         let (scales, mins) = scales_and_mins_u64(x);
         let scales = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128(scales as i64));
         let mut aux = _mm512_setzero_si512();
