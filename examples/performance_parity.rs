@@ -5,10 +5,11 @@
 //! cargo run --release --example performance_parity -- --sizes 16k,1m --quick
 //! ```
 //!
-//! For each input size, every available kernel, `decode`, the store policies and (at 16 KiB and
-//! 1 MiB) unaligned outputs are timed in round-robin with a plain-store loop and a
-//! streaming-store loop of the same output size, in the same process, so the ratios survive the
-//! drift of a shared machine. Each row reports the median of many samples and the min–max
+//! For each input size, every available kernel, `decode`, the store policies, `decode_f16` and
+//! `decode_bf16` (with their store policies), and (at 16 KiB and 1 MiB) unaligned outputs of
+//! each format are timed in round-robin with plain-store and streaming-store loops of the `f32`
+//! and of the half-width output size, in the same process, so the ratios survive the drift of a
+//! shared machine. Each row reports the median of many samples and the min–max
 //! spread; GB = 10^9 bytes. A closing section checks the project's throughput targets.
 //!
 //! Options (arguments, or the environment variable in brackets):
@@ -118,11 +119,37 @@ mod store;
 // ---------------------------------------------------------------------------------------------
 // What is timed
 
+/// A half-width output format.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Half {
+    F16,
+    Bf16,
+}
+
+impl Half {
+    fn name(self) -> &'static str {
+        match self {
+            Half::F16 => "f16",
+            Half::Bf16 => "bf16",
+        }
+    }
+
+    fn decode(self, decoder: Decoder, input: &[u8], out: &mut [u16]) -> Result<(), q4k::Error> {
+        match self {
+            Half::F16 => decoder.decode_f16(input, out),
+            Half::Bf16 => decoder.decode_bf16(input, out),
+        }
+    }
+}
+
 /// One row of a table.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Case {
     PlainStore,
     StreamStore,
+    /// The store loops over the bytes of the half-width output (half the `f32` output).
+    PlainStoreHalf,
+    StreamStoreHalf,
     /// `decode_with(kernel)`, store policy `Auto`.
     Kernel(Kernel),
     /// `q4k::decode`.
@@ -131,6 +158,10 @@ enum Case {
     Stores(Stores),
     /// The best kernel writing to an output this many bytes past a 64-byte boundary.
     Offset(usize),
+    /// `decode_f16` / `decode_bf16` with a store policy (`Auto`: the plain call).
+    HalfDecode(Half, Stores),
+    /// The best kernel's half decode to an output this many bytes past a 64-byte boundary.
+    HalfOffset(Half, usize),
     /// `decode_parallel` in the global pool (`None`) or a pool of this many threads.
     #[cfg(feature = "parallel")]
     Parallel(Option<usize>),
@@ -145,6 +176,11 @@ impl Case {
             Case::Decode => String::from("decode"),
             Case::Stores(stores) => format!("{} {stores:?}", Kernel::best()),
             Case::Offset(bytes) => format!("{} out +{bytes} B", Kernel::best()),
+            Case::PlainStoreHalf => String::from("plain store, half size"),
+            Case::StreamStoreHalf => String::from("streaming store, half size"),
+            Case::HalfDecode(half, Stores::Auto) => format!("decode_{}", half.name()),
+            Case::HalfDecode(half, stores) => format!("decode_{} {stores:?}", half.name()),
+            Case::HalfOffset(half, bytes) => format!("decode_{} out +{bytes} B", half.name()),
             #[cfg(feature = "parallel")]
             Case::Parallel(None) => {
                 format!("decode_parallel ({} thr)", rayon::current_num_threads())
@@ -155,7 +191,21 @@ impl Case {
     }
 
     fn is_decode(self) -> bool {
-        !matches!(self, Case::PlainStore | Case::StreamStore)
+        !matches!(
+            self,
+            Case::PlainStore | Case::StreamStore | Case::PlainStoreHalf | Case::StreamStoreHalf
+        )
+    }
+
+    /// Bytes per output value: 2 for the half-width rows, 4 otherwise.
+    fn value_bytes(self) -> usize {
+        match self {
+            Case::PlainStoreHalf
+            | Case::StreamStoreHalf
+            | Case::HalfDecode(..)
+            | Case::HalfOffset(..) => 2,
+            _ => 4,
+        }
     }
 }
 
@@ -167,6 +217,10 @@ struct Bench {
     output: Vec<f32>,
     /// Index of the first 64-byte aligned element of `output`.
     aligned: usize,
+    /// The half-width output of the largest size, with the same room.
+    half_output: Vec<u16>,
+    /// Index of the first 64-byte aligned element of `half_output`.
+    half_aligned: usize,
     #[cfg(feature = "parallel")]
     pools: Vec<(usize, rayon::ThreadPool)>,
 }
@@ -182,6 +236,22 @@ impl Bench {
     fn run(&mut self, case: Case, blocks: usize, iters: usize) -> Result<(), q4k::Error> {
         let values = blocks * BLOCK_VALUES;
         let isa = self.isa;
+        let half_case = match case {
+            Case::HalfDecode(half, stores) => Some((half, stores, 0)),
+            Case::HalfOffset(half, bytes) => Some((half, Stores::Auto, bytes)),
+            _ => None,
+        };
+        if let Some((half, stores, offset)) = half_case {
+            let start = self.half_aligned + offset / 2;
+            let input = &self.input[..blocks * BLOCK_BYTES];
+            let out = &mut self.half_output[start..start + values];
+            let decoder = Decoder::new().stores(stores);
+            for _ in 0..iters {
+                half.decode(decoder, input, out)?;
+                black_box(&mut *out);
+            }
+            return Ok(());
+        }
         let offset = match case {
             Case::Offset(bytes) => bytes,
             _ => 0,
@@ -193,6 +263,9 @@ impl Bench {
             match case {
                 Case::PlainStore => isa.plain(out, 1.0),
                 Case::StreamStore => isa.stream(out, 1.0),
+                Case::PlainStoreHalf => isa.plain(&mut out[..values / 2], 1.0),
+                Case::StreamStoreHalf => isa.stream(&mut out[..values / 2], 1.0),
+                Case::HalfDecode(..) | Case::HalfOffset(..) => unreachable!("handled above"),
                 Case::Kernel(kernel) => q4k::decode_with(kernel, input, out)?,
                 Case::Decode => q4k::decode(input, out)?,
                 Case::Stores(stores) => Decoder::new().stores(stores).decode(input, out)?,
@@ -248,6 +321,13 @@ fn checksum(values: &[f32]) -> u64 {
         .fold(0u64, |acc, v| acc.rotate_left(5) ^ u64::from(v.to_bits()))
 }
 
+/// The same for half-width outputs.
+fn checksum_half(values: &[u16]) -> u64 {
+    values
+        .iter()
+        .fold(0u64, |acc, &v| acc.rotate_left(5) ^ u64::from(v))
+}
+
 struct SizeResult {
     label: String,
     blocks: usize,
@@ -263,13 +343,22 @@ impl SizeResult {
         self.blocks * BLOCK_VALUES * 4
     }
 
+    fn case_output_bytes(&self, case: Case) -> usize {
+        self.blocks * BLOCK_VALUES * case.value_bytes()
+    }
+
     fn get(&self, case: Case) -> Option<Stats> {
         self.rows.iter().find(|(c, _)| *c == case).map(|(_, s)| *s)
     }
 }
 
 fn cases_for(blocks: usize) -> Vec<Case> {
-    let mut cases = vec![Case::PlainStore, Case::StreamStore];
+    let mut cases = vec![
+        Case::PlainStore,
+        Case::StreamStore,
+        Case::PlainStoreHalf,
+        Case::StreamStoreHalf,
+    ];
     cases.extend(
         Kernel::ALL
             .iter()
@@ -280,9 +369,17 @@ fn cases_for(blocks: usize) -> Vec<Case> {
     cases.push(Case::Decode);
     cases.push(Case::Stores(Stores::Cached));
     cases.push(Case::Stores(Stores::Streaming));
+    for half in [Half::F16, Half::Bf16] {
+        cases.extend(
+            [Stores::Auto, Stores::Cached, Stores::Streaming].map(|s| Case::HalfDecode(half, s)),
+        );
+    }
     let output_bytes = blocks * BLOCK_VALUES * 4;
     if (100_000..=32 << 20).contains(&output_bytes) {
         cases.extend([4, 16, 32].map(Case::Offset));
+        for half in [Half::F16, Half::Bf16] {
+            cases.extend([2, 4, 16, 32].map(|bytes| Case::HalfOffset(half, bytes)));
+        }
     }
     #[cfg(feature = "parallel")]
     cases.extend([
@@ -302,6 +399,13 @@ fn measure(bench: &mut Bench, label: &str, blocks: usize, options: &Options) -> 
         .run(Case::Kernel(Kernel::Scalar), blocks, 1)
         .expect("scalar decode");
     let reference = checksum(bench.out(values, 0));
+    let half_reference = [Half::F16, Half::Bf16].map(|half| {
+        let input = &bench.input[..blocks * BLOCK_BYTES];
+        let out = &mut bench.half_output[bench.half_aligned..bench.half_aligned + values];
+        half.decode(Decoder::new().kernel(Kernel::Scalar), input, out)
+            .expect("scalar half decode");
+        checksum_half(out)
+    });
 
     // Calibrate: a warm-up call (which also checks the output), then the time of one call,
     // and the number of calls per sample (at least ~200 µs per sample).
@@ -311,7 +415,18 @@ fn measure(bench: &mut Bench, label: &str, blocks: usize, options: &Options) -> 
     for &case in &cases {
         bench.out(values, 0).fill(-1.0);
         bench.run(case, blocks, 1).expect("decode");
-        if case.is_decode() {
+        let half = match case {
+            Case::HalfDecode(half, _) => Some((half, 0)),
+            Case::HalfOffset(half, bytes) => Some((half, bytes)),
+            _ => None,
+        };
+        if let Some((half, offset)) = half {
+            let start = bench.half_aligned + offset / 2;
+            let sum = checksum_half(&bench.half_output[start..start + values]);
+            if sum != half_reference[half as usize] {
+                println!("!! {} wrote different values from scalar", case.label());
+            }
+        } else if case.is_decode() {
             let offset = if let Case::Offset(b) = case { b } else { 0 };
             if checksum(bench.out(values, offset)) != reference {
                 println!("!! {} wrote different values from scalar", case.label());
@@ -371,20 +486,27 @@ fn print_table(result: &SizeResult, rounds: usize) {
         result.label, result.blocks, input, output, rounds
     );
     println!(
-        "{:<30} {:>8} {:>8} {:>17} {:>7} {:>7} {:>7}",
-        "case", "in GB/s", "out GB/s", "out min-max", "xplain", "xstream", "xscalar"
+        "{:<30} {:>8} {:>8} {:>17} {:>7} {:>7} {:>7} {:>7}",
+        "case", "in GB/s", "out GB/s", "out min-max", "xplain", "xstream", "xscalar", "xdecode"
     );
-    let plain = result.get(Case::PlainStore).map(|s| s.median);
-    let stream = result.get(Case::StreamStore).map(|s| s.median);
-    let scalar = result.get(Case::Kernel(Kernel::Scalar)).map(|s| s.median);
+    let median = |case| result.get(case).map(|s| s.median);
+    let scalar = median(Case::Kernel(Kernel::Scalar));
+    let decode = median(Case::Decode);
     let ratio = |base: Option<f64>, t: f64| match base {
         Some(base) => format!("{:.2}", base / t),
         None => String::from("-"),
     };
     for (case, s) in &result.rows {
         let gbps = |bytes: usize, t: f64| bytes as f64 / t / 1e9;
+        let output = result.case_output_bytes(*case);
+        // The store loops of the same output size are the limits of each row.
+        let (plain, stream) = if case.value_bytes() == 2 {
+            (median(Case::PlainStoreHalf), median(Case::StreamStoreHalf))
+        } else {
+            (median(Case::PlainStore), median(Case::StreamStore))
+        };
         println!(
-            "{:<30} {:>8} {:>8.2} {:>17} {:>7} {:>7} {:>7}",
+            "{:<30} {:>8} {:>8.2} {:>17} {:>7} {:>7} {:>7} {:>7}",
             case.label(),
             if case.is_decode() {
                 format!("{:.2}", gbps(input, s.median))
@@ -397,6 +519,12 @@ fn print_table(result: &SizeResult, rounds: usize) {
             ratio(stream, s.median),
             if case.is_decode() {
                 ratio(scalar, s.median)
+            } else {
+                String::from("-")
+            },
+            // Values per second against `decode` (f32).
+            if case.is_decode() {
+                ratio(decode, s.median)
             } else {
                 String::from("-")
             },
@@ -467,6 +595,51 @@ fn check_targets(results: &[SizeResult]) -> Verdicts {
                         "{}: {} one thread at {ratio:.2}x {base_name} (goal >= {goal}x)",
                         r.label,
                         Kernel::best()
+                    ),
+                );
+            }
+        }
+        // Half-width output: values per second against `decode`, beyond the caches and in L2.
+        for half in [Half::F16, Half::Bf16] {
+            let Some(h) = r.get(Case::HalfDecode(half, Stores::Auto)) else {
+                continue;
+            };
+            let speedup = decode.median / h.median;
+            let goal = if r.input_bytes() >= 10_000_000 {
+                Some(1.8)
+            } else if (16_000..32 * 1024).contains(&r.input_bytes()) {
+                Some(1.0)
+            } else {
+                None
+            };
+            if let Some(goal) = goal {
+                v.check(
+                    speedup >= goal,
+                    format!(
+                        "{}: decode_{} at {speedup:.2}x the values/s of decode (goal >= {goal}x)",
+                        r.label,
+                        half.name()
+                    ),
+                );
+            }
+        }
+        // Unaligned outputs: each offset at least 0.8x the aligned call of the same format.
+        let offsets = r.rows.iter().filter_map(|&(case, s)| match case {
+            Case::Offset(bytes) => Some((case, bytes, s, Case::Kernel(Kernel::best()))),
+            Case::HalfOffset(half, bytes) => {
+                Some((case, bytes, s, Case::HalfDecode(half, Stores::Auto)))
+            }
+            _ => None,
+        });
+        for (case, _, s, aligned_case) in offsets {
+            if let Some(aligned) = r.get(aligned_case) {
+                let ratio = aligned.median / s.median;
+                v.check(
+                    ratio >= 0.8,
+                    format!(
+                        "{}: {} at {ratio:.2}x the aligned output (goal >= 0.8x)",
+                        r.label,
+                        case.label()
                     ),
                 );
             }
@@ -556,7 +729,8 @@ fn print_machine(isa: store::Isa) {
             "avx512f",
             "avx512bw",
             "avx512vl",
-            "avx512vbmi"
+            "avx512vbmi",
+            "avx512bf16"
         );
     }
     #[cfg(target_arch = "aarch64")]
@@ -620,11 +794,16 @@ fn main() -> ExitCode {
     // Touch every page once, so that no timed call pays for a first-touch page fault.
     output.fill(1.0);
     let aligned = output.as_ptr().align_offset(64);
+    let mut half_output = vec![0u16; max_blocks * BLOCK_VALUES + 64];
+    half_output.fill(0x3C00);
+    let half_aligned = half_output.as_ptr().align_offset(64);
     let mut bench = Bench {
         isa,
         input,
         output,
         aligned,
+        half_output,
+        half_aligned,
         #[cfg(feature = "parallel")]
         pools: [1, 2]
             .into_iter()

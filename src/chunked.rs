@@ -2,6 +2,9 @@
 
 use heapless::Vec;
 
+use crate::decode::Values;
+#[cfg(feature = "half")]
+use crate::decode_half::HalfFloat;
 use crate::{BLOCK_BYTES, BLOCK_VALUES, Decoder, Error};
 
 /// Decodes Q4_K blocks from input that arrives in pieces: SPI flash pages, UART frames, socket
@@ -91,27 +94,29 @@ impl ChunkedDecoder {
     ///
     /// Fails, consuming nothing, only with [`Error::KernelUnavailable`] if the decoder was set up
     /// with a kernel that cannot run here. Uses a 1 KiB buffer on the stack for the values.
-    pub fn feed<F>(&mut self, chunk: &[u8], mut on_block: F) -> Result<(), Error>
+    pub fn feed<F>(&mut self, chunk: &[u8], on_block: F) -> Result<(), Error>
     where
         F: FnMut(&[f32; BLOCK_VALUES]),
     {
-        let decoder = self.resolved_decoder()?;
-        let mut values = [0f32; BLOCK_VALUES];
-        let (completed, rest) = self.top_up(chunk);
-        if completed {
-            decoder.decode(&self.partial, &mut values)?;
-            self.partial.clear();
-            self.blocks_decoded = self.blocks_decoded.saturating_add(1);
-            on_block(&values);
-        }
-        let (whole, tail) = rest.as_chunks::<BLOCK_BYTES>();
-        for block in whole {
-            decoder.decode(block, &mut values)?;
-            self.blocks_decoded = self.blocks_decoded.saturating_add(1);
-            on_block(&values);
-        }
-        self.hold(tail);
-        Ok(())
+        self.feed_blocks(chunk, |v| Values::F32(v), on_block)
+    }
+
+    /// [`feed`](Self::feed) with binary16 values (their bits, as
+    /// [`decode_f16`](crate::decode_f16) writes them); a 512-byte buffer on the stack.
+    pub fn feed_f16<F>(&mut self, chunk: &[u8], on_block: F) -> Result<(), Error>
+    where
+        F: FnMut(&[u16; BLOCK_VALUES]),
+    {
+        self.feed_blocks(chunk, |v| Values::F16(v), on_block)
+    }
+
+    /// [`feed`](Self::feed) with bfloat16 values (their bits, as
+    /// [`decode_bf16`](crate::decode_bf16) writes them); a 512-byte buffer on the stack.
+    pub fn feed_bf16<F>(&mut self, chunk: &[u8], on_block: F) -> Result<(), Error>
+    where
+        F: FnMut(&[u16; BLOCK_VALUES]),
+    {
+        self.feed_blocks(chunk, |v| Values::Bf16(v), on_block)
     }
 
     /// Decodes the blocks that `chunk` completes into the start of `output` and returns the
@@ -123,28 +128,101 @@ impl ChunkedDecoder {
     /// consumes nothing: feed the same chunk again with a larger slice, or a shorter chunk.
     /// [`Error::KernelUnavailable`] likewise consumes nothing.
     pub fn feed_into(&mut self, chunk: &[u8], output: &mut [f32]) -> Result<usize, Error> {
+        self.feed_values(chunk, Values::F32(output))
+    }
+
+    /// [`feed_into`](Self::feed_into) writing binary16 values (their bits, as
+    /// [`decode_f16`](crate::decode_f16) writes them).
+    ///
+    /// ```
+    /// let input = [0u8; 2 * q4k::BLOCK_BYTES];
+    /// let mut stream = q4k::ChunkedDecoder::new();
+    /// let mut output = [0u16; 2 * q4k::BLOCK_VALUES];
+    /// let mut written = 0;
+    /// for chunk in input.chunks(100) {
+    ///     written += stream.feed_into_f16(chunk, &mut output[written..])?;
+    /// }
+    /// stream.finish()?;
+    /// assert_eq!(written, output.len());
+    /// # Ok::<(), q4k::Error>(())
+    /// ```
+    pub fn feed_into_f16(&mut self, chunk: &[u8], output: &mut [u16]) -> Result<usize, Error> {
+        self.feed_values(chunk, Values::F16(output))
+    }
+
+    /// [`feed_into`](Self::feed_into) writing bfloat16 values (their bits, as
+    /// [`decode_bf16`](crate::decode_bf16) writes them).
+    pub fn feed_into_bf16(&mut self, chunk: &[u8], output: &mut [u16]) -> Result<usize, Error> {
+        self.feed_values(chunk, Values::Bf16(output))
+    }
+
+    /// [`feed_into`](Self::feed_into) writing [`half::f16`] or [`half::bf16`] values.
+    #[cfg(feature = "half")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+    pub fn feed_into_half<T: HalfFloat>(
+        &mut self,
+        chunk: &[u8],
+        output: &mut [T],
+    ) -> Result<usize, Error> {
+        self.feed_values(chunk, T::values(output))
+    }
+
+    /// The stream decode behind the `feed` methods, for values of type `T` that `wrap` turns
+    /// into an output of the right format.
+    fn feed_blocks<T, F>(
+        &mut self,
+        chunk: &[u8],
+        wrap: fn(&mut [T]) -> Values<'_>,
+        mut on_block: F,
+    ) -> Result<(), Error>
+    where
+        T: Copy + Default,
+        F: FnMut(&[T; BLOCK_VALUES]),
+    {
+        let decoder = self.resolved_decoder()?;
+        let mut values = [T::default(); BLOCK_VALUES];
+        let (completed, rest) = self.top_up(chunk);
+        if completed {
+            decoder.decode_values(&self.partial, wrap(&mut values))?;
+            self.partial.clear();
+            self.blocks_decoded = self.blocks_decoded.saturating_add(1);
+            on_block(&values);
+        }
+        let (whole, tail) = rest.as_chunks::<BLOCK_BYTES>();
+        for block in whole {
+            decoder.decode_values(block, wrap(&mut values))?;
+            self.blocks_decoded = self.blocks_decoded.saturating_add(1);
+            on_block(&values);
+        }
+        self.hold(tail);
+        Ok(())
+    }
+
+    /// The stream decode behind the `feed_into` methods, for an output of any format.
+    fn feed_values(&mut self, chunk: &[u8], output: Values<'_>) -> Result<usize, Error> {
         let expected = self.output_len(chunk.len());
         let too_small = Error::OutputLength {
             expected,
             actual: output.len(),
         };
-        let output = output.get_mut(..expected).ok_or(too_small)?;
+        let (output, _) = output.split_at(expected).ok_or(too_small)?;
         let completes_partial = !self.partial.is_empty()
             && self.partial.len().saturating_add(chunk.len()) >= BLOCK_BYTES;
         let (first_values, run_values) = if completes_partial {
-            output.split_at_mut_checked(BLOCK_VALUES).ok_or(too_small)?
+            let (first, run) = output.split_at(BLOCK_VALUES).ok_or(too_small)?;
+            (Some(first), run)
         } else {
-            (&mut [][..], output)
+            (None, output)
         };
         let decoder = self.resolved_decoder()?;
         // Nothing below fails: the lengths and the kernel are checked.
         let (completed, rest) = self.top_up(chunk);
-        if completed {
-            decoder.decode(&self.partial, first_values)?;
+        if let (true, Some(first_values)) = (completed, first_values) {
+            decoder.decode_values(&self.partial, first_values)?;
             self.partial.clear();
         }
         let (whole, tail) = rest.split_at(rest.len() - rest.len() % BLOCK_BYTES);
-        decoder.decode(whole, run_values)?;
+        decoder.decode_values(whole, run_values)?;
         self.blocks_decoded = self
             .blocks_decoded
             .saturating_add((expected / BLOCK_VALUES) as u64);

@@ -10,6 +10,7 @@
     )
 ))]
 use crate::arch;
+use crate::decode_half::{self, Half};
 use crate::{BLOCK_VALUES, BlockQ4K, Error, Kernel, blocks, scalar};
 
 /// Default output size in bytes above which [`Stores::Auto`] switches to streaming stores
@@ -145,23 +146,90 @@ impl Decoder {
 
     /// Decodes on the calling thread; same contract as [`decode`].
     pub fn decode(&self, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
-        let blocks = check(input, output)?;
-        let streaming = self.streams(core::mem::size_of_val(output));
-        run(self.selected_kernel(), blocks, output, streaming)
+        self.decode_values(input, Values::F32(output))
+    }
+
+    /// Decodes into an output of any format on the calling thread: checks the lengths and
+    /// resolves the store policy, then runs the kernel.
+    pub(crate) fn decode_values(&self, input: &[u8], output: Values<'_>) -> Result<(), Error> {
+        let blocks = check(input, output.len())?;
+        let streaming = self.streams(output.bytes());
+        run_values(self.selected_kernel(), blocks, output, streaming)
     }
 }
 
-/// Checks that `input` is whole blocks and `output` holds exactly their values.
-pub(crate) fn check<'a>(input: &'a [u8], output: &[f32]) -> Result<&'a [BlockQ4K], Error> {
+/// An output slice in one of the formats the kernels write.
+pub enum Values<'a> {
+    /// `f32` values, written by the decode kernels.
+    F32(&'a mut [f32]),
+    /// binary16 bits, written by the half kernels.
+    F16(&'a mut [u16]),
+    /// bfloat16 bits, written by the half kernels.
+    Bf16(&'a mut [u16]),
+}
+
+impl<'a> Values<'a> {
+    /// The number of values the slice holds.
+    pub(crate) const fn len(&self) -> usize {
+        match self {
+            Values::F32(out) => out.len(),
+            Values::F16(out) | Values::Bf16(out) => out.len(),
+        }
+    }
+
+    /// The size of the slice in bytes.
+    pub(crate) const fn bytes(&self) -> usize {
+        match self {
+            Values::F32(out) => core::mem::size_of_val(*out),
+            Values::F16(out) | Values::Bf16(out) => core::mem::size_of_val(*out),
+        }
+    }
+
+    /// The first `mid` values and the rest, or `None` if there are fewer than `mid`.
+    pub(crate) fn split_at(self, mid: usize) -> Option<(Values<'a>, Values<'a>)> {
+        Some(match self {
+            Values::F32(out) => {
+                let (a, b) = out.split_at_mut_checked(mid)?;
+                (Values::F32(a), Values::F32(b))
+            }
+            Values::F16(out) => {
+                let (a, b) = out.split_at_mut_checked(mid)?;
+                (Values::F16(a), Values::F16(b))
+            }
+            Values::Bf16(out) => {
+                let (a, b) = out.split_at_mut_checked(mid)?;
+                (Values::Bf16(a), Values::Bf16(b))
+            }
+        })
+    }
+}
+
+/// Checks that `input` is whole blocks and that an output of `output_len` values holds exactly
+/// their values.
+pub(crate) fn check(input: &[u8], output_len: usize) -> Result<&[BlockQ4K], Error> {
     let blocks = blocks(input)?;
     let expected = blocks.len() * BLOCK_VALUES;
-    if output.len() != expected {
+    if output_len != expected {
         return Err(Error::OutputLength {
             expected,
-            actual: output.len(),
+            actual: output_len,
         });
     }
     Ok(blocks)
+}
+
+/// Decodes `blocks` into `out` in its format: [`run`] for `f32`, the half dispatch otherwise.
+pub(crate) fn run_values(
+    kernel: Kernel,
+    blocks: &[BlockQ4K],
+    out: Values<'_>,
+    streaming: bool,
+) -> Result<(), Error> {
+    match out {
+        Values::F32(out) => run(kernel, blocks, out, streaming),
+        Values::F16(out) => decode_half::run(kernel, Half::F16, blocks, out, streaming),
+        Values::Bf16(out) => decode_half::run(kernel, Half::Bf16, blocks, out, streaming),
+    }
 }
 
 /// Decodes `blocks` into `out` with `kernel` (256 values per block, lengths checked by the

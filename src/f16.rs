@@ -1,4 +1,5 @@
-//! IEEE 754 binary16 to binary32 widening, by hand.
+//! Conversions between `f32` and the 16-bit formats, by hand: IEEE 754 binary16 widening, and
+//! rounding `f32` to binary16 and to bfloat16 (round to nearest, ties to even).
 
 /// Widens an IEEE 754 half-precision value (given as its bits) to `f32`, exactly.
 ///
@@ -36,9 +37,70 @@ pub const fn f16_to_f32(bits: u16) -> f32 {
     f32::from_bits(sign | magnitude)
 }
 
+/// Rounds an `f32` to the nearest IEEE 754 binary16 value, ties to even, and returns its bits.
+///
+/// The bits of llama.cpp's `ggml_compute_fp32_to_fp16` for every input: too large values become
+/// infinities, f16 subnormals are rounded correctly, zeros keep their sign, and a NaN becomes
+/// the quiet NaN `0x7E00` with the input's sign.
+#[inline]
+pub(crate) const fn f32_to_f16_bits(value: f32) -> u16 {
+    let bits = value.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let magnitude = bits & 0x7FFF_FFFF;
+    if magnitude > 0x7F80_0000 {
+        return sign | 0x7E00;
+    }
+    if magnitude >= 0x4780_0000 {
+        // 2^16 and above (infinity included) round to infinity.
+        return sign | 0x7C00;
+    }
+    if magnitude >= 0x3880_0000 {
+        // An f16 normal (2^-14 and up): rebias the exponent from 127 to 15, then drop 13
+        // significand bits, rounding half to even. A carry out of the significand moves the
+        // exponent on, up to infinity for 65520 and above.
+        let rebiased = magnitude - (112 << 23);
+        let round = 0x0FFF + ((rebiased >> 13) & 1);
+        return sign | ((rebiased + round) >> 13) as u16;
+    }
+    if magnitude < 0x3300_0000 {
+        // Below 2^-25, half of the smallest subnormal: rounds to zero.
+        return sign;
+    }
+    // An f16 subnormal: the result is the value in units of 2^-24, rounded half to even. The
+    // value is `significand * 2^(exponent - 150)`, so shift the significand right by
+    // `126 - exponent` (14..=24).
+    let exponent = magnitude >> 23;
+    let significand = (magnitude & 0x007F_FFFF) | 0x0080_0000;
+    let shift = 126 - exponent;
+    let halfway = 1 << (shift - 1);
+    let remainder = significand & ((1 << shift) - 1);
+    let truncated = significand >> shift;
+    let rounded = if remainder > halfway || (remainder == halfway && truncated & 1 == 1) {
+        truncated + 1
+    } else {
+        truncated
+    };
+    sign | rounded as u16
+}
+
+/// Rounds an `f32` to the nearest bfloat16 value, ties to even, and returns its bits.
+///
+/// The bits of llama.cpp's `ggml_compute_fp32_to_bf16`: the top half of the `f32` after
+/// adding half an ulp (plus one on a tie with an odd result), and for a NaN the top half with
+/// the quiet bit set.
+#[inline]
+pub(crate) const fn f32_to_bf16_bits(value: f32) -> u16 {
+    let bits = value.to_bits();
+    if bits & 0x7FFF_FFFF > 0x7F80_0000 {
+        return ((bits >> 16) | 0x40) as u16;
+    }
+    // No overflow: the largest non-NaN pattern is 0xFF80_0000, and at most 0x8000 is added.
+    ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) as u16
+}
+
 #[cfg(test)]
 mod tests {
-    use super::f16_to_f32;
+    use super::{f16_to_f32, f32_to_bf16_bits, f32_to_f16_bits};
 
     /// `2^exponent` in f64, exactly (built from its bits, no `powi`).
     fn pow2(exponent: i32) -> f64 {
@@ -84,5 +146,148 @@ mod tests {
         assert_eq!(f16_to_f32(0x03FF), 1023.0 / 16_777_216.0);
         assert!(f16_to_f32(0x7C01).is_nan());
         assert!(f16_to_f32(0xFE00).is_sign_negative());
+    }
+
+    /// llama.cpp's `ggml_compute_fp32_to_fp16` as written in C (a float scaling trick), a
+    /// construction independent of [`f32_to_f16_bits`].
+    fn llama_fp32_to_fp16(f: f32) -> u16 {
+        let scale_to_inf = f32::from_bits(0x7780_0000);
+        let scale_to_zero = f32::from_bits(0x0880_0000);
+        let base = (f.abs() * scale_to_inf) * scale_to_zero;
+        let w = f.to_bits();
+        let shl1_w = w.wrapping_add(w);
+        let sign = w & 0x8000_0000;
+        let bias = (shl1_w & 0xFF00_0000).max(0x7100_0000);
+        let base = f32::from_bits((bias >> 1) + 0x0780_0000) + base;
+        let bits = base.to_bits();
+        let exp_bits = (bits >> 13) & 0x7C00;
+        let mantissa_bits = bits & 0x0FFF;
+        let nonsign = exp_bits + mantissa_bits;
+        ((sign >> 16)
+            | if shl1_w > 0xFF00_0000 {
+                0x7E00
+            } else {
+                nonsign
+            }) as u16
+    }
+
+    /// The nearest bfloat16, found by comparing distances in f64 to the two bfloat16 values
+    /// around the input (an independent construction of [`f32_to_bf16_bits`]).
+    fn nearest_bf16(f: f32) -> u16 {
+        let bits = f.to_bits();
+        if f.is_nan() {
+            return ((bits >> 16) | 0x40) as u16;
+        }
+        let below = (bits >> 16) as u16;
+        if bits & 0xFFFF == 0 {
+            return below;
+        }
+        let above = below + 1;
+        let value = |h: u16| f64::from(f32::from_bits(u32::from(h) << 16));
+        let exact = f64::from(f);
+        let (d_below, d_above) = ((exact - value(below)).abs(), (value(above) - exact).abs());
+        if below & 0x7FFF == 0x7F7F && bits & 0x8000 != 0 {
+            // Halfway to the next power of two past the largest finite value: rounds to the
+            // infinity `above` stands for.
+            return above;
+        }
+        if d_below < d_above || (d_below == d_above && below & 1 == 0) {
+            below
+        } else {
+            above
+        }
+    }
+
+    /// The f32 inputs of the broad checks: every exponent and sign with significands that
+    /// exercise rounding (zero, the halfway points around the cut, all ones), plus a sweep.
+    fn broad_inputs(mut check: impl FnMut(f32)) {
+        const LOW: [u32; 12] = [
+            0x0000, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x1FFF, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x2000,
+            0x3000,
+        ];
+        for high in 0..=0xFFFFu32 {
+            for low in LOW {
+                check(f32::from_bits((high << 16) | low));
+            }
+        }
+        // A sweep with an odd stride visits every low-bit pattern in turn.
+        let mut bits = 0u32;
+        for _ in 0..(1 << 22) {
+            check(f32::from_bits(bits));
+            bits = bits.wrapping_add(0x0000_0403);
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "millions of cases; the exhaustive check runs natively")]
+    fn f16_rounding_matches_llama_on_a_broad_sweep() {
+        broad_inputs(|f| {
+            let (got, want) = (f32_to_f16_bits(f), llama_fp32_to_fp16(f));
+            assert_eq!(
+                got,
+                want,
+                "f32 {:#010x}: got {got:#06x}, want {want:#06x}",
+                f.to_bits()
+            );
+        });
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "millions of cases; the exhaustive check runs natively")]
+    fn bf16_rounding_matches_nearest_on_a_broad_sweep() {
+        broad_inputs(|f| {
+            let (got, want) = (f32_to_bf16_bits(f), nearest_bf16(f));
+            assert_eq!(
+                got,
+                want,
+                "f32 {:#010x}: got {got:#06x}, want {want:#06x}",
+                f.to_bits()
+            );
+        });
+    }
+
+    /// Every one of the 2^32 inputs; about a minute in a release build:
+    /// `cargo test --release --lib every_f32 -- --ignored`.
+    #[test]
+    #[ignore = "2^32 cases: run in release with --ignored"]
+    fn every_f32_rounds_like_the_references() {
+        for bits in 0..=u32::MAX {
+            let f = f32::from_bits(bits);
+            assert_eq!(
+                f32_to_f16_bits(f),
+                llama_fp32_to_fp16(f),
+                "f16 of {bits:#010x}"
+            );
+            assert_eq!(f32_to_bf16_bits(f), nearest_bf16(f), "bf16 of {bits:#010x}");
+        }
+    }
+
+    #[test]
+    fn rounding_known_values() {
+        assert_eq!(f32_to_f16_bits(1.0), 0x3C00);
+        assert_eq!(f32_to_f16_bits(-2.0), 0xC000);
+        assert_eq!(f32_to_f16_bits(65504.0), 0x7BFF);
+        assert_eq!(f32_to_f16_bits(65519.996), 0x7BFF);
+        assert_eq!(f32_to_f16_bits(65520.0), 0x7C00);
+        assert_eq!(f32_to_f16_bits(f32::NEG_INFINITY), 0xFC00);
+        assert_eq!(f32_to_f16_bits(-f32::NAN), 0xFE00);
+        assert_eq!(f32_to_f16_bits(1.0 / 16_777_216.0), 0x0001);
+        assert_eq!(f32_to_f16_bits(0.5 / 16_777_216.0), 0x0000);
+        assert_eq!(f32_to_f16_bits(1.5 / 16_777_216.0), 0x0002);
+        assert_eq!(f32_to_f16_bits(-0.0), 0x8000);
+        assert_eq!(f32_to_bf16_bits(1.0), 0x3F80);
+        assert_eq!(f32_to_bf16_bits(f32::from_bits(0x3F80_8000)), 0x3F80);
+        assert_eq!(f32_to_bf16_bits(f32::from_bits(0x3F81_8000)), 0x3F82);
+        assert_eq!(f32_to_bf16_bits(f32::MAX), 0x7F80);
+        assert_eq!(f32_to_bf16_bits(f32::from_bits(0x7F80_0001)), 0x7FC0);
+        for bits in 0..=u16::MAX {
+            // Every f16 value survives the round trip; NaNs stay NaN.
+            let back = f32_to_f16_bits(f16_to_f32(bits));
+            if bits & 0x7C00 == 0x7C00 && bits & 0x03FF != 0 {
+                assert!(f16_to_f32(back).is_nan());
+            } else {
+                assert_eq!(back, bits);
+            }
+        }
     }
 }

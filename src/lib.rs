@@ -16,6 +16,11 @@
 //! # Ok::<(), q4k::Error>(())
 //! ```
 //!
+//! [`decode_f16`] and [`decode_bf16`] write IEEE binary16 or bfloat16 bits instead (`&mut [u16]`;
+//! with the `half` feature, `decode_half` takes `&mut [half::f16]` or `&mut [half::bf16]`):
+//! each value is decode's `f32` rounded to nearest, ties to even, as llama.cpp rounds, with half
+//! the bytes written.
+//!
 //! Matrix-vector products take llama.cpp's two phases: [`quantize_q8k`] turns the activations
 //! into [`BlockQ8K`] blocks once, then [`matvec_q8k`] (or [`dot_q8k`] for one row) multiplies
 //! the Q4_K rows by them with integer arithmetic, bit for bit as llama.cpp's
@@ -38,9 +43,11 @@
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: `decode_parallel` and `matvec_q8k_parallel`, multi-threaded over whole
-//!   tensors with rayon.
+//! - `parallel`: `decode_parallel`, `matvec_q8k_parallel`, `matvec_f32_parallel` and their
+//!   variants, multi-threaded over whole tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
+//! - `half`: `decode_half` and friends, which write the `half` crate's `f16` and `bf16`
+//!   types (the ones candle and burn use) directly.
 //! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`] and [`BlockQ8K`], for
 //!   callers who cast with those crates.
 //!
@@ -63,6 +70,7 @@ mod arch;
 mod block;
 mod chunked;
 mod decode;
+mod decode_half;
 mod dot;
 mod dot_f32;
 mod error;
@@ -78,6 +86,10 @@ mod test_rng;
 pub use block::{BlockQ4K, as_bytes, blocks};
 pub use chunked::ChunkedDecoder;
 pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with};
+#[cfg(feature = "half")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+pub use decode_half::{HalfFloat, decode_half};
+pub use decode_half::{decode_bf16, decode_bf16_with, decode_f16, decode_f16_with};
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use dot::{
@@ -95,7 +107,8 @@ pub use kernel::Kernel;
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use parallel::{
-    PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_parallel, decode_parallel_with,
+    PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_bf16_parallel, decode_f16_parallel,
+    decode_parallel, decode_parallel_with,
 };
 pub use q8k::{BlockQ8K, Q8K_BLOCK_BYTES, q8k_as_bytes, q8k_blocks, quantize_q8k};
 

@@ -8,8 +8,10 @@
 
 use rayon::prelude::*;
 
-use crate::decode::{check, run};
-use crate::{BLOCK_VALUES, Decoder, Error, Kernel};
+use crate::decode::{Values, check, run_values};
+#[cfg(feature = "half")]
+use crate::decode_half::HalfFloat;
+use crate::{BLOCK_VALUES, BlockQ4K, Decoder, Error, Kernel};
 
 /// Blocks per parallel task, the default of [`Decoder::parallel_chunk_blocks`]: 256 blocks are
 /// 36 KiB of input and 256 KiB of output.
@@ -82,22 +84,70 @@ impl Decoder {
     /// # Ok::<(), q4k::Error>(())
     /// ```
     pub fn decode_parallel(&self, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
-        let blocks = check(input, output)?;
+        self.parallel_values(input, Values::F32(output))
+    }
+
+    /// Decodes to binary16 bits on the threads of the current rayon pool; same contract as
+    /// [`decode_f16`](Self::decode_f16), and the store policy is resolved as in
+    /// [`decode_parallel`](Self::decode_parallel).
+    pub fn decode_f16_parallel(&self, input: &[u8], output: &mut [u16]) -> Result<(), Error> {
+        self.parallel_values(input, Values::F16(output))
+    }
+
+    /// Decodes to bfloat16 bits on the threads of the current rayon pool; same contract as
+    /// [`decode_bf16`](Self::decode_bf16), and the store policy is resolved as in
+    /// [`decode_parallel`](Self::decode_parallel).
+    pub fn decode_bf16_parallel(&self, input: &[u8], output: &mut [u16]) -> Result<(), Error> {
+        self.parallel_values(input, Values::Bf16(output))
+    }
+
+    /// Decodes to [`half::f16`] or [`half::bf16`] values on the threads of the current rayon
+    /// pool; same as [`decode_f16_parallel`](Self::decode_f16_parallel) or
+    /// [`decode_bf16_parallel`](Self::decode_bf16_parallel).
+    #[cfg(feature = "half")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+    pub fn decode_half_parallel<T: HalfFloat>(
+        &self,
+        input: &[u8],
+        output: &mut [T],
+    ) -> Result<(), Error> {
+        self.parallel_values(input, T::values(output))
+    }
+
+    /// The parallel decode of an output of any format.
+    fn parallel_values(&self, input: &[u8], output: Values<'_>) -> Result<(), Error> {
+        let blocks = check(input, output.len())?;
         let kernel = self.selected_kernel();
-        let streaming = self.streams(core::mem::size_of_val(output));
+        let streaming = self.streams(output.bytes());
         if blocks.len() < self.parallel.threshold_blocks || rayon::current_num_threads() < 2 {
             // Small inputs and one-thread pools take exactly the path of `decode`.
-            return run(kernel, blocks, output, streaming);
+            return run_values(kernel, blocks, output, streaming);
         }
         if !kernel.is_available() {
             return Err(Error::KernelUnavailable { kernel });
         }
         let chunk = self.parallel.chunk_blocks;
-        output
-            .par_chunks_mut(chunk.saturating_mul(BLOCK_VALUES))
-            .zip(blocks.par_chunks(chunk))
-            .try_for_each(|(out, blocks)| run(kernel, blocks, out, streaming))
+        let task =
+            |blocks: &[BlockQ4K], out: Values<'_>| run_values(kernel, blocks, out, streaming);
+        match output {
+            Values::F32(out) => split(blocks, out, chunk, |b, o| task(b, Values::F32(o))),
+            Values::F16(out) => split(blocks, out, chunk, |b, o| task(b, Values::F16(o))),
+            Values::Bf16(out) => split(blocks, out, chunk, |b, o| task(b, Values::Bf16(o))),
+        }
     }
+}
+
+/// Runs `task` on chunks of `chunk` blocks and their outputs, on the threads of the pool.
+fn split<T: Send>(
+    blocks: &[BlockQ4K],
+    output: &mut [T],
+    chunk: usize,
+    task: impl Fn(&[BlockQ4K], &mut [T]) -> Result<(), Error> + Sync,
+) -> Result<(), Error> {
+    output
+        .par_chunks_mut(chunk.saturating_mul(BLOCK_VALUES))
+        .zip(blocks.par_chunks(chunk))
+        .try_for_each(|(out, blocks)| task(blocks, out))
 }
 
 /// Decodes Q4_K blocks into `f32` values on the threads of the current rayon pool, with the
@@ -131,4 +181,30 @@ pub fn decode_parallel(input: &[u8], output: &mut [f32]) -> Result<(), Error> {
 /// ```
 pub fn decode_parallel_with(kernel: Kernel, input: &[u8], output: &mut [f32]) -> Result<(), Error> {
     Decoder::new().kernel(kernel).decode_parallel(input, output)
+}
+
+/// Decodes Q4_K blocks into binary16 bits on the threads of the current rayon pool; the same
+/// output as [`decode_f16`](crate::decode_f16), split as [`decode_parallel`] splits.
+///
+/// ```
+/// let input = vec![0u8; 4096 * q4k::BLOCK_BYTES];
+/// let mut output = vec![0u16; q4k::output_len(input.len())];
+/// q4k::decode_f16_parallel(&input, &mut output)?;
+/// # Ok::<(), q4k::Error>(())
+/// ```
+pub fn decode_f16_parallel(input: &[u8], output: &mut [u16]) -> Result<(), Error> {
+    Decoder::new().decode_f16_parallel(input, output)
+}
+
+/// Decodes Q4_K blocks into bfloat16 bits on the threads of the current rayon pool; the same
+/// output as [`decode_bf16`](crate::decode_bf16), split as [`decode_parallel`] splits.
+///
+/// ```
+/// let input = vec![0u8; 4096 * q4k::BLOCK_BYTES];
+/// let mut output = vec![0u16; q4k::output_len(input.len())];
+/// q4k::decode_bf16_parallel(&input, &mut output)?;
+/// # Ok::<(), q4k::Error>(())
+/// ```
+pub fn decode_bf16_parallel(input: &[u8], output: &mut [u16]) -> Result<(), Error> {
+    Decoder::new().decode_bf16_parallel(input, output)
 }

@@ -2,5 +2,6 @@
 //! kernel is tested against, bit for bit. Each file reads like the reference it reproduces.
 
 pub(crate) mod decode;
+pub(crate) mod decode_half;
 pub(crate) mod dot;
 pub(crate) mod dot_f32;

@@ -64,6 +64,47 @@ pub(crate) fn has_avx512_vnni() -> bool {
     }
 }
 
+/// Whether the CPU (with `std`) or the build (without) has F16C, the `f32` <-> binary16
+/// conversions of the AVX2 half kernel.
+#[inline]
+pub(crate) fn has_f16c() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "f16c")
+    }
+}
+
+/// Whether the CPU (with `std`) or the build (without) has AVX-512BW, the 16-bit lane
+/// shuffles of the AVX-512 half kernel.
+#[inline]
+pub(crate) fn has_avx512bw() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512bw")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avx512bw")
+    }
+}
+
+/// Whether the CPU (with `std`) or the build (without) has AVX512-BF16 (`vcvtne2ps2bf16`).
+#[inline]
+pub(crate) fn has_avx512bf16() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avx512bf16")
+    }
+}
+
 /// The eight 6-bit sub-block scales and the eight 6-bit mins of a block, one per byte:
 /// `(scales, mins)` as little-endian `u64`s, byte `j` for sub-block `j`.
 ///

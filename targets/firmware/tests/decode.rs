@@ -6,7 +6,8 @@
 use cortex_m_rt::entry;
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K, ChunkedDecoder, Error, Kernel};
 use q4k_firmware::{
-    BLOCK_COUNT, BLOCKS, EXPECTED, Tally, VALUE_COUNT, mismatches, peak_stack, stack_used_by,
+    BLOCK_COUNT, BLOCKS, EXPECTED, Tally, VALUE_COUNT, expected, mismatches, peak_stack,
+    stack_used_by,
 };
 
 /// Chunk sizes for the chunked decoder: byte by byte, odd sizes, one block, many blocks.
@@ -23,7 +24,9 @@ fn main() -> ! {
     // `static mut` in the entry function is a `&'static mut` owned by `main`: no stack, no unsafe.
     static mut OUTPUT: [f32; VALUE_COUNT] = [0.0; VALUE_COUNT];
     static mut BLOCK_VALUES_BUF: [f32; BLOCK_VALUES] = [0.0; BLOCK_VALUES];
+    static mut HALF_OUTPUT: [u16; VALUE_COUNT] = [0; VALUE_COUNT];
     let output: &'static mut [f32] = OUTPUT;
+    let half_output: &'static mut [u16] = HALF_OUTPUT;
     let block_values: &'static mut [f32; BLOCK_VALUES] = BLOCK_VALUES_BUF;
     let mut tally = Tally::default();
 
@@ -53,6 +56,26 @@ fn main() -> ! {
         "decode_with(scalar)",
         result.is_ok() && mismatches("decode_with", 0, output) == 0,
     );
+
+    // Half-width output: every reference value rounded to nearest, ties to even, by llama.cpp's
+    // own formulas (written out below); a NaN where the reference has one.
+    for bf16 in [false, true] {
+        half_output.fill(0xDEAD);
+        let (name, result) = if bf16 {
+            ("decode_bf16", q4k::decode_bf16(BLOCKS, half_output))
+        } else {
+            ("decode_f16", q4k::decode_f16(BLOCKS, half_output))
+        };
+        let bad = half_output
+            .iter()
+            .enumerate()
+            .filter(|&(i, &got)| !expected(i).is_some_and(|want| half_matches(got, want, bf16)))
+            .count();
+        if bad > 0 {
+            defmt::error!("{}: {} values differ", name, bad);
+        }
+        tally.check(name, result.is_ok() && bad == 0);
+    }
 
     // Block by block.
     let mut bad = 0;
@@ -182,4 +205,27 @@ fn main() -> ! {
     );
 
     tally.finish()
+}
+
+/// Whether `got` is `want` rounded to binary16 (or bfloat16 if `bf16`) as llama.cpp rounds:
+/// `ggml_compute_fp32_to_fp16` and `ggml_compute_fp32_to_bf16`; any NaN for a NaN.
+fn half_matches(got: u16, want: f32, bf16: bool) -> bool {
+    let (exponent, mantissa) = if bf16 {
+        (0x7F80, 0x007F)
+    } else {
+        (0x7C00, 0x03FF)
+    };
+    if want.is_nan() {
+        return got & exponent == exponent && got & mantissa != 0;
+    }
+    let w = want.to_bits();
+    let rounded = if bf16 {
+        ((w + 0x7FFF + ((w >> 16) & 1)) >> 16) as u16
+    } else {
+        let base = (want.abs() * f32::from_bits(0x7780_0000)) * f32::from_bits(0x0880_0000);
+        let bias = (w.wrapping_add(w) & 0xFF00_0000).max(0x7100_0000);
+        let bits = (f32::from_bits((bias >> 1) + 0x0780_0000) + base).to_bits();
+        (((w & 0x8000_0000) >> 16) | ((bits >> 13) & 0x7C00) + (bits & 0x0FFF)) as u16
+    };
+    got == rounded
 }

@@ -44,7 +44,7 @@ use core::arch::aarch64::*;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// The quant values 0..=15, the multipliers of one sub-block's 16-entry table.
-const QUANT_VALUES: [f32; 16] = [
+pub(crate) const QUANT_VALUES: [f32; 16] = [
     0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
 ];
 
@@ -207,16 +207,28 @@ fn sub_block_table<const LANE: i32>(
     min: float32x4_t,
     quant_values: float32x4x4_t,
 ) {
+    let entries = table_entries::<LANE>(scale, min, quant_values);
+    // SAFETY: NEON is enabled here and `table` is 16 writable f32.
+    unsafe { vst1q_f32_x4(table.as_mut_ptr(), entries) }
+}
+
+/// The 16 entries `(d * sc) * q - dmin * m` (q in 0..16) of the sub-block in lane `LANE` of
+/// `scale` and `min`, four to a vector.
+#[inline]
+#[target_feature(enable = "neon")]
+pub(crate) fn table_entries<const LANE: i32>(
+    scale: float32x4_t,
+    min: float32x4_t,
+    quant_values: float32x4x4_t,
+) -> float32x4x4_t {
     // The scalar kernel's operations in its order: an exact product, then one rounding.
     let min = vdupq_laneq_f32::<LANE>(min);
-    let entries = float32x4x4_t(
+    float32x4x4_t(
         vsubq_f32(vmulq_laneq_f32::<LANE>(quant_values.0, scale), min),
         vsubq_f32(vmulq_laneq_f32::<LANE>(quant_values.1, scale), min),
         vsubq_f32(vmulq_laneq_f32::<LANE>(quant_values.2, scale), min),
         vsubq_f32(vmulq_laneq_f32::<LANE>(quant_values.3, scale), min),
-    );
-    // SAFETY: NEON is enabled here and `table` is 16 writable f32.
-    unsafe { vst1q_f32_x4(table.as_mut_ptr(), entries) }
+    )
 }
 
 /// The four byte planes of a 16-entry f32 table: plane `b` holds byte `b` of each entry.

@@ -1,5 +1,6 @@
 //! AVX-512 kernels.
 
 pub(crate) mod decode;
+pub(crate) mod decode_half;
 pub(crate) mod dot;
 pub(crate) mod dot_f32;

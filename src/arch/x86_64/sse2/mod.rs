@@ -1,5 +1,6 @@
 //! SSE2 kernels, baseline on every x86_64 CPU whose float ABI uses SSE.
 
 pub(crate) mod decode;
+pub(crate) mod decode_half;
 pub(crate) mod dot;
 pub(crate) mod dot_f32;

@@ -1,0 +1,127 @@
+//! The AVX2 half kernel (AVX2, FMA and F16C): the f32 kernel's arithmetic, eight values per
+//! step, then each pair of vectors rounded to sixteen 16-bit values and stored at once.
+//!
+//! binary16 rounds with `vcvtps2ph`; bfloat16 with an exact integer rounding (AVX2 has no
+//! bfloat16 conversion). Ordinary stores are unaligned; streaming stores are used when the
+//! output starts on a 32-byte boundary, and ordinary stores otherwise.
+
+use core::arch::x86_64::*;
+
+use crate::arch::x86_64::{SMALL_F32, scales_and_mins_u64};
+use crate::decode_half::Half;
+use crate::{BLOCK_VALUES, BlockQ4K};
+
+/// 16-bit values per store.
+const LANES: usize = 16;
+
+/// Decodes `min(blocks.len(), out.len() / 256)` blocks into `out`, with non-temporal stores if
+/// `streaming` and `out` is 32-byte aligned.
+///
+/// # Safety
+///
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [u16], half: Half, streaming: bool) {
+    debug_assert_eq!(out.len(), blocks.len() * BLOCK_VALUES);
+    let count = blocks.len().min(out.len() / BLOCK_VALUES);
+    let blocks = &blocks[..count];
+    let dst = out.as_mut_ptr();
+    let streaming = streaming && (dst as usize).is_multiple_of(32);
+    let run = match (half, streaming) {
+        (Half::F16, false) => blocks_loop::<true, false>,
+        (Half::F16, true) => blocks_loop::<true, true>,
+        (Half::Bf16, false) => blocks_loop::<false, false>,
+        (Half::Bf16, true) => blocks_loop::<false, true>,
+    };
+    // SAFETY: AVX2, FMA and F16C are enabled here; `dst` has room for `256 * blocks.len()`
+    // values and is 32-byte aligned when streaming.
+    unsafe { run(blocks, dst) };
+    if streaming {
+        // Orders the non-temporal stores before any later store, as ordinary stores are.
+        _mm_sfence();
+    }
+}
+
+/// The block loop: binary16 if `F16`, else bfloat16; non-temporal stores if `STREAM`.
+///
+/// # Safety
+///
+/// The CPU must support AVX2, FMA and F16C; `dst` must be valid for writes of
+/// `256 * blocks.len()` values, and 32-byte aligned if `STREAM`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut u16) {
+    let nibble = _mm256_set1_epi32(0x0F);
+    let mut next = dst;
+    for block in blocks {
+        let (scales, mins) = scales_and_mins_u64(block);
+        let (d, dmin) = (_mm256_set1_ps(block.d()), _mm256_set1_ps(block.dmin()));
+        let quants = block.quants().as_ptr();
+        for g in 0..4 {
+            // SAFETY: `32 * g + 32 <= 128`: the four 8-byte loads stay inside the quants.
+            let q = unsafe {
+                [0, 8, 16, 24]
+                    .map(|at| _mm256_cvtepu8_epi32(_mm_loadl_epi64(quants.add(32 * g + at).cast())))
+            };
+            for half in 0..2 {
+                let j = 2 * g + half;
+                // `d * sc[j]` and `dmin * m[j]`, exact, as in the f32 kernel.
+                let scale = _mm256_mul_ps(
+                    d,
+                    _mm256_set1_ps(SMALL_F32[(scales >> (8 * j)) as usize & 63]),
+                );
+                let min = _mm256_mul_ps(
+                    dmin,
+                    _mm256_set1_ps(SMALL_F32[(mins >> (8 * j)) as usize & 63]),
+                );
+                let values = q.map(|q| {
+                    let q = if half == 0 {
+                        _mm256_and_si256(q, nibble)
+                    } else {
+                        _mm256_srli_epi32::<4>(q)
+                    };
+                    _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), scale, min)
+                });
+                for pair in [[values[0], values[1]], [values[2], values[3]]] {
+                    let bits = if F16 {
+                        const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT;
+                        _mm256_set_m128i(
+                            _mm256_cvtps_ph::<ROUND>(pair[1]),
+                            _mm256_cvtps_ph::<ROUND>(pair[0]),
+                        )
+                    } else {
+                        // Lanes [a0..4, b0..4 | a4..8, b4..8] after the in-lane pack; the
+                        // permute puts the quarters in order.
+                        let packed = _mm256_packus_epi32(bf16_bits(pair[0]), bf16_bits(pair[1]));
+                        _mm256_permute4x64_epi64::<0b11_01_10_00>(packed)
+                    };
+                    // SAFETY: 16 of the values the caller has room for; 32-byte aligned when
+                    // streaming, since `dst` is and every store is 32 bytes.
+                    unsafe {
+                        if STREAM {
+                            _mm256_stream_si256(next.cast(), bits);
+                        } else {
+                            _mm256_storeu_si256(next.cast(), bits);
+                        }
+                    }
+                    next = next.wrapping_add(LANES);
+                }
+            }
+        }
+    }
+}
+
+/// Eight `f32` rounded to bfloat16 bits (in the low half of each 32-bit lane) by integer
+/// arithmetic, exactly as `f32_to_bf16_bits`.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn bf16_bits(v: __m256) -> __m256i {
+    let bits = _mm256_castps_si256(v);
+    let top = _mm256_srli_epi32::<16>(bits);
+    let odd = _mm256_and_si256(top, _mm256_set1_epi32(1));
+    let biased = _mm256_add_epi32(bits, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7FFF)));
+    let rounded = _mm256_srli_epi32::<16>(biased);
+    let magnitude = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFF_FFFF));
+    let nan = _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7F80_0000));
+    let quiet = _mm256_or_si256(top, _mm256_set1_epi32(0x40));
+    _mm256_blendv_epi8(rounded, quiet, nan)
+}

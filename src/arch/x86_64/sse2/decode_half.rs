@@ -1,0 +1,157 @@
+//! The SSE2 half kernel: the f32 kernel's arithmetic, four values per vector, rounded to
+//! 16-bit values by exact integer arithmetic (SSE2 has no conversion to either format), eight
+//! values per store.
+//!
+//! Streaming stores are used when the output starts on a 16-byte boundary, ordinary stores
+//! otherwise.
+
+use core::arch::x86_64::*;
+
+use crate::arch::x86_64::scales_and_mins_u64;
+use crate::arch::x86_64::sse2::decode::widen;
+use crate::decode_half::Half;
+use crate::{BLOCK_VALUES, BlockQ4K};
+
+/// 16-bit values per store.
+const LANES: usize = 8;
+
+/// Decodes `min(blocks.len(), out.len() / 256)` blocks into `out`, with non-temporal stores if
+/// `streaming` and `out` is 16-byte aligned.
+///
+/// # Safety
+///
+/// The CPU must support SSE2 (every x86_64 CPU does).
+#[target_feature(enable = "sse2")]
+pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [u16], half: Half, streaming: bool) {
+    debug_assert_eq!(out.len(), blocks.len() * BLOCK_VALUES);
+    let count = blocks.len().min(out.len() / BLOCK_VALUES);
+    let blocks = &blocks[..count];
+    let dst = out.as_mut_ptr();
+    let streaming = streaming && (dst as usize).is_multiple_of(16);
+    let run = match (half, streaming) {
+        (Half::F16, false) => blocks_loop::<true, false>,
+        (Half::F16, true) => blocks_loop::<true, true>,
+        (Half::Bf16, false) => blocks_loop::<false, false>,
+        (Half::Bf16, true) => blocks_loop::<false, true>,
+    };
+    // SAFETY: SSE2 is enabled here; `dst` has room for `256 * blocks.len()` values and is
+    // 16-byte aligned when streaming.
+    unsafe { run(blocks, dst) };
+    if streaming {
+        // Orders the non-temporal stores before any later store, as ordinary stores are.
+        _mm_sfence();
+    }
+}
+
+/// The block loop: binary16 if `F16`, else bfloat16; non-temporal stores if `STREAM`.
+///
+/// # Safety
+///
+/// The CPU must support SSE2; `dst` must be valid for writes of `256 * blocks.len()` values,
+/// and 16-byte aligned if `STREAM`.
+#[target_feature(enable = "sse2")]
+unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut u16) {
+    let nibble = _mm_set1_epi8(0x0F);
+    let mut next = dst;
+    for block in blocks {
+        let (d, dmin) = (block.d(), block.dmin());
+        let (scales, mins) = scales_and_mins_u64(block);
+        let quants = block.quants().as_ptr();
+        for g in 0..4 {
+            // SAFETY: `32 * g + 32 <= 128`: both 16-byte loads stay inside the quants.
+            let bytes = unsafe {
+                [
+                    _mm_loadu_si128(quants.add(32 * g).cast()),
+                    _mm_loadu_si128(quants.add(32 * g + 16).cast()),
+                ]
+            };
+            for half in 0..2 {
+                let j = 2 * g + half;
+                let scale = _mm_set1_ps(d * f32::from((scales >> (8 * j)) as u8));
+                let min = _mm_set1_ps(dmin * f32::from((mins >> (8 * j)) as u8));
+                for bytes in bytes {
+                    let q = if half == 0 {
+                        _mm_and_si128(bytes, nibble)
+                    } else {
+                        _mm_and_si128(_mm_srli_epi16::<4>(bytes), nibble)
+                    };
+                    let rounded = widen(q).map(|q| {
+                        let v = _mm_sub_ps(_mm_mul_ps(q, scale), min);
+                        if F16 { f16_bits(v) } else { bf16_bits(v) }
+                    });
+                    for pair in [[rounded[0], rounded[1]], [rounded[2], rounded[3]]] {
+                        let packed = _mm_packs_epi32(sign_extend(pair[0]), sign_extend(pair[1]));
+                        // SAFETY: 8 of the values the caller has room for; 16-byte aligned
+                        // when streaming, since `dst` is and every store is 16 bytes.
+                        unsafe {
+                            if STREAM {
+                                _mm_stream_si128(next.cast(), packed);
+                            } else {
+                                _mm_storeu_si128(next.cast(), packed);
+                            }
+                        }
+                        next = next.wrapping_add(LANES);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The low 16 bits of each lane, sign-extended, so that the saturating `packs` keeps them.
+#[target_feature(enable = "sse2")]
+#[inline]
+fn sign_extend(v: __m128i) -> __m128i {
+    _mm_srai_epi32::<16>(_mm_slli_epi32::<16>(v))
+}
+
+/// `mask ? a : b`, lane by lane (`mask` lanes all ones or all zeros).
+#[target_feature(enable = "sse2")]
+#[inline]
+fn select(mask: __m128i, a: __m128i, b: __m128i) -> __m128i {
+    _mm_or_si128(_mm_and_si128(mask, a), _mm_andnot_si128(mask, b))
+}
+
+/// Four `f32` rounded to binary16 bits (in the low half of each 32-bit lane), exactly as
+/// `f32_to_f16_bits`.
+///
+/// Normal results drop 13 bits of the rebiased `f32` with round half to even by integer
+/// addition; subnormal results come from adding 0.5, which rounds the value to a multiple of
+/// 2^-24 in the default rounding mode, and reading the multiple off the low bits.
+#[target_feature(enable = "sse2")]
+#[inline]
+fn f16_bits(v: __m128) -> __m128i {
+    let bits = _mm_castps_si128(v);
+    let magnitude = _mm_and_si128(bits, _mm_set1_epi32(0x7FFF_FFFF));
+    let sign = _mm_srli_epi32::<16>(_mm_andnot_si128(_mm_set1_epi32(0x7FFF_FFFF), bits));
+    // Normal: rebias from 127 to 15 and round off 13 bits, half to even.
+    let odd = _mm_and_si128(_mm_srli_epi32::<13>(magnitude), _mm_set1_epi32(1));
+    let rebias = _mm_set1_epi32(0x0FFF - (112 << 23));
+    let normal = _mm_srli_epi32::<13>(_mm_add_epi32(_mm_add_epi32(magnitude, rebias), odd));
+    // Subnormal: the float sum rounds to a multiple of 2^-24, the ulp of 0.5.
+    let half = _mm_set1_epi32(0x3F00_0000);
+    let sum = _mm_add_ps(_mm_castsi128_ps(magnitude), _mm_castsi128_ps(half));
+    let subnormal = _mm_sub_epi32(_mm_castps_si128(sum), half);
+    let small = _mm_cmplt_epi32(magnitude, _mm_set1_epi32(0x3880_0000));
+    let finite = select(small, subnormal, normal);
+    // 2^16 and above: infinity; NaN: the quiet NaN.
+    let large = _mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x477F_FFFF));
+    let nan = _mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7F80_0000));
+    let special = select(nan, _mm_set1_epi32(0x7E00), _mm_set1_epi32(0x7C00));
+    _mm_or_si128(select(large, special, finite), sign)
+}
+
+/// Four `f32` rounded to bfloat16 bits (in the low half of each 32-bit lane), exactly as
+/// `f32_to_bf16_bits`.
+#[target_feature(enable = "sse2")]
+#[inline]
+fn bf16_bits(v: __m128) -> __m128i {
+    let bits = _mm_castps_si128(v);
+    let top = _mm_srli_epi32::<16>(bits);
+    let odd = _mm_and_si128(top, _mm_set1_epi32(1));
+    let biased = _mm_add_epi32(bits, _mm_add_epi32(odd, _mm_set1_epi32(0x7FFF)));
+    let rounded = _mm_srli_epi32::<16>(biased);
+    let magnitude = _mm_and_si128(bits, _mm_set1_epi32(0x7FFF_FFFF));
+    let nan = _mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7F80_0000));
+    select(nan, _mm_or_si128(top, _mm_set1_epi32(0x40)), rounded)
+}
