@@ -21,6 +21,21 @@
 //! each value is decode's `f32` rounded to nearest, ties to even, as llama.cpp rounds, with half
 //! the bytes written.
 //!
+//! Matrix-vector products take llama.cpp's two phases: [`quantize_q8k`] turns the activations
+//! into [`BlockQ8K`] blocks once, then [`matvec_q8k`] (or [`dot_q8k`] for one row) multiplies
+//! the Q4_K rows by them with integer arithmetic, bit for bit as llama.cpp's
+//! `ggml_vec_dot_q4_K_q8_K_generic`.
+//!
+//! ```
+//! let (rows, cols) = (2, 512);
+//! let weights = vec![0u8; rows * q4k::input_len(cols).unwrap()]; // row-major Q4_K
+//! let mut activations = vec![q4k::BlockQ8K::ZERO; cols / 256];
+//! q4k::quantize_q8k(&vec![0.25f32; cols], &mut activations)?;
+//! let mut y = vec![0f32; rows];
+//! q4k::matvec_q8k(&weights, &activations, &mut y)?;
+//! # Ok::<(), q4k::Error>(())
+//! ```
+//!
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
@@ -35,13 +50,13 @@
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: `decode_parallel` and `encode_parallel`, multi-threaded decoding and encoding
-//!   of whole tensors with rayon.
+//! - `parallel`: `decode_parallel`, `encode_parallel`, `matvec_q8k_parallel`,
+//!   `matvec_f32_parallel` and their variants, multi-threaded over whole tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
 //! - `half`: `decode_half` and friends, which write the `half` crate's `f16` and `bf16`
 //!   types (the ones candle and burn use) directly.
-//! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`], for callers who cast with
-//!   those crates.
+//! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`] and [`BlockQ8K`], for
+//!   callers who cast with those crates.
 //!
 //! # Layout of the source
 //!
@@ -65,6 +80,7 @@ mod block;
 mod chunked;
 mod decode;
 mod decode_half;
+mod dot;
 mod dot_f32;
 mod encode;
 mod error;
@@ -73,6 +89,7 @@ pub mod gguf;
 mod kernel;
 #[cfg(feature = "parallel")]
 mod parallel;
+mod q8k;
 mod scalar;
 #[cfg(test)]
 mod test_rng;
@@ -84,6 +101,13 @@ pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with
 #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
 pub use decode_half::{HalfFloat, decode_half};
 pub use decode_half::{decode_bf16, decode_bf16_with, decode_f16, decode_f16_with};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use dot::{
+    MATVEC_PARALLEL_TASKS_PER_THREAD, MATVEC_PARALLEL_THRESHOLD_BYTES, matvec_q8k_parallel,
+    matvec_q8k_parallel_with,
+};
+pub use dot::{dot_q8k, dot_q8k_with, matvec_q8k, matvec_q8k_with};
 pub use dot_f32::{dot_f32, dot_f32_with, matvec_f32, matvec_f32_with};
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
@@ -101,6 +125,7 @@ pub use parallel::{
     PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_bf16_parallel, decode_f16_parallel,
     decode_parallel, decode_parallel_with,
 };
+pub use q8k::{BlockQ8K, Q8K_BLOCK_BYTES, q8k_as_bytes, q8k_blocks, quantize_q8k};
 
 /// Bytes in one Q4_K block.
 pub const BLOCK_BYTES: usize = 144;
