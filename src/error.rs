@@ -1,4 +1,5 @@
-//! The one error type of the crate.
+//! The error type of the kernels. The GGUF reader has its own, `gguf::Error`, which can carry
+//! one of these.
 
 use core::fmt;
 

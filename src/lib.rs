@@ -1,9 +1,11 @@
-//! Fast, bit-exact decoding of GGUF **Q4_K** quantized weights into `f32`.
+//! Everything a program does with GGUF **Q4_K** quantized weights, bit-exact and `#![no_std]`:
+//! decode them, multiply by them, encode them, and find them in a model file.
 //!
-//! Q4_K stores 256 weights in a 144-byte super-block (see [`BlockQ4K`]). This crate turns a byte
-//! slice of such blocks into a slice of `f32`, with hand-written SIMD kernels where the CPU has
-//! them and a portable scalar kernel everywhere else. Every kernel produces the same bits as
-//! llama.cpp's reference `dequantize_row_q4_K`.
+//! Q4_K stores 256 weights in a 144-byte super-block (see [`BlockQ4K`]). Each operation has
+//! hand-written SIMD kernels where the CPU has them (SSE2, AVX2, AVX-512, NEON) and a portable
+//! scalar kernel everywhere else, and every kernel produces the same bits as llama.cpp's C:
+//! [`decode`] as `dequantize_row_q4_K`, [`matvec_q8k`] as `ggml_vec_dot_q4_K_q8_K`, [`encode`]
+//! as `quantize_row_q4_K_ref`.
 //!
 //! `#![no_std]`, no allocation, no panics: bad lengths come back as [`Error`] and leave the
 //! output untouched.
@@ -35,6 +37,9 @@
 //! q4k::matvec_q8k(&weights, &activations, &mut y)?;
 //! # Ok::<(), q4k::Error>(())
 //! ```
+//!
+//! [`matvec_f32`] and [`dot_f32`] multiply by `f32` activations without quantizing them, in one
+//! documented summation order that every kernel reproduces.
 //!
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
