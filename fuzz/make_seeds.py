@@ -64,6 +64,16 @@ write("chunked", "feed-into-mixed", chunked(0, [(1, 200), (3, 77), (5, 144), (7,
 write("chunked", "short-output", chunked(2, [(1, 100), (0x1D, 100), (0x25, 288)]))
 write("chunked", "unavailable-kernel", chunked(4, [(1, 144), (0, 144)]))
 
+# dot: entry point (0 matvec, 1 parallel, 2 dot, 3 quantize; top bit: thousands of rows),
+# kernel, activation blocks, rows (u16 with the top bit), weight-length delta, row delta,
+# activation pattern length / 8, the activation pattern, then the weight pattern.
+ACT = bytes(range(256)) * 2
+write("dot", "matvec-small", bytes([0, 2, 3, 4, 0, 0, 40]) + ACT[:320] + BLOCKS[0] + BLOCKS[1])
+write("dot", "dot-one-row", bytes([2, 3, 2, 1, 0, 0, 37]) + ACT[:296] + BLOCKS[2])
+write("dot", "parallel-many-rows", bytes([0x81, 0, 2]) + struct.pack("<H", 4000) + bytes([0, 0, 8]) + ACT[:64] + BLOCKS[3])
+write("dot", "rows-off-by-one", bytes([0, 1, 1, 3, 0, 0xC3, 2]) + ACT[:16] + BLOCKS[0])
+write("dot", "quantize", bytes([3, 1, 0]) + struct.pack("<4f", 0.5, -2.0, 1e-30, 3.0))
+
 # dot_f32: entry (0 dot, 1 parallel, 2 matvec), kernel choice (even: byte after it), rows,
 # blocks per row, three length deltas (4..7 = none), then the bytes the data repeats.
 write("dot_f32", "dot-two-blocks", bytes([0, 1, 1, 2, 4, 4, 4]) + BLOCKS[0] + BLOCKS[1])
@@ -81,3 +91,10 @@ write("encode", "f32-nan", bytes([0, 1, 0]) + f32s(ramp[:300] + [float("nan")] +
 write("encode", "f32-short-output", bytes([0, 0, 0xFF]) + f32s(ramp[:256]))
 write("encode", "f16-one-block", bytes([1, 3, 0]) + struct.pack("<256H", *[(i * 97) % 0x7C00 for i in range(256)]))
 write("encode", "bf16-one-block", bytes([2, 2, 0]) + struct.pack("<256H", *[(i * 131) % 0x7F80 for i in range(256)]))
+
+# gguf: the whole case is the file; the seeds are the test files that llama.cpp's gguf writer
+# produced (tests/vectors/gguf/generate.py).
+VECTORS = os.path.join(HERE, "..", "tests", "vectors", "gguf")
+for name in ["v3-metadata", "v2-align-1", "v3-align-8", "v2-align-256"]:
+    with open(os.path.join(VECTORS, name + ".gguf"), "rb") as f:
+        write("gguf", name, f.read())

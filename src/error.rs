@@ -1,4 +1,5 @@
-//! The one error type of the crate.
+//! The error type of the kernels. The GGUF reader has its own, `gguf::Error`, which can carry
+//! one of these.
 
 use core::fmt;
 
@@ -43,14 +44,15 @@ pub enum Error {
         len: usize,
     },
     /// The weights are not `rows` rows of `row_bytes` bytes each, where a row holds one Q4_K
-    /// block per 256 activations (from [`dot_f32`](crate::dot_f32), where `rows` is 1, and
-    /// [`matvec_f32`](crate::matvec_f32), where `rows` is the output length).
+    /// block per 256 activations (from [`dot_f32`](crate::dot_f32) and
+    /// [`dot_q8k`](crate::dot_q8k), where `rows` is 1, and [`matvec_f32`](crate::matvec_f32)
+    /// and [`matvec_q8k`](crate::matvec_q8k), where `rows` is the output length).
     WeightsLength {
         /// The length of the weights in bytes.
         len: usize,
         /// The number of rows expected: the output length (1 for a dot product).
         rows: usize,
-        /// The bytes of one row: `activations / 256 * 144`.
+        /// The bytes of one row: `activations / 256 * 144` (144 per Q8_K block).
         row_bytes: usize,
     },
     /// The values to encode are not whole 256-value blocks, or the output does not hold exactly
@@ -61,10 +63,26 @@ pub enum Error {
         /// The length of the output slice in bytes.
         output: usize,
     },
-    /// A value to encode is NaN or infinite.
+    /// A value to encode or to quantize is NaN or infinite.
     NonFinite {
         /// The index of the first such value in the input.
         index: usize,
+    },
+    /// A Q8_K quantization was given an input whose length is not 256 values for each output
+    /// block.
+    QuantizeLength {
+        /// The number of `f32` values the output blocks hold (`256 * blocks`).
+        expected: usize,
+        /// The length of the input slice that was passed.
+        actual: usize,
+    },
+    /// Bytes viewed as Q8_K blocks are not a whole number of 292-byte blocks, or do not start
+    /// on a 4-byte boundary (the alignment of [`BlockQ8K`](crate::BlockQ8K)'s `f32` scale).
+    Q8KBytes {
+        /// The length in bytes.
+        len: usize,
+        /// The start address modulo 4 (0 when aligned).
+        misalignment: usize,
     },
     /// The importance vector of a weighted encode is empty or not a whole number of 256-value
     /// blocks (its length is the row length).
@@ -132,6 +150,15 @@ impl fmt::Display for Error {
             Error::NonFinite { index } => {
                 write!(f, "input value {index} is NaN or infinite")
             }
+            Error::QuantizeLength { expected, actual } => write!(
+                f,
+                "input holds {actual} values but the Q8_K output blocks hold {expected}"
+            ),
+            Error::Q8KBytes { len, misalignment } => write!(
+                f,
+                "{len} bytes at an address {misalignment} past a 4-byte boundary are not \
+                 whole aligned 292-byte Q8_K blocks"
+            ),
             Error::ImportanceLength { len } => write!(
                 f,
                 "importance length {len} is not a non-zero multiple of the {BLOCK_VALUES}-value block"

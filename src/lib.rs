@@ -1,9 +1,11 @@
-//! Fast, bit-exact decoding of GGUF **Q4_K** quantized weights into `f32`.
+//! Everything a program does with GGUF **Q4_K** quantized weights, bit-exact and `#![no_std]`:
+//! decode them, multiply by them, encode them, and find them in a model file.
 //!
-//! Q4_K stores 256 weights in a 144-byte super-block (see [`BlockQ4K`]). This crate turns a byte
-//! slice of such blocks into a slice of `f32`, with hand-written SIMD kernels where the CPU has
-//! them and a portable scalar kernel everywhere else. Every kernel produces the same bits as
-//! llama.cpp's reference `dequantize_row_q4_K`.
+//! Q4_K stores 256 weights in a 144-byte super-block (see [`BlockQ4K`]). Each operation has
+//! hand-written SIMD kernels where the CPU has them (SSE2, AVX2, AVX-512, NEON) and a portable
+//! scalar kernel everywhere else, and every kernel produces the same bits as llama.cpp's C:
+//! [`decode`] as `dequantize_row_q4_K`, [`matvec_q8k`] as `ggml_vec_dot_q4_K_q8_K`, [`encode`]
+//! as `quantize_row_q4_K_ref`.
 //!
 //! `#![no_std]`, no allocation, no panics: bad lengths come back as [`Error`] and leave the
 //! output untouched.
@@ -21,6 +23,24 @@
 //! each value is decode's `f32` rounded to nearest, ties to even, as llama.cpp rounds, with half
 //! the bytes written.
 //!
+//! Matrix-vector products take llama.cpp's two phases: [`quantize_q8k`] turns the activations
+//! into [`BlockQ8K`] blocks once, then [`matvec_q8k`] (or [`dot_q8k`] for one row) multiplies
+//! the Q4_K rows by them with integer arithmetic, bit for bit as llama.cpp's
+//! `ggml_vec_dot_q4_K_q8_K_generic`.
+//!
+//! ```
+//! let (rows, cols) = (2, 512);
+//! let weights = vec![0u8; rows * q4k::input_len(cols).unwrap()]; // row-major Q4_K
+//! let mut activations = vec![q4k::BlockQ8K::ZERO; cols / 256];
+//! q4k::quantize_q8k(&vec![0.25f32; cols], &mut activations)?;
+//! let mut y = vec![0f32; rows];
+//! q4k::matvec_q8k(&weights, &activations, &mut y)?;
+//! # Ok::<(), q4k::Error>(())
+//! ```
+//!
+//! [`matvec_f32`] and [`dot_f32`] multiply by `f32` activations without quantizing them, in one
+//! documented summation order that every kernel reproduces.
+//!
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
@@ -30,17 +50,21 @@
 //! [`encode_weighted`] does the same with an importance vector (llama.cpp's `quantize_q4_K`
 //! with an importance matrix), from `f32`, f16 or bf16 rows.
 //!
+//! Model files are read in place by [`gguf`]: a zero-copy, allocation-free GGUF reader that
+//! finds a tensor by name and hands its Q4_K blocks to the decoder.
+//!
 //! # Features
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: `decode_parallel`, `encode_parallel` and `encode_weighted_parallel`,
-//!   multi-threaded decoding and encoding of whole tensors with rayon.
+//! - `parallel`: `decode_parallel`, `encode_parallel`, `encode_weighted_parallel`,
+//!   `matvec_q8k_parallel`, `matvec_f32_parallel` and their variants, multi-threaded over whole
+//!   tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
 //! - `half`: `decode_half` and friends, which write the `half` crate's `f16` and `bf16`
 //!   types (the ones candle and burn use) directly.
-//! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`], for callers who cast with
-//!   those crates.
+//! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`] and [`BlockQ8K`], for
+//!   callers who cast with those crates.
 //!
 //! # Layout of the source
 //!
@@ -65,14 +89,17 @@ mod block;
 mod chunked;
 mod decode;
 mod decode_half;
+mod dot;
 mod dot_f32;
 mod encode;
 mod encode_weighted;
 mod error;
 mod f16;
+pub mod gguf;
 mod kernel;
 #[cfg(feature = "parallel")]
 mod parallel;
+mod q8k;
 mod scalar;
 #[cfg(test)]
 mod test_rng;
@@ -84,6 +111,13 @@ pub use decode::{Decoder, STREAMING_THRESHOLD_BYTES, Stores, decode, decode_with
 #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
 pub use decode_half::{HalfFloat, decode_half};
 pub use decode_half::{decode_bf16, decode_bf16_with, decode_f16, decode_f16_with};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use dot::{
+    MATVEC_PARALLEL_TASKS_PER_THREAD, MATVEC_PARALLEL_THRESHOLD_BYTES, matvec_q8k_parallel,
+    matvec_q8k_parallel_with,
+};
+pub use dot::{dot_q8k, dot_q8k_with, matvec_q8k, matvec_q8k_with};
 pub use dot_f32::{dot_f32, dot_f32_with, matvec_f32, matvec_f32_with};
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
@@ -107,6 +141,7 @@ pub use parallel::{
     PARALLEL_CHUNK_BLOCKS, PARALLEL_THRESHOLD_BLOCKS, decode_bf16_parallel, decode_f16_parallel,
     decode_parallel, decode_parallel_with,
 };
+pub use q8k::{BlockQ8K, Q8K_BLOCK_BYTES, q8k_as_bytes, q8k_blocks, quantize_q8k};
 
 /// Bytes in one Q4_K block.
 pub const BLOCK_BYTES: usize = 144;

@@ -44,7 +44,14 @@ fuzz_target!(|data: &[u8]| {
     let byte = |i: usize| rest.get(i % rest.len().max(1)).copied().unwrap_or(0);
     let weights: Vec<u8> = (0..weights_len).map(byte).collect();
     let activations: Vec<f32> = (0..activations_len)
-        .map(|i| f32::from_le_bytes([byte(4 * i + 7), byte(4 * i + 5), byte(4 * i + 3), byte(4 * i + 1)]))
+        .map(|i| {
+            f32::from_le_bytes([
+                byte(4 * i + 7),
+                byte(4 * i + 5),
+                byte(4 * i + 3),
+                byte(4 * i + 1),
+            ])
+        })
         .collect();
 
     let lengths_ok = activations_len.is_multiple_of(BLOCK_VALUES)
@@ -82,15 +89,24 @@ fuzz_target!(|data: &[u8]| {
         Err(other) => panic!("unexpected error {other:?}"),
     }
     if result.is_err() {
-        assert!(output.iter().all(|v| v.to_bits() == SENTINEL), "output written on error");
+        assert!(
+            output.iter().all(|v| v.to_bits() == SENTINEL),
+            "output written on error"
+        );
         return;
     }
     let mut want = vec![0f32; output_len];
     q4k::matvec_f32_with(Kernel::Scalar, &weights, &activations, &mut want).unwrap();
     let row_bytes = activations_len / BLOCK_VALUES * BLOCK_BYTES;
     for (r, (&got, &want)) in output.iter().zip(&want).enumerate() {
-        assert!(same(got, want), "{chosen}: row {r}: {got:?} vs scalar {want:?}");
+        assert!(
+            same(got, want),
+            "{chosen}: row {r}: {got:?} vs scalar {want:?}"
+        );
         let row = &weights[r * row_bytes..(r + 1) * row_bytes];
-        assert!(same(q4k::dot_f32_with(chosen, row, &activations).unwrap(), got));
+        assert!(same(
+            q4k::dot_f32_with(chosen, row, &activations).unwrap(),
+            got
+        ));
     }
 });

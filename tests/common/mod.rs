@@ -30,6 +30,24 @@ pub fn available_kernels(test: &str) -> Vec<Kernel> {
     kernels
 }
 
+/// Prints the kernels and the sub-features the dispatch picks inside a family for the dot
+/// product (AVX512-VNNI, NEON dotprod), so that a silent fallback shows in the log.
+pub fn dot_kernels(test: &str) -> Vec<Kernel> {
+    let kernels = available_kernels(test);
+    #[cfg(target_arch = "x86_64")]
+    eprintln!(
+        "{test}: avx512bw {}, avx512vnni {} (the avx512 dot needs both, else runs avx2)",
+        std::is_x86_feature_detected!("avx512bw"),
+        std::is_x86_feature_detected!("avx512vnni")
+    );
+    #[cfg(target_arch = "aarch64")]
+    eprintln!(
+        "{test}: dotprod {} (the neon dot uses SDOT with it)",
+        std::arch::is_aarch64_feature_detected!("dotprod")
+    );
+    kernels
+}
+
 /// Every kernel that cannot run here.
 pub fn unavailable_kernels() -> Vec<Kernel> {
     Kernel::ALL

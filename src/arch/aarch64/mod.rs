@@ -19,5 +19,19 @@ pub(crate) fn has_neon() -> bool {
     }
 }
 
+/// Whether the dot-product extension (`sdot`, Armv8.2 `FEAT_DotProd`) is present: detected on
+/// the CPU with `std`, taken from the build's target features without it.
+#[inline]
+pub(crate) fn has_dotprod() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::arch::is_aarch64_feature_detected!("dotprod")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "dotprod")
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -41,6 +41,29 @@ pub(crate) fn has_avx512f() -> bool {
     }
 }
 
+/// Whether the AVX-512 dot-product kernel can run: AVX-512F, AVX-512BW (byte shuffles) and
+/// AVX512-VNNI (`vpdpbusd`, `vpdpwssd`). Without BW and VNNI the [`Kernel::Avx512`] dot runs
+/// the AVX2 kernel, which every AVX-512 CPU can run.
+///
+/// [`Kernel::Avx512`]: crate::Kernel::Avx512
+#[inline]
+pub(crate) fn has_avx512_vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vnni"
+        ))
+    }
+}
+
 /// Whether the CPU (with `std`) or the build (without) has F16C, the `f32` <-> binary16
 /// conversions of the AVX2 half kernel.
 #[inline]
@@ -103,6 +126,24 @@ pub(crate) fn scales_and_mins_u64(block: &BlockQ4K) -> (u64, u64) {
     )
 }
 
+/// Widens f16 bits to `f32` without branches, exactly as [`f16_to_f32`](crate::f16_to_f32):
+/// the exponent and significand moved into place and multiplied by 2^112 (exact for normal and
+/// subnormal values, whose rebiased results are normal f32), infinities and NaNs given the
+/// all-ones exponent with their payload.
+#[inline(always)]
+pub(crate) fn f16_to_f32_branchless(bits: u16) -> f32 {
+    let bits = u32::from(bits);
+    let sign = (bits & 0x8000) << 16;
+    let magnitude = (bits & 0x7FFF) << 13;
+    let finite = (f32::from_bits(magnitude) * f32::from_bits(0x7780_0000)).to_bits();
+    let widened = if bits & 0x7C00 == 0x7C00 {
+        magnitude | 0x7F80_0000
+    } else {
+        finite
+    };
+    f32::from_bits(sign | widened)
+}
+
 /// `SMALL_F32[i] == i as f32`, for the 6-bit scales and mins.
 pub(crate) static SMALL_F32: [f32; 64] = {
     let mut values = [0.0; 64];
@@ -143,5 +184,14 @@ pub(crate) fn prefetch_ahead(block: &BlockQ4K) {
         .wrapping_add(PREFETCH_BYTES);
     for line in 0..3 {
         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64 * line));
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn branchless_f16_widening_is_exact() {
+    for bits in 0..=u16::MAX {
+        let (got, want) = (f16_to_f32_branchless(bits), crate::f16_to_f32(bits));
+        assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
     }
 }

@@ -1,0 +1,303 @@
+//! `matvec_q8k` throughput against the limit: a read-only loop over the same weight bytes.
+//!
+//! ```text
+//! cargo run --release --example matvec
+//! cargo run --release --features parallel --example matvec -- --quick
+//! ```
+//!
+//! In one process, single thread, round-robin with a warm-up call before each sample:
+//! - at 1 MiB and 256 MiB of Q4_K weights (4096 columns), every available kernel of
+//!   `matvec_q8k_with` beside a loop that reads the same bytes with the widest loads and folds
+//!   them into one register;
+//! - `quantize_q8k` of a 4096-value row beside a 4096 x 4096 `matvec_q8k`;
+//! - with `--features parallel`: `matvec_q8k_parallel` in pools of 1 and 2 threads at 32 MiB.
+//!
+//! Reports the median and the min-max spread of the samples, in GB/s of weights (GB = 10^9
+//! bytes) and weights/s.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use q4k::{BLOCK_BYTES, BLOCK_VALUES, BlockQ8K, Kernel};
+
+const COLS: usize = 4096;
+const ROW_BYTES: usize = COLS / BLOCK_VALUES * BLOCK_BYTES;
+
+/// Deterministic weights with realistic f16 scales (about 1e-3..1e-1) and random quants.
+fn weights(bytes: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut w = vec![0u8; bytes];
+    for chunk in w.chunks_mut(8) {
+        let r = next().to_le_bytes();
+        chunk.copy_from_slice(&r[..chunk.len()]);
+    }
+    for block in w.chunks_exact_mut(BLOCK_BYTES) {
+        for field in [0, 2] {
+            let r = next();
+            let bits = (0x1400 + (r % 0x1000)) as u16;
+            block[field..field + 2].copy_from_slice(&bits.to_le_bytes());
+        }
+    }
+    w
+}
+
+fn activations(cols: usize) -> Vec<BlockQ8K> {
+    let x: Vec<f32> = (0..cols)
+        .map(|i| ((i * 7919) % 2001) as f32 / 1000.0 - 1.0)
+        .collect();
+    let mut a = vec![BlockQ8K::ZERO; cols / BLOCK_VALUES];
+    q4k::quantize_q8k(&x, &mut a).unwrap();
+    a
+}
+
+/// Reads every byte of `bytes` with the widest loads this CPU has, folded into one register.
+fn read_all(bytes: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F was just detected.
+            return unsafe { read_avx512(bytes) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was just detected.
+            return unsafe { read_avx2(bytes) };
+        }
+    }
+    bytes
+        .chunks_exact(8)
+        .fold(0u64, |a, c| a ^ u64::from_le_bytes(c.try_into().unwrap()))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn read_avx512(bytes: &[u8]) -> u64 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_setzero_si512(); 4];
+    let (chunks, _) = bytes.as_chunks::<256>();
+    for chunk in chunks {
+        for (k, a) in acc.iter_mut().enumerate() {
+            // SAFETY: the chunk has 256 readable bytes; this reads 64 at 64 * k.
+            let v = unsafe { _mm512_loadu_si512(chunk.as_ptr().add(64 * k).cast()) };
+            *a = _mm512_xor_si512(*a, v);
+        }
+    }
+    let all = _mm512_xor_si512(
+        _mm512_xor_si512(acc[0], acc[1]),
+        _mm512_xor_si512(acc[2], acc[3]),
+    );
+    _mm512_reduce_add_epi64(all) as u64
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn read_avx2(bytes: &[u8]) -> u64 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_si256(); 4];
+    let (chunks, _) = bytes.as_chunks::<128>();
+    for chunk in chunks {
+        for (k, a) in acc.iter_mut().enumerate() {
+            // SAFETY: the chunk has 128 readable bytes; this reads 32 at 32 * k.
+            let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().add(32 * k).cast()) };
+            *a = _mm256_xor_si256(*a, v);
+        }
+    }
+    let all = _mm256_xor_si256(
+        _mm256_xor_si256(acc[0], acc[1]),
+        _mm256_xor_si256(acc[2], acc[3]),
+    );
+    _mm256_extract_epi64::<0>(all) as u64 ^ _mm256_extract_epi64::<3>(all) as u64
+}
+
+struct Stats {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+/// Seconds per call -> stats.
+fn stats(mut samples: Vec<f64>) -> Stats {
+    samples.sort_by(f64::total_cmp);
+    Stats {
+        median: samples[samples.len() / 2],
+        min: samples[0],
+        max: samples[samples.len() - 1],
+    }
+}
+
+/// A named closure to time.
+type Contender<'a> = (String, Box<dyn FnMut() + 'a>);
+
+/// Times each contender `rounds` times in round-robin (shuffled order per round), a warm-up
+/// call before each sample; returns seconds per call.
+fn round_robin(contenders: &mut [Contender<'_>], rounds: usize) -> Vec<Stats> {
+    let mut samples = vec![Vec::new(); contenders.len()];
+    let mut order: Vec<usize> = (0..contenders.len()).collect();
+    let mut seed = 12345u64;
+    for _ in 0..rounds {
+        for i in (1..order.len()).rev() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            order.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+        for &i in &order {
+            let f = &mut contenders[i].1;
+            f();
+            let start = Instant::now();
+            f();
+            samples[i].push(start.elapsed().as_secs_f64());
+        }
+    }
+    samples.into_iter().map(stats).collect()
+}
+
+fn gbs(bytes: usize, seconds: f64) -> f64 {
+    bytes as f64 / seconds / 1e9
+}
+
+fn report(label: &str, bytes: usize, s: &Stats, limit: Option<&Stats>) {
+    let weights = bytes as f64 / BLOCK_BYTES as f64 * BLOCK_VALUES as f64;
+    let ratio = limit.map_or(String::new(), |l| {
+        format!("  {:.2}x read", l.median / s.median)
+    });
+    println!(
+        "  {label:<22} {:7.2} GB/s ({:6.2}-{:6.2})  {:6.2} G weights/s{ratio}",
+        gbs(bytes, s.median),
+        gbs(bytes, s.max),
+        gbs(bytes, s.min),
+        weights / s.median / 1e9,
+    );
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    println!(
+        "CPU: {}; best kernel: {}; single thread unless stated",
+        cpu_model(),
+        Kernel::best()
+    );
+    #[cfg(target_arch = "x86_64")]
+    println!(
+        "  avx512vnni: {}, avx512bw: {}",
+        std::is_x86_feature_detected!("avx512vnni"),
+        std::is_x86_feature_detected!("avx512bw")
+    );
+    let a = activations(COLS);
+    let kernels: Vec<Kernel> = Kernel::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.is_available())
+        .collect();
+
+    for (label, bytes, rounds) in [
+        ("1 MiB", 1 << 20, if quick { 50 } else { 400 }),
+        ("256 MiB", 256 << 20, if quick { 3 } else { 15 }),
+    ] {
+        let rows = bytes / ROW_BYTES;
+        let w = weights(rows * ROW_BYTES);
+        let bytes = w.len();
+        let mut outs: Vec<Vec<f32>> = kernels.iter().map(|_| vec![0f32; rows]).collect();
+        let mut contenders: Vec<Contender<'_>> = vec![(
+            "read loop".into(),
+            Box::new(|| {
+                black_box(read_all(black_box(&w)));
+            }),
+        )];
+        for (&kernel, out) in kernels.iter().zip(outs.iter_mut()) {
+            if kernel == Kernel::Scalar && bytes > 1 << 20 {
+                continue;
+            }
+            let (w, a) = (&w, &a);
+            contenders.push((
+                format!("matvec_q8k {kernel}"),
+                Box::new(move || {
+                    q4k::matvec_q8k_with(kernel, black_box(w), a, out).unwrap();
+                }),
+            ));
+        }
+        let results = round_robin(&mut contenders, rounds);
+        println!("{label} of weights ({rows} x {COLS}), {rounds} samples each:");
+        for ((name, _), s) in contenders.iter().zip(&results) {
+            report(name, bytes, s, (name != "read loop").then_some(&results[0]));
+        }
+    }
+
+    {
+        let rows = 4096;
+        let w = weights(rows * ROW_BYTES);
+        let x: Vec<f32> = (0..COLS).map(|i| (i as f32).sin()).collect();
+        let mut q = vec![BlockQ8K::ZERO; COLS / BLOCK_VALUES];
+        let mut out = vec![0f32; rows];
+        let mut contenders: Vec<Contender<'_>> = vec![
+            (
+                "quantize_q8k 4096".into(),
+                Box::new(|| q4k::quantize_q8k(black_box(&x), &mut q).unwrap()),
+            ),
+            (
+                "matvec_q8k 4096x4096".into(),
+                Box::new(|| q4k::matvec_q8k(black_box(&w), &a, &mut out).unwrap()),
+            ),
+        ];
+        let results = round_robin(&mut contenders, if quick { 30 } else { 300 });
+        println!(
+            "quantize_q8k of a 4096-value row: {:.2} us (min {:.2}, max {:.2}); 4096 x 4096 matvec_q8k: {:.1} us; ratio {:.2}%",
+            results[0].median * 1e6,
+            results[0].min * 1e6,
+            results[0].max * 1e6,
+            results[1].median * 1e6,
+            100.0 * results[0].median / results[1].median
+        );
+    }
+
+    #[cfg(feature = "parallel")]
+    {
+        let rows = (32 << 20) / ROW_BYTES;
+        let w = weights(rows * ROW_BYTES);
+        let pools: Vec<rayon::ThreadPool> = [1, 2]
+            .iter()
+            .map(|&n| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let mut outs = vec![vec![0f32; rows]; 2];
+        let mut contenders: Vec<Contender<'_>> = Vec::new();
+        for (pool, out) in pools.iter().zip(outs.iter_mut()) {
+            let (w, a) = (&w, &a);
+            contenders.push((
+                format!("parallel, {} thread(s)", pool.current_num_threads()),
+                Box::new(move || {
+                    pool.install(|| q4k::matvec_q8k_parallel(black_box(w), a, out).unwrap())
+                }),
+            ));
+        }
+        let results = round_robin(&mut contenders, if quick { 10 } else { 60 });
+        println!("matvec_q8k_parallel at 32 MiB ({rows} x {COLS}):");
+        for ((name, _), s) in contenders.iter().zip(&results) {
+            report(name, w.len(), s, None);
+        }
+        println!(
+            "  2 threads / 1 thread: {:.2}x",
+            results[0].median / results[1].median
+        );
+    }
+}

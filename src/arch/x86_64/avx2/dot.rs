@@ -1,0 +1,138 @@
+//! The AVX2 dot-product kernel: per 32 weight bytes one lane-transposing permutation, then
+//! `vpmaddubsw` against the prepared activations and `vpmaddwd` by the sub-block scale, which
+//! leaves each lane's exact sum in its own `i32`.
+//!
+//! The eight float lanes of the reference are one `__m256`: a multiply then an add per block,
+//! as in the C.
+
+use core::arch::x86_64::*;
+
+use crate::arch::prepared::{self, Prepared, RowState};
+use crate::arch::x86_64::{f16_to_f32_branchless, prefetch_ahead, scales_and_mins_u64};
+use crate::{BlockQ4K, BlockQ8K};
+
+/// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
+///
+/// # Safety
+///
+/// The CPU must support AVX2 and FMA; `weights` must hold `out.len()` whole rows.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
+    prepared::matvec(weights, activations, out, |row, prepared, state| {
+        // SAFETY: AVX2 and FMA are enabled in the enclosing function.
+        unsafe { blocks(row, prepared, state) }
+    });
+}
+
+/// The block loop of one row over matching chunks of weights and prepared activations.
+///
+/// # Safety
+///
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
+    // SAFETY: `state.sums` is eight readable floats.
+    let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
+    let mut sumf = state.sumf;
+    let low_nibbles = _mm256_set1_epi8(0x0F);
+    // Opaque to the compiler, which would otherwise rewrite the two shuffles of
+    // `transpose_lanes` into four.
+    let dword_order = core::hint::black_box(_mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+    // Likewise: kept as one `vpshufb` each instead of a shuffle and a broadcast.
+    let scale_patterns =
+        core::hint::black_box(core::array::from_fn::<_, 8, _>(|j| scale_pattern(j)));
+    for (x, y) in row.iter().zip(prepared) {
+        prefetch_ahead(x);
+        let (scales, mins) = scales_and_mins_u64(x);
+        let scales =
+            _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
+        let mut aux = _mm256_setzero_si256();
+        for g in 0..4 {
+            // SAFETY: group `g` of the 128 quant bytes is 32 readable bytes at `32 * g`.
+            let raw = unsafe { _mm256_loadu_si256(x.quants().as_ptr().add(32 * g).cast()) };
+            let t = transpose_lanes(raw, dword_order);
+            let low = _mm256_and_si256(t, low_nibbles);
+            let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), low_nibbles);
+            // Sub-block 2g is in the low nibbles, 2g + 1 in the high ones (slots as in
+            // `prepared`: 2g + 1 sits two slots after 2g).
+            let slot = (g / 2) * 4 + g % 2;
+            // SAFETY: slots `slot` and `slot + 2` are 32-byte aligned (the block is 64-byte
+            // aligned) and inside its 256 quants.
+            let (q8_low, q8_high) = unsafe {
+                let q8 = y.qs.as_ptr();
+                (
+                    _mm256_load_si256(q8.add(32 * slot).cast()),
+                    _mm256_load_si256(q8.add(32 * (slot + 2)).cast()),
+                )
+            };
+            let scale_low = _mm256_shuffle_epi8(scales, scale_patterns[2 * g]);
+            let scale_high = _mm256_shuffle_epi8(scales, scale_patterns[2 * g + 1]);
+            let low = _mm256_madd_epi16(_mm256_maddubs_epi16(low, q8_low), scale_low);
+            let high = _mm256_madd_epi16(_mm256_maddubs_epi16(high, q8_high), scale_high);
+            aux = _mm256_add_epi32(aux, _mm256_add_epi32(low, high));
+        }
+        // SAFETY: AVX2 and FMA are enabled here.
+        let sumi = unsafe { min_sum(mins, &y.bsums) };
+        let (d_bits, dmin_bits) = x.d_dmin_bits();
+        let d = f16_to_f32_branchless(d_bits) * y.d;
+        sums = _mm256_add_ps(
+            sums,
+            _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
+        );
+        let dmin = f16_to_f32_branchless(dmin_bits) * y.d;
+        sumf -= dmin * sumi as f32;
+    }
+    // SAFETY: `state.sums` is eight writable floats.
+    unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
+    state.sumf = sumf;
+}
+
+/// Reorders 32 weight bytes so that dword `l` holds bytes `l, l + 8, l + 16, l + 24`: the four
+/// values of lane `l` (in both nibbles), in the order of the prepared activations.
+/// `dword_order` is `[0, 2, 4, 6, 1, 3, 5, 7]`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn transpose_lanes(raw: __m256i, dword_order: __m256i) -> __m256i {
+    // Dwords 0, 2, 4, 6 (bytes 0..4, 8..12, 16..20, 24..28) to the low half, 1, 3, 5, 7 to the
+    // high half; then a 4x4 byte transpose in each half.
+    _mm256_shuffle_epi8(
+        _mm256_permutevar8x32_epi32(raw, dword_order),
+        _mm256_setr_epi8(
+            0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6,
+            10, 14, 3, 7, 11, 15,
+        ),
+    )
+}
+
+/// The `vpshufb` pattern that spreads the 16-bit scale of sub-block `j` over every word.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn scale_pattern(j: usize) -> __m256i {
+    let j = j as i16;
+    _mm256_set1_epi16(((2 * j + 1) << 8) | (2 * j))
+}
+
+/// `Σ bsums[k] * mins[k / 2]`, exact.
+///
+/// # Safety
+///
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) unsafe fn min_sum(mins: u64, bsums: &[i16; 16]) -> i32 {
+    let twice = _mm_shuffle_epi8(
+        _mm_cvtsi64_si128(mins as i64),
+        _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7),
+    );
+    // SAFETY: `bsums` is 32 readable bytes.
+    let bsums = unsafe { _mm256_loadu_si256(bsums.as_ptr().cast()) };
+    let products = _mm256_madd_epi16(_mm256_cvtepu8_epi16(twice), bsums);
+    let s = _mm_add_epi32(
+        _mm256_castsi256_si128(products),
+        _mm256_extracti128_si256::<1>(products),
+    );
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
+}

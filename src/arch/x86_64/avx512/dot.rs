@@ -1,0 +1,112 @@
+//! The AVX-512 dot-product kernel, with VNNI: per 64 weight bytes one lane-transposing
+//! permutation, `vpdpbusd` against the prepared activations (each dword is then one
+//! sub-block's exact sum for one lane) and `vpdpwssd` to weight it by the sub-block scale.
+//!
+//! Needs AVX-512F, AVX-512BW and AVX512-VNNI (detected by the dispatch); the eight float lanes
+//! of the reference are the low `__m256` half, a multiply then an add per block, as in the C.
+
+use core::arch::x86_64::*;
+
+use crate::arch::prepared::{self, Prepared, RowState};
+use crate::arch::x86_64::avx2::dot::min_sum;
+use crate::arch::x86_64::{prefetch_ahead, scales_and_mins_u64};
+use crate::{BlockQ4K, BlockQ8K};
+
+/// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI; `weights` must hold `out.len()`
+/// whole rows.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
+    prepared::matvec(weights, activations, out, |row, prepared, state| {
+        // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function.
+        unsafe { blocks(row, prepared, state) }
+    });
+}
+
+/// The block loop of one row over matching chunks of weights and prepared activations.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
+    // SAFETY: `state.sums` is eight readable floats.
+    let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
+    let mut sumf = state.sumf;
+    let low_nibbles = _mm512_set1_epi8(0x0F);
+    // In each 256-bit half: dwords 0, 2, 4, 6 to its low 128 bits, 1, 3, 5, 7 to its high.
+    // Opaque to the compiler, which would otherwise rewrite the two shuffles below into four.
+    let dword_order = core::hint::black_box(_mm512_setr_epi32(
+        0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15,
+    ));
+    let byte_order = _mm512_broadcast_i32x4(_mm_setr_epi8(
+        0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
+    ));
+    // Which scale each dword of the four sub-block pairs takes: (0, 2), (1, 3), (4, 6), (5, 7).
+    let pair = |a: i32, b: i32| _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
+    let scale_order = [pair(0, 2), pair(1, 3), pair(4, 6), pair(5, 7)];
+    for (x, y) in row.iter().zip(prepared) {
+        prefetch_ahead(x);
+        let (scales, mins) = scales_and_mins_u64(x);
+        let scales = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128(scales as i64));
+        let mut aux = _mm512_setzero_si512();
+        for half in 0..2 {
+            // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are readable.
+            let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
+            let t = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order);
+            let low = _mm512_and_si512(t, low_nibbles);
+            let high = _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles);
+            // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned; this reads
+            // slots 4 * half .. 4 * half + 4.
+            let (q8_low, q8_high) = unsafe {
+                let q8 = y.qs.as_ptr().add(128 * half);
+                (
+                    _mm512_load_si512(q8.cast()),
+                    _mm512_load_si512(q8.add(64).cast()),
+                )
+            };
+            // Each dword: one sub-block's sum for one lane (|sum| <= 4 * 15 * 128 fits in 16
+            // bits, so `vpdpwssd` against a scale with a zero high word multiplies it exactly).
+            let zero = _mm512_setzero_si512();
+            let p_low = _mm512_dpbusd_epi32(zero, low, q8_low);
+            let p_high = _mm512_dpbusd_epi32(zero, high, q8_high);
+            let s_low = _mm512_permutexvar_epi32(scale_order[2 * half], scales);
+            let s_high = _mm512_permutexvar_epi32(scale_order[2 * half + 1], scales);
+            aux = _mm512_dpwssd_epi32(aux, p_low, s_low);
+            aux = _mm512_dpwssd_epi32(aux, p_high, s_high);
+        }
+        let aux = _mm256_add_epi32(
+            _mm512_castsi512_si256(aux),
+            _mm512_extracti64x4_epi64::<1>(aux),
+        );
+        // SAFETY: AVX2 is enabled here (implied by AVX-512F).
+        let sumi = unsafe { min_sum(mins, &y.bsums) };
+        let (d, dmin) = d_dmin(x, y.d);
+        sums = _mm256_add_ps(
+            sums,
+            _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
+        );
+        sumf -= dmin * sumi as f32;
+    }
+    // SAFETY: `state.sums` is eight writable floats.
+    unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
+    state.sumf = sumf;
+}
+
+/// `(f16 d * activation d, f16 dmin * activation d)`, widening with F16C (exact, as the
+/// software widening).
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+fn d_dmin(x: &BlockQ4K, scale: f32) -> (f32, f32) {
+    let (d, dmin) = x.d_dmin_bits();
+    let halves = _mm_cvtsi32_si128((u32::from(d) | (u32::from(dmin) << 16)) as i32);
+    let both = _mm_mul_ps(_mm_cvtph_ps(halves), _mm_set1_ps(scale));
+    (
+        _mm_cvtss_f32(both),
+        _mm_cvtss_f32(_mm_shuffle_ps::<0b01>(both, both)),
+    )
+}
