@@ -1,5 +1,6 @@
 //! The AVX-512 dot-product kernel, with VNNI: per 64 weight bytes one lane-transposing
-//! permutation (a single `vpermb` with AVX512-VBMI, else `vpermd` and `vpshufb`), `vpdpbusd`
+//! permutation (a single `vpermb` with AVX512-VBMI and GFNI, else `vpermd` and `vpshufb`), the
+//! nibbles (the high ones with one `vgf2p8affineqb` when GFNI is there), `vpdpbusd`
 //! against the prepared activations (each dword is then one sub-block's exact sum for one
 //! lane) and `vpdpwssd` to weight it by the sub-block scale.
 //!
@@ -27,34 +28,37 @@ pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out:
     });
 }
 
-/// [`matvec`] with one `vpermb` in place of two shuffles per 64 weight bytes.
+/// [`matvec`] with one `vpermb` in place of two shuffles, and one `vgf2p8affineqb` in place
+/// of a shift and a mask, per 64 weight bytes.
 ///
 /// # Safety
 ///
-/// The CPU must support AVX-512F, AVX-512BW, AVX512-VNNI and AVX512-VBMI; `weights` must hold
-/// `out.len()` whole rows.
+/// The CPU must support AVX-512F, AVX-512BW, AVX512-VNNI, AVX512-VBMI and GFNI; `weights` must
+/// hold `out.len()` whole rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(crate) unsafe fn matvec_vbmi(
+pub(crate) unsafe fn matvec_vbmi_gfni(
     weights: &[BlockQ4K],
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
     prepared::matvec(weights, activations, out, |row, prepared, state| {
         // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function, and its caller
-        // guarantees AVX512-VBMI.
+        // guarantees AVX512-VBMI and GFNI.
         unsafe { blocks::<true>(row, prepared, state) }
     });
 }
 
 /// The block loop of one row over matching chunks of weights and prepared activations; with
-/// `VBMI`, the lane transposition is one `vpermb`.
+/// `VBMI_GFNI`, the lane transposition is one `vpermb` and the high nibbles one
+/// `vgf2p8affineqb` (inline assembly: neither is in the target features of this function).
 ///
 /// # Safety
 ///
-/// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI, and AVX512-VBMI if `VBMI`.
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI, and AVX512-VBMI and GFNI if
+/// `VBMI_GFNI`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn blocks<const VBMI: bool>(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
+unsafe fn blocks<const VBMI_GFNI: bool>(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
     // SAFETY: `state.sums` is eight readable floats.
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
     let mut sumf = state.sumf;
@@ -71,6 +75,9 @@ unsafe fn blocks<const VBMI: bool>(row: &[BlockQ4K], prepared: &[Prepared], stat
     // as the two shuffles, in one.
     // SAFETY: `VBMI_ORDER` is 64 readable bytes.
     let vbmi_order = unsafe { _mm512_loadu_si512(VBMI_ORDER.as_ptr().cast()) };
+    // The GF(2) affine map `x >> 4` on each byte: result bit `i` is the parity of
+    // `x & matrix byte 7 - i`, so bytes 7, 6, 5, 4 pick bits 4, 5, 6, 7 and the rest is zero.
+    let shift_right_4 = _mm512_set1_epi64(0x1020_4080_0000_0000);
     // Which scale each dword of the four sub-block pairs takes: (0, 2), (1, 3), (4, 6), (5, 7).
     let pair = |a: i32, b: i32| _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
     let scale_order = [pair(0, 2), pair(1, 3), pair(4, 6), pair(5, 7)];
@@ -82,25 +89,31 @@ unsafe fn blocks<const VBMI: bool>(row: &[BlockQ4K], prepared: &[Prepared], stat
         for half in 0..2 {
             // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are readable.
             let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
-            let t = if VBMI {
-                let t;
-                // SAFETY: `vpermb` only reads and writes these registers; the caller
-                // guarantees AVX512-VBMI when `VBMI` is set.
+            let (low, high) = if VBMI_GFNI {
+                let (t, high);
+                // SAFETY: `vpermb` and `vgf2p8affineqb` only read and write these registers;
+                // the caller guarantees AVX512-VBMI and GFNI when `VBMI_GFNI` is set.
                 unsafe {
                     core::arch::asm!(
                         "vpermb {t}, {order}, {raw}",
-                        t = lateout(zmm_reg) t,
+                        "vgf2p8affineqb {high}, {t}, {shift}, 0",
+                        t = out(zmm_reg) t,
+                        high = lateout(zmm_reg) high,
                         order = in(zmm_reg) vbmi_order,
                         raw = in(zmm_reg) raw,
+                        shift = in(zmm_reg) shift_right_4,
                         options(pure, nomem, nostack, preserves_flags),
                     );
                 }
-                t
+                (_mm512_and_si512(t, low_nibbles), high)
             } else {
-                _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order)
+                let t =
+                    _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order);
+                (
+                    _mm512_and_si512(t, low_nibbles),
+                    _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles),
+                )
             };
-            let low = _mm512_and_si512(t, low_nibbles);
-            let high = _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles);
             // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned; this reads
             // slots 4 * half .. 4 * half + 4.
             let (q8_low, q8_high) = unsafe {
@@ -181,8 +194,11 @@ mod tests {
             eprintln!("no AVX-512 VNNI: nothing to test");
             return;
         }
-        let vbmi = crate::arch::x86_64::has_avx512vbmi();
-        eprintln!("AVX-512 dot kernels tested: vnni{}", if vbmi { ", vnni+vbmi" } else { "" });
+        let vbmi = crate::arch::x86_64::has_avx512vbmi() && crate::arch::x86_64::has_gfni();
+        eprintln!(
+            "AVX-512 dot kernels tested: vnni{}",
+            if vbmi { ", vnni+vbmi+gfni" } else { "" }
+        );
         let mut rng = Rng(0x5EED_D07);
         for (rows, row_blocks) in [(1, 1), (5, 3), (2, 65), (3, 130)] {
             let mut bytes = vec![0u8; rows * row_blocks * BLOCK_BYTES];
@@ -208,8 +224,8 @@ mod tests {
             assert_eq!(bits(&got), bits(&expected), "vnni, {rows} x {row_blocks}");
             if vbmi {
                 got.fill(0.0);
-                // SAFETY: as above, and AVX512-VBMI was detected.
-                unsafe { super::matvec_vbmi(weights, &activations, &mut got) };
+                // SAFETY: as above, and AVX512-VBMI and GFNI were detected.
+                unsafe { super::matvec_vbmi_gfni(weights, &activations, &mut got) };
                 assert_eq!(bits(&got), bits(&expected), "vbmi, {rows} x {row_blocks}");
             }
         }
