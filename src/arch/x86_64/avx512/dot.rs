@@ -58,7 +58,11 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
 /// `VBMI_GFNI`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn blocks<const VBMI_GFNI: bool>(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
+unsafe fn blocks<const VBMI_GFNI: bool>(
+    row: &[BlockQ4K],
+    prepared: &[Prepared],
+    state: &mut RowState,
+) {
     // SAFETY: `state.sums` is eight readable floats.
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
     let mut sumf = state.sumf;
@@ -107,8 +111,7 @@ unsafe fn blocks<const VBMI_GFNI: bool>(row: &[BlockQ4K], prepared: &[Prepared],
                 }
                 (_mm512_and_si512(t, low_nibbles), high)
             } else {
-                let t =
-                    _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order);
+                let t = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order);
                 (
                     _mm512_and_si512(t, low_nibbles),
                     _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles),
