@@ -1,4 +1,5 @@
-//! The one error type of the crate.
+//! The error type of the kernels. The GGUF reader has its own, `gguf::Error`, which can carry
+//! one of these.
 
 use core::fmt;
 
@@ -83,6 +84,29 @@ pub enum Error {
         /// The start address modulo 4 (0 when aligned).
         misalignment: usize,
     },
+    /// The importance vector of a weighted encode is empty or not a whole number of 256-value
+    /// blocks (its length is the row length).
+    ImportanceLength {
+        /// The length of the importance slice.
+        len: usize,
+    },
+    /// The input of a weighted encode is not a whole number of rows.
+    InputRows {
+        /// The input length in values.
+        len: usize,
+        /// The row length in values (the importance length).
+        row: usize,
+    },
+    /// An importance value is NaN or infinite.
+    ImportanceNonFinite {
+        /// The index of the first such value in the importance slice.
+        index: usize,
+    },
+    /// An importance value is negative.
+    NegativeImportance {
+        /// The index of the first such value in the importance slice.
+        index: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -135,6 +159,20 @@ impl fmt::Display for Error {
                 "{len} bytes at an address {misalignment} past a 4-byte boundary are not \
                  whole aligned 292-byte Q8_K blocks"
             ),
+            Error::ImportanceLength { len } => write!(
+                f,
+                "importance length {len} is not a non-zero multiple of the {BLOCK_VALUES}-value block"
+            ),
+            Error::InputRows { len, row } => write!(
+                f,
+                "input length {len} is not a whole number of rows of {row} values"
+            ),
+            Error::ImportanceNonFinite { index } => {
+                write!(f, "importance value {index} is not finite")
+            }
+            Error::NegativeImportance { index } => {
+                write!(f, "importance value {index} is negative")
+            }
         }
     }
 }

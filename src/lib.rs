@@ -1,9 +1,11 @@
-//! Fast, bit-exact decoding of GGUF **Q4_K** quantized weights into `f32`.
+//! Everything a program does with GGUF **Q4_K** quantized weights, bit-exact and `#![no_std]`:
+//! decode them, multiply by them, encode them, and find them in a model file.
 //!
-//! Q4_K stores 256 weights in a 144-byte super-block (see [`BlockQ4K`]). This crate turns a byte
-//! slice of such blocks into a slice of `f32`, with hand-written SIMD kernels where the CPU has
-//! them and a portable scalar kernel everywhere else. Every kernel produces the same bits as
-//! llama.cpp's reference `dequantize_row_q4_K`.
+//! Q4_K stores 256 weights in a 144-byte super-block (see [`BlockQ4K`]). Each operation has
+//! hand-written SIMD kernels where the CPU has them (SSE2, AVX2, AVX-512, NEON) and a portable
+//! scalar kernel everywhere else, and every kernel produces the same bits as llama.cpp's C:
+//! [`decode`] as `dequantize_row_q4_K`, [`matvec_q8k`] as `ggml_vec_dot_q4_K_q8_K`, [`encode`]
+//! as `quantize_row_q4_K_ref`.
 //!
 //! `#![no_std]`, no allocation, no panics: bad lengths come back as [`Error`] and leave the
 //! output untouched.
@@ -36,12 +38,17 @@
 //! # Ok::<(), q4k::Error>(())
 //! ```
 //!
+//! [`matvec_f32`] and [`dot_f32`] multiply by `f32` activations without quantizing them, in one
+//! documented summation order that every kernel reproduces.
+//!
 //! Input that arrives in pieces (flash pages, UART frames, socket reads) goes through
 //! [`ChunkedDecoder`], which holds at most one partial block between chunks.
 //!
 //! The other direction, [`encode`], quantizes `f32` (or, through [`Encoder`], f16 and bf16)
 //! weights to Q4_K byte for byte as llama.cpp's `quantize_row_q4_K_ref`, with SIMD kernels that
 //! search eight or sixteen sub-blocks at once, one per vector lane.
+//! [`encode_weighted`] does the same with an importance vector (llama.cpp's `quantize_q4_K`
+//! with an importance matrix), from `f32`, f16 or bf16 rows.
 //!
 //! Model files are read in place by [`gguf`]: a zero-copy, allocation-free GGUF reader that
 //! finds a tensor by name and hands its Q4_K blocks to the decoder.
@@ -50,8 +57,9 @@
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: `decode_parallel`, `encode_parallel`, `matvec_q8k_parallel`,
-//!   `matvec_f32_parallel` and their variants, multi-threaded over whole tensors with rayon.
+//! - `parallel`: `decode_parallel`, `encode_parallel`, `encode_weighted_parallel`,
+//!   `matvec_q8k_parallel`, `matvec_f32_parallel` and their variants, multi-threaded over whole
+//!   tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
 //! - `half`: `decode_half` and friends, which write the `half` crate's `f16` and `bf16`
 //!   types (the ones candle and burn use) directly.
@@ -67,6 +75,7 @@
 //! `arch/<arch>/mod.rs`. The encoder's SIMD kernels are one lane-parallel algorithm
 //! (`arch/encode.rs`) written over a small trait of elementwise vector operations
 //! (`arch/lanes.rs`) that each instruction set implements.
+//! The weighted encoder does the same over its own vocabulary (`arch/weighted_lanes.rs`).
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
@@ -83,6 +92,7 @@ mod decode_half;
 mod dot;
 mod dot_f32;
 mod encode;
+mod encode_weighted;
 mod error;
 mod f16;
 pub mod gguf;
@@ -116,6 +126,12 @@ pub use dot_f32::{matvec_f32_parallel, matvec_f32_parallel_with};
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use encode::encode_parallel;
 pub use encode::{Encoder, encode, encode_bf16, encode_f16, encode_with};
+pub use encode_weighted::{
+    encode_weighted, encode_weighted_bf16, encode_weighted_f16, encode_weighted_with,
+};
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub use encode_weighted::{encode_weighted_parallel, encode_weighted_parallel_with};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;

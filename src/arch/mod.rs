@@ -24,6 +24,15 @@ pub(crate) mod encode;
         target_endian = "little"
     )
 ))]
+pub(crate) mod encode_weighted;
+#[cfg(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(
+        target_arch = "aarch64",
+        target_feature = "neon",
+        target_endian = "little"
+    )
+))]
 pub(crate) mod lanes;
 #[cfg(any(
     all(target_arch = "x86_64", target_feature = "sse2"),
@@ -34,6 +43,15 @@ pub(crate) mod lanes;
     )
 ))]
 pub(crate) mod prepared;
+#[cfg(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(
+        target_arch = "aarch64",
+        target_feature = "neon",
+        target_endian = "little"
+    )
+))]
+pub(crate) mod weighted_lanes;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 pub(crate) mod x86_64;
 

@@ -5,3 +5,4 @@ pub(crate) mod decode_half;
 pub(crate) mod dot;
 pub(crate) mod dot_f32;
 pub(crate) mod encode;
+pub(crate) mod encode_weighted;
