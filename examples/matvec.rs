@@ -195,9 +195,11 @@ fn main() {
     );
     #[cfg(target_arch = "x86_64")]
     println!(
-        "  avx512vnni: {}, avx512bw: {}",
+        "  avx512vnni: {}, avx512bw: {}, avx512vbmi: {}, gfni: {}",
         std::is_x86_feature_detected!("avx512vnni"),
-        std::is_x86_feature_detected!("avx512bw")
+        std::is_x86_feature_detected!("avx512bw"),
+        std::is_x86_feature_detected!("avx512vbmi"),
+        std::is_x86_feature_detected!("gfni")
     );
     let a = activations(COLS);
     let kernels: Vec<Kernel> = Kernel::ALL

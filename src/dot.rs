@@ -55,7 +55,13 @@ pub(crate) fn run(
         Kernel::Avx2 => unsafe { arch::x86_64::avx2::dot::matvec(weights, activations, out) },
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         Kernel::Avx512 => {
-            if arch::x86_64::has_avx512_vnni() {
+            if arch::x86_64::has_avx512_vnni()
+                && arch::x86_64::has_avx512vbmi()
+                && arch::x86_64::has_gfni()
+            {
+                // SAFETY: AVX-512 F, BW, VNNI, VBMI and GFNI were just detected.
+                unsafe { arch::x86_64::avx512::dot::matvec_vbmi_gfni(weights, activations, out) }
+            } else if arch::x86_64::has_avx512_vnni() {
                 // SAFETY: AVX-512 F, BW and VNNI were just detected.
                 unsafe { arch::x86_64::avx512::dot::matvec(weights, activations, out) }
             } else {

@@ -6,10 +6,10 @@
 //! 8`. An instruction that adds four neighbouring byte products mixes four lanes, so each
 //! 32-value sub-block is transposed from `[c][l]` (four chunks of eight) to `[l][c]`: bytes
 //! `4l..4l + 4` then hold the four values of lane `l`. The kernels give the Q4_K quants the same
-//! order with one byte permutation per 32 weight bytes, and a 4-byte dot product then yields the
-//! sub-block's exact sum for each lane. Activations are shared by every row of a matrix, so they
-//! are rearranged once per call (for rows of up to [`CHUNK_BLOCKS`] blocks) and the cost
-//! vanishes.
+//! order with byte shuffles of the weights (a single `vpermb` per 64 bytes with AVX512-VBMI),
+//! and a 4-byte dot product then yields the sub-block's exact sum for each lane. Activations are
+//! shared by every row of a matrix, so they are rearranged once per call (for rows of up to
+//! [`CHUNK_BLOCKS`] blocks) and the cost vanishes.
 
 use core::mem::MaybeUninit;
 

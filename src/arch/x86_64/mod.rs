@@ -64,6 +64,34 @@ pub(crate) fn has_avx512_vnni() -> bool {
     }
 }
 
+/// Whether the CPU (with `std`) or the build (without) has AVX512-VBMI (`vpermb`, a byte
+/// permutation across the whole register), which the AVX-512 dot kernel uses when present.
+#[inline]
+pub(crate) fn has_avx512vbmi() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512vbmi")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avx512vbmi")
+    }
+}
+
+/// Whether the CPU (with `std`) or the build (without) has GFNI (`vgf2p8affineqb`, which the
+/// AVX-512 dot kernel uses to shift every byte right by four in one instruction).
+#[inline]
+pub(crate) fn has_gfni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("gfni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "gfni")
+    }
+}
+
 /// Whether the CPU (with `std`) or the build (without) has F16C, the `f32` <-> binary16
 /// conversions of the AVX2 half kernel.
 #[inline]

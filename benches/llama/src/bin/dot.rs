@@ -33,6 +33,13 @@ fn main() {
         cpu_model(),
         Kernel::best()
     );
+    #[cfg(target_arch = "x86_64")]
+    println!(
+        "  avx512vnni: {}, avx512vbmi: {}, gfni: {} (the avx512 kernel's sub-features)",
+        std::is_x86_feature_detected!("avx512vnni"),
+        std::is_x86_feature_detected!("avx512vbmi"),
+        std::is_x86_feature_detected!("gfni")
+    );
     let mut llama_out = vec![0f32; rows];
     let mut outs = vec![vec![0f32; rows]; kernels.len()];
     let mut bench = RoundRobin::new(&format!(

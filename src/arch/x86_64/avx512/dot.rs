@@ -1,6 +1,8 @@
 //! The AVX-512 dot-product kernel, with VNNI: per 64 weight bytes one lane-transposing
-//! permutation, `vpdpbusd` against the prepared activations (each dword is then one
-//! sub-block's exact sum for one lane) and `vpdpwssd` to weight it by the sub-block scale.
+//! permutation (a single `vpermb` with AVX512-VBMI and GFNI, else `vpermd` and `vpshufb`), the
+//! nibbles (the high ones with one `vgf2p8affineqb` when GFNI is there), `vpdpbusd`
+//! against the prepared activations (each dword is then one sub-block's exact sum for one
+//! lane) and `vpdpwssd` to weight it by the sub-block scale.
 //!
 //! Needs AVX-512F, AVX-512BW and AVX512-VNNI (detected by the dispatch); the eight float lanes
 //! of the reference are the low `__m256` half, a multiply then an add per block, as in the C.
@@ -22,18 +24,45 @@ use crate::{BlockQ4K, BlockQ8K};
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
     prepared::matvec(weights, activations, out, |row, prepared, state| {
         // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function.
-        unsafe { blocks(row, prepared, state) }
+        unsafe { blocks::<false>(row, prepared, state) }
     });
 }
 
-/// The block loop of one row over matching chunks of weights and prepared activations.
+/// [`matvec`] with one `vpermb` in place of two shuffles, and one `vgf2p8affineqb` in place
+/// of a shift and a mask, per 64 weight bytes.
 ///
 /// # Safety
 ///
-/// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI.
+/// The CPU must support AVX-512F, AVX-512BW, AVX512-VNNI, AVX512-VBMI and GFNI; `weights` must
+/// hold `out.len()` whole rows.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(crate) unsafe fn matvec_vbmi_gfni(
+    weights: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    out: &mut [f32],
+) {
+    prepared::matvec(weights, activations, out, |row, prepared, state| {
+        // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function, and its caller
+        // guarantees AVX512-VBMI and GFNI.
+        unsafe { blocks::<true>(row, prepared, state) }
+    });
+}
+
+/// The block loop of one row over matching chunks of weights and prepared activations; with
+/// `VBMI_GFNI`, the lane transposition is one `vpermb` and the high nibbles one
+/// `vgf2p8affineqb` (inline assembly: neither is in the target features of this function).
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI, and AVX512-VBMI and GFNI if
+/// `VBMI_GFNI`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
+unsafe fn blocks<const VBMI_GFNI: bool>(
+    row: &[BlockQ4K],
+    prepared: &[Prepared],
+    state: &mut RowState,
+) {
     // SAFETY: `state.sums` is eight readable floats.
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
     let mut sumf = state.sumf;
@@ -46,6 +75,13 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
     let byte_order = _mm512_broadcast_i32x4(_mm_setr_epi8(
         0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
     ));
+    // Byte `32h + 4l + c` of the result is byte `32h + 8c + l` of the weights: the same order
+    // as the two shuffles, in one.
+    // SAFETY: `VBMI_ORDER` is 64 readable bytes.
+    let vbmi_order = unsafe { _mm512_loadu_si512(VBMI_ORDER.as_ptr().cast()) };
+    // The GF(2) affine map `x >> 4` on each byte: result bit `i` is the parity of
+    // `x & matrix byte 7 - i`, so bytes 7, 6, 5, 4 pick bits 4, 5, 6, 7 and the rest is zero.
+    let shift_right_4 = _mm512_set1_epi64(0x1020_4080_0000_0000);
     // Which scale each dword of the four sub-block pairs takes: (0, 2), (1, 3), (4, 6), (5, 7).
     let pair = |a: i32, b: i32| _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
     let scale_order = [pair(0, 2), pair(1, 3), pair(4, 6), pair(5, 7)];
@@ -57,9 +93,30 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
         for half in 0..2 {
             // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are readable.
             let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
-            let t = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order);
-            let low = _mm512_and_si512(t, low_nibbles);
-            let high = _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles);
+            let (low, high) = if VBMI_GFNI {
+                let (t, high);
+                // SAFETY: `vpermb` and `vgf2p8affineqb` only read and write these registers;
+                // the caller guarantees AVX512-VBMI and GFNI when `VBMI_GFNI` is set.
+                unsafe {
+                    core::arch::asm!(
+                        "vpermb {t}, {order}, {raw}",
+                        "vgf2p8affineqb {high}, {t}, {shift}, 0",
+                        t = out(zmm_reg) t,
+                        high = lateout(zmm_reg) high,
+                        order = in(zmm_reg) vbmi_order,
+                        raw = in(zmm_reg) raw,
+                        shift = in(zmm_reg) shift_right_4,
+                        options(pure, nomem, nostack, preserves_flags),
+                    );
+                }
+                (_mm512_and_si512(t, low_nibbles), high)
+            } else {
+                let t = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order);
+                (
+                    _mm512_and_si512(t, low_nibbles),
+                    _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles),
+                )
+            };
             // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned; this reads
             // slots 4 * half .. 4 * half + 4.
             let (q8_low, q8_high) = unsafe {
@@ -97,6 +154,18 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
     state.sumf = sumf;
 }
 
+/// The `vpermb` indices of the lane transposition (see `blocks`).
+static VBMI_ORDER: [u8; 64] = {
+    let mut order = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        let (h, l, c) = (i / 32, (i % 32) / 4, i % 4);
+        order[i] = (32 * h + 8 * c + l) as u8;
+        i += 1;
+    }
+    order
+};
+
 /// `(f16 d * activation d, f16 dmin * activation d)`, widening with F16C (exact, as the
 /// software widening).
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
@@ -109,4 +178,75 @@ fn d_dmin(x: &BlockQ4K, scale: f32) -> (f32, f32) {
         _mm_cvtss_f32(both),
         _mm_cvtss_f32(_mm_shuffle_ps::<0b01>(both, both)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::vec::Vec;
+    use std::{eprintln, vec};
+
+    use crate::test_rng::Rng;
+    use crate::{BLOCK_BYTES, BlockQ4K, BlockQ8K, Q8K_BLOCK_BYTES, blocks, scalar};
+
+    /// Both AVX-512 kernels (whichever the dispatch would not pick included) against the
+    /// scalar one, on random blocks, in rows that fit one prepared chunk and rows that do not.
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri does not run AVX-512")]
+    fn both_avx512_kernels_match_scalar_bit_for_bit() {
+        if !crate::arch::x86_64::has_avx512_vnni() {
+            eprintln!("no AVX-512 VNNI: nothing to test");
+            return;
+        }
+        let vbmi = crate::arch::x86_64::has_avx512vbmi() && crate::arch::x86_64::has_gfni();
+        eprintln!(
+            "AVX-512 dot kernels tested: vnni{}",
+            if vbmi { ", vnni+vbmi+gfni" } else { "" }
+        );
+        let mut rng = Rng(0x05EE_DD07);
+        for (rows, row_blocks) in [(1, 1), (5, 3), (2, 65), (3, 130)] {
+            let mut bytes = vec![0u8; rows * row_blocks * BLOCK_BYTES];
+            for block in bytes.chunks_exact_mut(BLOCK_BYTES) {
+                rng.block(block);
+                if row_blocks > 3 {
+                    // Ordinary f16 scales (about 1e-3..1e-1), so that long rows do not all end
+                    // in NaN or infinity.
+                    for field in [0, 2] {
+                        let bits = 0x1400 + (rng.next() % 0x1000) as u16;
+                        block[field..field + 2].copy_from_slice(&bits.to_le_bytes());
+                    }
+                }
+            }
+            let weights: &[BlockQ4K] = blocks(&bytes).unwrap();
+            let activations: Vec<BlockQ8K> = (0..row_blocks)
+                .map(|_| {
+                    let mut b = [0u8; Q8K_BLOCK_BYTES];
+                    rng.fill(&mut b);
+                    // A finite, ordinary scale (the float path is the same in every kernel).
+                    b[..4].copy_from_slice(&(rng.next() as f32 / u64::MAX as f32).to_le_bytes());
+                    BlockQ8K::from_bytes(b)
+                })
+                .collect();
+            let mut expected = vec![0f32; rows];
+            scalar::dot::matvec(weights, &activations, &mut expected);
+            if row_blocks > 3 {
+                assert!(expected.iter().all(|x| x.is_finite()), "{expected:?}");
+            }
+            let mut got = vec![0f32; rows];
+            // SAFETY: AVX-512 F, BW and VNNI were detected; `weights` holds `rows` rows.
+            unsafe { super::matvec(weights, &activations, &mut got) };
+            // Bits, with every NaN alike (its payload may differ between kernels).
+            let bits = |v: &[f32]| {
+                v.iter()
+                    .map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(&got), bits(&expected), "vnni, {rows} x {row_blocks}");
+            if vbmi {
+                got.fill(0.0);
+                // SAFETY: as above, and AVX512-VBMI and GFNI were detected.
+                unsafe { super::matvec_vbmi_gfni(weights, &activations, &mut got) };
+                assert_eq!(bits(&got), bits(&expected), "vbmi, {rows} x {row_blocks}");
+            }
+        }
+    }
 }
