@@ -18,7 +18,7 @@
 //! - the C's search updates `min` when it accepts a candidate, and later candidates use the new
 //!   `min`; lanes do the same, so candidates run one after another, each on all lanes.
 
-use crate::arch::weighted_lanes::{Lanes, ROW};
+use crate::arch::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
 use crate::f16::f32_to_f16_bits as f32_to_f16;
 use crate::scalar::encode_weighted::{
     NSTEP, SUB, SUBS, candidate_numerator, make_qp_quants_lockstep, pack_scales, scale_min, sigma2,
@@ -31,9 +31,9 @@ use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 const STEP: usize = 4;
 /// Sub-blocks per step: one row of lanes.
 const WIDTH: usize = STEP * SUBS;
-const _: () = assert!(WIDTH == ROW);
+const _: () = assert!(WIDTH == CHUNK_SUB_BLOCKS);
 /// The transposed blocks of a step: `rows[i][k]` is value `i` of sub-block `k`.
-type Rows = [[f32; WIDTH]; SUB];
+type Rows = [Row; SUB];
 
 /// The search rounds with [`Lanes::round_even`] only while `|iscale * (x - min)|` stays below
 /// this bound (half of the `2^22` up to which it equals `nearest_int`, a margin for the
@@ -120,31 +120,28 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
     let mut mins = [0.0f32; WIDTH];
     let mut sw = [0.0f32; WIDTH];
     let mut lt: Rows = [[0.0; WIDTH]; SUB];
-    let mut at = 0;
-    while at < WIDTH {
+    for part in 0..WIDTH / S::LANES {
         // weights[l] = qw[l] * sqrtf(sigma2 + x[l]*x[l])
-        let sigv = s.load(&sig_lanes, at);
+        let sigv = s.load(&sig_lanes, part);
         for i in 0..SUB {
-            let x = s.load(&xt[i], at);
-            let w = s.mul(s.load(&wt[i], at), s.sqrt(s.add(sigv, s.mul(x, x))));
-            s.store(w, &mut wt[i], at);
+            let x = s.load(&xt[i], part);
+            let w = s.mul(s.load(&wt[i], part), s.sqrt(s.add(sigv, s.mul(x, x))));
+            s.store(w, &mut wt[i], part);
         }
-        at += S::N;
     }
     // Two groups of lanes at a time, interleaved; groups of missing blocks are skipped.
     let real = out.len() / BLOCK_BYTES * SUBS;
-    let mut at = 0;
-    while at < real {
-        let Some(found) = search::<S, 2>(s, &xt, &wt, at, &mut lt) else {
+    let mut part = 0;
+    while part * S::LANES < real {
+        let Some(found) = search::<S, 2>(s, &xt, &wt, part, &mut lt) else {
             return false;
         };
         for (g, f) in found.iter().enumerate() {
-            let lanes = at + g * S::N;
-            s.store(f.scale, &mut scales, lanes);
-            s.store(f.the_min, &mut mins, lanes);
-            s.store(f.sw, &mut sw, lanes);
+            s.store(f.scale, &mut scales, part + g);
+            s.store(f.the_min, &mut mins, part + g);
+            s.store(f.sw, &mut sw, part + g);
         }
-        at += 2 * S::N;
+        part += 2;
     }
 
     // The 6-bit stage: the scales and the mins of every block of the step, eight
@@ -174,18 +171,16 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
 
     // Re-quantization against the rounded scales; a sub-block whose `d` is 0 keeps its levels.
     let zero = s.splat(0.0);
-    let mut at = 0;
-    while at < WIDTH {
-        let d = s.load(&d_lanes, at);
-        let dm = s.load(&dm_lanes, at);
+    for part in 0..WIDTH / S::LANES {
+        let d = s.load(&d_lanes, part);
+        let dm = s.load(&dm_lanes, part);
         let keep = s.eq(d, zero);
         for i in 0..SUB {
-            let x = s.load(&xt[i], at);
-            let l = s.nearest_level15(s.div(s.add(x, dm), d));
-            let l = s.select(keep, s.load(&lt[i], at), l);
-            s.store(l, &mut lt[i], at);
+            let x = s.load(&xt[i], part);
+            let l = s.quant(s.div(s.add(x, dm), d));
+            let l = s.select(keep, s.load(&lt[i], part), l);
+            s.store(l, &mut lt[i], part);
         }
-        at += S::N;
     }
 
     for (k, (d16, dmin16, packed)) in header.iter().enumerate().take(blocks) {
@@ -214,7 +209,7 @@ struct Found<F> {
 }
 
 /// `make_qkx3_quants(32, 15, x, weights, L, &the_min, Laux, -0.9f, 0.05f, 36, false)` and the
-/// weight sum `sw`, on `P` independent groups of lanes (`at + g * N` for group `g`), with the
+/// weight sum `sw`, on `P` independent groups of lanes (part `first + g` of a row for group `g`), with the
 /// levels as floats into `lt`. The groups run interleaved, so that one group's sequential sums
 /// fill the other's latency. `None` if a lane failed the rounding bound.
 #[inline(always)]
@@ -224,13 +219,13 @@ fn search<S: Lanes, const P: usize>(
     s: S,
     xt: &Rows,
     wt: &Rows,
-    at: usize,
+    first: usize,
     lt: &mut Rows,
 ) -> Option<[Found<S::F>; P]> {
     let zero = s.splat(0.0);
-    let lanes: [usize; P] = core::array::from_fn(|g| at + g * S::N);
-    let x_at = |i: usize, g: usize| s.load(&xt[i], lanes[g]);
-    let w_at = |i: usize, g: usize| s.load(&wt[i], lanes[g]);
+    let parts: [usize; P] = core::array::from_fn(|g| first + g);
+    let x_at = |i: usize, g: usize| s.load(&xt[i], parts[g]);
+    let w_at = |i: usize, g: usize| s.load(&wt[i], parts[g]);
 
     let mut min: [S::F; P] = core::array::from_fn(|g| x_at(0, g));
     let mut max = min;
@@ -240,15 +235,15 @@ fn search<S: Lanes, const P: usize>(
     for i in 1..SUB {
         for g in 0..P {
             let (x, w) = (x_at(i, g), w_at(i, g));
-            min[g] = s.min_c(x, min[g]);
-            max[g] = s.max_c(x, max[g]);
+            min[g] = s.min(x, min[g]);
+            max[g] = s.max(x, max[g]);
             sum_w[g] = s.add(sum_w[g], w);
             sum_x[g] = s.add(sum_x[g], s.mul(w, x));
             sw[g] = s.add(sw[g], w);
         }
     }
     // The largest |x| of each lane, for the rounding bound.
-    let x_abs: [S::F; P] = core::array::from_fn(|g| s.max_c(s.abs(max[g]), s.abs(min[g])));
+    let x_abs: [S::F; P] = core::array::from_fn(|g| s.max(s.abs(max[g]), s.abs(min[g])));
     let mut flat = [s.lt(zero, zero); P];
     for g in 0..P {
         min[g] = s.select(s.gt(min[g], zero), zero, min[g]);
@@ -264,7 +259,7 @@ fn search<S: Lanes, const P: usize>(
     };
     let level = |iscale: S::F, x: S::F, min: S::F| {
         let t = s.mul(iscale, s.sub(x, min));
-        s.min_c(s.max_c(s.round_even(t), zero), s.splat(15.0))
+        s.min(s.max(s.round_even(t), zero), s.splat(15.0))
     };
 
     let mut iscale: [S::F; P] =
@@ -352,7 +347,7 @@ fn search<S: Lanes, const P: usize>(
     for i in 0..SUB {
         for g in 0..P {
             let l = level(best_iscale[g], x_at(i, g), best_level_min[g]);
-            s.store(s.select(flat[g], zero, l), &mut lt[i], lanes[g]);
+            s.store(s.select(flat[g], zero, l), &mut lt[i], parts[g]);
         }
     }
     Some(core::array::from_fn(|g| Found {

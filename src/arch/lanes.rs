@@ -1,5 +1,6 @@
-//! The vector operations that the lane-parallel encoder is written in, one implementation per
-//! instruction set (in `<isa>/encode.rs`).
+//! The vector operations that the lane-parallel encoders (`arch::encode` and
+//! `arch::encode_weighted`) are written in, one implementation per instruction set (in
+//! `<isa>/encode.rs`).
 //!
 //! A vector holds the same quantity of several sub-blocks side by side, one sub-block per lane,
 //! so every operation is elementwise and every per-lane result is the scalar C's, rounded the
@@ -40,6 +41,8 @@ pub(crate) trait Lanes: Copy {
     fn div(self, a: Self::F, b: Self::F) -> Self::F;
     /// The square root, correctly rounded.
     fn sqrt(self, a: Self::F) -> Self::F;
+    /// `-a`: the sign bit flipped.
+    fn neg(self, a: Self::F) -> Self::F;
     /// `fabsf`: the sign bit cleared.
     fn abs(self, a: Self::F) -> Self::F;
     /// `if x < m { x } else { m }`, per lane (C's `if (x < min) min = x`).
@@ -50,15 +53,28 @@ pub(crate) trait Lanes: Copy {
     fn gt(self, a: Self::F, b: Self::F) -> Self::M;
     /// `a < b` (false where either is NaN).
     fn lt(self, a: Self::F, b: Self::F) -> Self::M;
+    /// `a <= b` (false where either is NaN).
+    fn le(self, a: Self::F, b: Self::F) -> Self::M;
     /// `a == b` (false where either is NaN; `-0 == +0`).
     fn eq(self, a: Self::F, b: Self::F) -> Self::M;
     /// Both conditions.
     fn and(self, a: Self::M, b: Self::M) -> Self::M;
+    /// The first condition and not the second.
+    fn and_not(self, a: Self::M, b: Self::M) -> Self::M;
+    /// Either condition.
+    fn or(self, a: Self::M, b: Self::M) -> Self::M;
+    /// Whether the condition holds in any lane.
+    fn any(self, m: Self::M) -> bool;
+    /// Whether the condition holds in every lane.
+    fn all(self, m: Self::M) -> bool;
     /// `if m { a } else { b }`, per lane.
     fn select(self, m: Self::M, a: Self::F, b: Self::F) -> Self::F;
     /// `MAX(0, MIN(15, nearest_int(v)))` as `f32`, bit for bit as
     /// [`quant`](crate::scalar::encode::quant) for every input, NaN and infinities included.
     fn quant(self, v: Self::F) -> Self::F;
+    /// Rounds to the nearest integer, ties to even. Only used on `|v| < 2^22`, where it equals
+    /// llama.cpp's `nearest_int` (converted back to `f32`).
+    fn round_even(self, v: Self::F) -> Self::F;
 
     /// Stores quants (whole numbers 0..=15 as `f32`) as bytes into lanes `part * LANES ..` of
     /// `row` (`part < CHUNK_SUB_BLOCKS / LANES`).

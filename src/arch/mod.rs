@@ -7,51 +7,23 @@
     target_endian = "little"
 ))]
 pub(crate) mod aarch64;
-#[cfg(any(
-    all(target_arch = "x86_64", target_feature = "sse2"),
-    all(
-        target_arch = "aarch64",
-        target_feature = "neon",
-        target_endian = "little"
-    )
-))]
-pub(crate) mod encode;
-#[cfg(any(
-    all(target_arch = "x86_64", target_feature = "sse2"),
-    all(
-        target_arch = "aarch64",
-        target_feature = "neon",
-        target_endian = "little"
-    )
-))]
-pub(crate) mod encode_weighted;
-#[cfg(any(
-    all(target_arch = "x86_64", target_feature = "sse2"),
-    all(
-        target_arch = "aarch64",
-        target_feature = "neon",
-        target_endian = "little"
-    )
-))]
-pub(crate) mod lanes;
-#[cfg(any(
-    all(target_arch = "x86_64", target_feature = "sse2"),
-    all(
-        target_arch = "aarch64",
-        target_feature = "neon",
-        target_endian = "little"
-    )
-))]
-pub(crate) mod prepared;
-#[cfg(any(
-    all(target_arch = "x86_64", target_feature = "sse2"),
-    all(
-        target_arch = "aarch64",
-        target_feature = "neon",
-        target_endian = "little"
-    )
-))]
-pub(crate) mod weighted_lanes;
+
+/// Declares modules compiled only where some SIMD kernel family is (x86_64 with SSE2, or
+/// little-endian aarch64 with NEON): the code the kernels of several families share.
+macro_rules! simd_modules {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[cfg(any(
+                all(target_arch = "x86_64", target_feature = "sse2"),
+                all(target_arch = "aarch64", target_feature = "neon", target_endian = "little")
+            ))]
+            pub(crate) mod $name;
+        )*
+    };
+}
+
+simd_modules!(encode, encode_weighted, lanes, prepared);
+
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 pub(crate) mod x86_64;
 

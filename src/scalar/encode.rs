@@ -152,6 +152,23 @@ fn make_qkx2_quants(
     weights: &[f32; SUB_BLOCK],
     l: &mut [u8; SUB_BLOCK],
 ) -> (f32, f32) {
+    make_qkx_quants(x, weights, l, RMIN, RDELTA, NSTEP as usize)
+}
+
+/// The search `make_qkx2_quants` and `make_qkx3_quants` share (32 values, `nmax` 15, no
+/// `use_mad`): candidate inverse scales `(rmin + rdelta * is + 15) / (max - min)` for `is` in
+/// `0..=nstep`. Returns `(scale, the_min)` and leaves the quants in `l`.
+///
+/// The C tests a flat sub-block with `max == min` in one and `max <= min` in the other; both
+/// mean the same here (`max < min` cannot happen, and either is false where a value is NaN).
+pub(crate) fn make_qkx_quants(
+    x: &[f32; SUB_BLOCK],
+    weights: &[f32; SUB_BLOCK],
+    l: &mut [u8; SUB_BLOCK],
+    rmin: f32,
+    rdelta: f32,
+    nstep: usize,
+) -> (f32, f32) {
     let n = SUB_BLOCK;
     let nmax = NMAX as f32;
     let mut laux = [0u8; SUB_BLOCK];
@@ -187,8 +204,8 @@ fn make_qkx2_quants(
         let w = weights[i];
         best_error += w * diff;
     }
-    for is in 0..=NSTEP {
-        iscale = (RMIN + RDELTA * is as f32 + nmax) / (max - min);
+    for is in 0..=nstep {
+        iscale = (rmin + rdelta * is as f32 + nmax) / (max - min);
         let mut sum_l = 0.0f32;
         let mut sum_l2 = 0.0f32;
         let mut sum_xl = 0.0f32;

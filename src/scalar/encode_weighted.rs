@@ -7,6 +7,7 @@
 //! against.
 
 use crate::f16::f32_to_f16_bits as f32_to_f16;
+use crate::scalar::encode::make_qkx_quants;
 pub(crate) use crate::scalar::encode::{nearest_int, pack_scales, sqrt as sqrtf};
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
@@ -56,74 +57,7 @@ pub(crate) fn sigma2(x: &[f32]) -> f32 {
 /// `make_qkx3_quants(32, 15, x, weights, L, &the_min, Laux, -0.9f, 0.05f, 36, false)`:
 /// returns `(scale, the_min)` and fills `l`.
 fn make_qkx3_quants(x: &[f32; SUB], weights: &[f32; SUB], l: &mut [u8; SUB]) -> (f32, f32) {
-    let mut min = x[0];
-    let mut max = x[0];
-    let mut sum_w = weights[0];
-    let mut sum_x = sum_w * x[0];
-    for i in 1..SUB {
-        if x[i] < min {
-            min = x[i];
-        }
-        if x[i] > max {
-            max = x[i];
-        }
-        let w = weights[i];
-        sum_w += w;
-        sum_x += w * x[i];
-    }
-    if min > 0.0 {
-        min = 0.0;
-    }
-    if max <= min {
-        *l = [0; SUB];
-        return (0.0, -min);
-    }
-    let mut iscale = NMAX / (max - min);
-    let mut scale = 1.0 / iscale;
-    let mut best_mad = 0.0f32;
-    for i in 0..SUB {
-        let q = nearest_int(iscale * (x[i] - min)).clamp(0, 15);
-        l[i] = q as u8;
-        let mut diff = scale * f32::from(l[i]) + min - x[i];
-        diff = diff * diff;
-        best_mad += weights[i] * diff;
-    }
-    let mut laux = [0u8; SUB];
-    for is in 0..=NSTEP {
-        iscale = candidate_numerator(is) / (max - min);
-        let (mut sum_l, mut sum_l2, mut sum_xl) = (0.0f32, 0.0f32, 0.0f32);
-        for i in 0..SUB {
-            let q = nearest_int(iscale * (x[i] - min)).clamp(0, 15);
-            laux[i] = q as u8;
-            let w = weights[i];
-            let lf = q as f32;
-            sum_l += w * lf;
-            sum_l2 += w * lf * lf;
-            sum_xl += w * lf * x[i];
-        }
-        let d = sum_w * sum_l2 - sum_l * sum_l;
-        if d > 0.0 {
-            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / d;
-            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / d;
-            if this_min > 0.0 {
-                this_min = 0.0;
-                this_scale = sum_xl / sum_l2;
-            }
-            let mut mad = 0.0f32;
-            for i in 0..SUB {
-                let mut diff = this_scale * f32::from(laux[i]) + this_min - x[i];
-                diff = diff * diff;
-                mad += weights[i] * diff;
-            }
-            if mad < best_mad {
-                *l = laux;
-                best_mad = mad;
-                scale = this_scale;
-                min = this_min;
-            }
-        }
-    }
-    (scale, -min)
+    make_qkx_quants(x, weights, l, RMIN, RDELTA, NSTEP)
 }
 
 /// C's `MAX(a, b)`: `a > b ? a : b` (so a NaN `b` wins).

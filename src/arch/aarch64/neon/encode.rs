@@ -17,7 +17,7 @@ impl Neon {
     ///
     /// The CPU must support NEON.
     #[inline(always)]
-    unsafe fn new() -> Self {
+    pub(crate) unsafe fn new() -> Self {
         Neon(())
     }
 }
@@ -122,6 +122,41 @@ impl Lanes for Neon {
             let i = vmaxq_s32(vminq_s32(i, vdupq_n_s32(15)), vdupq_n_s32(0));
             vcvtq_f32_s32(i)
         }
+    }
+    #[inline(always)]
+    fn neg(self, a: float32x4_t) -> float32x4_t {
+        // SAFETY: NEON is present (`Neon::new`).
+        unsafe { vnegq_f32(a) }
+    }
+    #[inline(always)]
+    fn round_even(self, a: float32x4_t) -> float32x4_t {
+        // SAFETY: NEON is present (`Neon::new`).
+        unsafe { vrndnq_f32(a) }
+    }
+    #[inline(always)]
+    fn le(self, a: float32x4_t, b: float32x4_t) -> uint32x4_t {
+        // SAFETY: NEON is present (`Neon::new`).
+        unsafe { vcleq_f32(a, b) }
+    }
+    #[inline(always)]
+    fn and_not(self, a: uint32x4_t, b: uint32x4_t) -> uint32x4_t {
+        // SAFETY: NEON is present (`Neon::new`).
+        unsafe { vbicq_u32(a, b) }
+    }
+    #[inline(always)]
+    fn or(self, a: uint32x4_t, b: uint32x4_t) -> uint32x4_t {
+        // SAFETY: NEON is present (`Neon::new`).
+        unsafe { vorrq_u32(a, b) }
+    }
+    #[inline(always)]
+    fn any(self, m: uint32x4_t) -> bool {
+        // SAFETY: NEON is present (`Neon::new`).
+        unsafe { vmaxvq_u32(m) != 0 }
+    }
+    #[inline(always)]
+    fn all(self, m: uint32x4_t) -> bool {
+        // SAFETY: NEON is present (`Neon::new`).
+        unsafe { vminvq_u32(m) != 0 }
     }
 }
 

@@ -16,7 +16,7 @@ impl Avx2 {
     ///
     /// The CPU must support AVX2.
     #[inline(always)]
-    unsafe fn new() -> Self {
+    pub(crate) unsafe fn new() -> Self {
         Avx2(())
     }
 }
@@ -136,6 +136,41 @@ impl Lanes for Avx2 {
                 _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256::<1>(i));
             _mm_storel_epi64(lanes.as_mut_ptr().cast(), _mm_packus_epi16(words, words));
         }
+    }
+    #[inline(always)]
+    fn neg(self, a: __m256) -> __m256 {
+        // SAFETY: AVX2 is present (`Avx2::new`).
+        unsafe { _mm256_xor_ps(a, _mm256_set1_ps(-0.0)) }
+    }
+    #[inline(always)]
+    fn round_even(self, a: __m256) -> __m256 {
+        // SAFETY: AVX2 is present (`Avx2::new`).
+        unsafe { _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
+    }
+    #[inline(always)]
+    fn le(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX2 is present (`Avx2::new`).
+        unsafe { _mm256_cmp_ps::<_CMP_LE_OQ>(a, b) }
+    }
+    #[inline(always)]
+    fn and_not(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX2 is present (`Avx2::new`).
+        unsafe { _mm256_andnot_ps(b, a) }
+    }
+    #[inline(always)]
+    fn or(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX2 is present (`Avx2::new`).
+        unsafe { _mm256_or_ps(a, b) }
+    }
+    #[inline(always)]
+    fn any(self, m: __m256) -> bool {
+        // SAFETY: AVX2 is present (`Avx2::new`).
+        unsafe { _mm256_movemask_ps(m) != 0 }
+    }
+    #[inline(always)]
+    fn all(self, m: __m256) -> bool {
+        // SAFETY: AVX2 is present (`Avx2::new`).
+        unsafe { _mm256_movemask_ps(m) == 0xFF }
     }
 }
 

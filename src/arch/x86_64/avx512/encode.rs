@@ -16,7 +16,7 @@ impl Avx512 {
     ///
     /// The CPU must support AVX-512F.
     #[inline(always)]
-    unsafe fn new() -> Self {
+    pub(crate) unsafe fn new() -> Self {
         Avx512(())
     }
 }
@@ -139,6 +139,42 @@ impl Lanes for Avx512 {
             let bytes = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v));
             _mm_storeu_si128(lanes.as_mut_ptr().cast(), bytes);
         }
+    }
+    #[inline(always)]
+    fn neg(self, a: __m512) -> __m512 {
+        // SAFETY: AVX-512F is present (`Avx512::new`).
+        unsafe {
+            _mm512_castsi512_ps(_mm512_xor_si512(
+                _mm512_castps_si512(a),
+                _mm512_set1_epi32(i32::MIN),
+            ))
+        }
+    }
+    #[inline(always)]
+    fn round_even(self, a: __m512) -> __m512 {
+        // SAFETY: AVX-512F is present (`Avx512::new`).
+        unsafe { _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
+    }
+    #[inline(always)]
+    fn le(self, a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: AVX-512F is present (`Avx512::new`).
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LE_OQ>(a, b) }
+    }
+    #[inline(always)]
+    fn and_not(self, a: __mmask16, b: __mmask16) -> __mmask16 {
+        a & !b
+    }
+    #[inline(always)]
+    fn or(self, a: __mmask16, b: __mmask16) -> __mmask16 {
+        a | b
+    }
+    #[inline(always)]
+    fn any(self, m: __mmask16) -> bool {
+        m != 0
+    }
+    #[inline(always)]
+    fn all(self, m: __mmask16) -> bool {
+        m == 0xFFFF
     }
 }
 

@@ -16,7 +16,7 @@ impl Sse2 {
     ///
     /// The CPU must support SSE2.
     #[inline(always)]
-    unsafe fn new() -> Self {
+    pub(crate) unsafe fn new() -> Self {
         Sse2(())
     }
 }
@@ -124,6 +124,46 @@ impl Lanes for Sse2 {
             let f = _mm_cvtepi32_ps(i);
             _mm_max_ps(_mm_min_ps(f, _mm_set1_ps(15.0)), _mm_setzero_ps())
         }
+    }
+    #[inline(always)]
+    fn neg(self, a: __m128) -> __m128 {
+        // SAFETY: SSE2 is present (`Sse2::new`).
+        unsafe { _mm_xor_ps(a, _mm_set1_ps(-0.0)) }
+    }
+    #[inline(always)]
+    fn round_even(self, a: __m128) -> __m128 {
+        // For |a| < 2^22, `a + 1.5 * 2^23` lies where floats are the integers, so the add
+        // rounds to nearest even and the subtraction is exact.
+        // SAFETY: SSE2 is present (`Sse2::new`).
+        unsafe {
+            let m = _mm_set1_ps(12_582_912.0);
+            _mm_sub_ps(_mm_add_ps(a, m), m)
+        }
+    }
+    #[inline(always)]
+    fn le(self, a: __m128, b: __m128) -> __m128 {
+        // SAFETY: SSE2 is present (`Sse2::new`).
+        unsafe { _mm_cmple_ps(a, b) }
+    }
+    #[inline(always)]
+    fn and_not(self, a: __m128, b: __m128) -> __m128 {
+        // SAFETY: SSE2 is present (`Sse2::new`).
+        unsafe { _mm_andnot_ps(b, a) }
+    }
+    #[inline(always)]
+    fn or(self, a: __m128, b: __m128) -> __m128 {
+        // SAFETY: SSE2 is present (`Sse2::new`).
+        unsafe { _mm_or_ps(a, b) }
+    }
+    #[inline(always)]
+    fn any(self, m: __m128) -> bool {
+        // SAFETY: SSE2 is present (`Sse2::new`).
+        unsafe { _mm_movemask_ps(m) != 0 }
+    }
+    #[inline(always)]
+    fn all(self, m: __m128) -> bool {
+        // SAFETY: SSE2 is present (`Sse2::new`).
+        unsafe { _mm_movemask_ps(m) == 0xF }
     }
 }
 
