@@ -154,6 +154,46 @@ pub(crate) fn scales_and_mins_u64(block: &BlockQ4K) -> (u64, u64) {
     )
 }
 
+/// A block's scales as the x86_64 kernels read them: `d`, `dmin`, and the eight 6-bit
+/// sub-block scales and mins one per byte.
+#[derive(Clone, Copy)]
+pub(crate) struct BlockScales {
+    /// The block's `d`.
+    pub(crate) d: f32,
+    /// The block's `dmin`.
+    pub(crate) dmin: f32,
+    /// Byte `j`: sub-block `j`'s scale.
+    scales: u64,
+    /// Byte `j`: sub-block `j`'s min.
+    mins: u64,
+}
+
+impl BlockScales {
+    /// The scales of `block`.
+    #[inline(always)]
+    pub(crate) fn new(block: &BlockQ4K) -> Self {
+        let (scales, mins) = scales_and_mins_u64(block);
+        Self {
+            d: block.d(),
+            dmin: block.dmin(),
+            scales,
+            mins,
+        }
+    }
+
+    /// Sub-block `j`'s scale `sc[j]` as `f32` (exact), read from memory.
+    #[inline(always)]
+    pub(crate) fn sc(&self, j: usize) -> f32 {
+        SMALL_F32[(self.scales >> (8 * j)) as usize & 63]
+    }
+
+    /// Sub-block `j`'s min `m[j]` as `f32` (exact), read from memory.
+    #[inline(always)]
+    pub(crate) fn m(&self, j: usize) -> f32 {
+        SMALL_F32[(self.mins >> (8 * j)) as usize & 63]
+    }
+}
+
 /// Widens f16 bits to `f32` without branches, exactly as [`f16_to_f32`](crate::f16_to_f32):
 /// the exponent and significand moved into place and multiplied by 2^112 (exact for normal and
 /// subnormal values, whose rebiased results are normal f32), infinities and NaNs given the

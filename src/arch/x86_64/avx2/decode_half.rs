@@ -7,7 +7,8 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::x86_64::{SMALL_F32, scales_and_mins_u64};
+use super::{weights, widen_group};
+use crate::arch::x86_64::BlockScales;
 use crate::decode_half::Half;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
@@ -50,37 +51,13 @@ pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [u16], half: Half, st
 /// `256 * blocks.len()` values, and 32-byte aligned if `STREAM`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut u16) {
-    let nibble = _mm256_set1_epi32(0x0F);
     let mut next = dst;
     for block in blocks {
-        let (scales, mins) = scales_and_mins_u64(block);
-        let (d, dmin) = (_mm256_set1_ps(block.d()), _mm256_set1_ps(block.dmin()));
-        let quants = block.quants().as_ptr();
+        let scales = BlockScales::new(block);
         for g in 0..4 {
-            // SAFETY: `32 * g + 32 <= 128`: the four 8-byte loads stay inside the quants.
-            let q = unsafe {
-                [0, 8, 16, 24]
-                    .map(|at| _mm256_cvtepu8_epi32(_mm_loadl_epi64(quants.add(32 * g + at).cast())))
-            };
+            let q = widen_group(block, g);
             for half in 0..2 {
-                let j = 2 * g + half;
-                // `d * sc[j]` and `dmin * m[j]`, exact, as in the f32 kernel.
-                let scale = _mm256_mul_ps(
-                    d,
-                    _mm256_set1_ps(SMALL_F32[(scales >> (8 * j)) as usize & 63]),
-                );
-                let min = _mm256_mul_ps(
-                    dmin,
-                    _mm256_set1_ps(SMALL_F32[(mins >> (8 * j)) as usize & 63]),
-                );
-                let values = q.map(|q| {
-                    let q = if half == 0 {
-                        _mm256_and_si256(q, nibble)
-                    } else {
-                        _mm256_srli_epi32::<4>(q)
-                    };
-                    _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), scale, min)
-                });
+                let values = weights(&scales, q, 2 * g + half);
                 for pair in [[values[0], values[1]], [values[2], values[3]]] {
                     let bits = if F16 {
                         const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT;
