@@ -116,11 +116,7 @@ pub(crate) fn run(
     out: &mut [u16],
     streaming: bool,
 ) -> Result<(), Error> {
-    if !kernel.is_available() {
-        return Err(Error::KernelUnavailable { kernel });
-    }
-    // Miri cannot run non-temporal stores (inline assembly) or `sfence`.
-    let streaming = streaming && !cfg!(miri);
+    let streaming = crate::decode::check_kernel(kernel, streaming)?;
     match kernel {
         Kernel::Scalar => {
             // Plain Rust has no non-temporal store; the scalar kernel always caches.
