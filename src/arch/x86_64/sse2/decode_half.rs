@@ -8,9 +8,9 @@
 use core::arch::x86_64::*;
 
 use super::{load_group, quants, scale_and_min, weight};
-use crate::arch::x86_64::BlockScales;
+use crate::BlockQ4K;
+use crate::arch::x86_64::{BlockScales, HalfLoop, run_half_loop};
 use crate::decode_half::Half;
-use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// 16-bit values per store.
 const LANES: usize = 8;
@@ -23,24 +23,15 @@ const LANES: usize = 8;
 /// The CPU must support SSE2 (every x86_64 CPU does).
 #[target_feature(enable = "sse2")]
 pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [u16], half: Half, streaming: bool) {
-    debug_assert_eq!(out.len(), blocks.len() * BLOCK_VALUES);
-    let count = blocks.len().min(out.len() / BLOCK_VALUES);
-    let blocks = &blocks[..count];
-    let dst = out.as_mut_ptr();
-    let streaming = streaming && (dst as usize).is_multiple_of(16);
-    let run = match (half, streaming) {
-        (Half::F16, false) => blocks_loop::<true, false>,
-        (Half::F16, true) => blocks_loop::<true, true>,
-        (Half::Bf16, false) => blocks_loop::<false, false>,
-        (Half::Bf16, true) => blocks_loop::<false, true>,
-    };
-    // SAFETY: SSE2 is enabled here; `dst` has room for `256 * blocks.len()` values and is
-    // 16-byte aligned when streaming.
-    unsafe { run(blocks, dst) };
-    if streaming {
-        // Orders the non-temporal stores before any later store, as ordinary stores are.
-        _mm_sfence();
-    }
+    let loops: [HalfLoop; 4] = [
+        blocks_loop::<true, false>,
+        blocks_loop::<true, true>,
+        blocks_loop::<false, false>,
+        blocks_loop::<false, true>,
+    ];
+    // SAFETY: SSE2 is enabled here, so every loop can run; the streaming ones get a
+    // 16-byte aligned `dst`, as they need.
+    unsafe { run_half_loop(blocks, out, half, streaming, 16, loops) };
 }
 
 /// The block loop: binary16 if `F16`, else bfloat16; non-temporal stores if `STREAM`.
