@@ -263,10 +263,10 @@ pub(crate) fn run(
         // has it.
         Kernel::Sse2 => unsafe { arch::x86_64::sse2::decode::decode(blocks, out, streaming) },
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-        // SAFETY: `is_available` checked AVX2 and FMA above.
+        // SAFETY: `check_kernel` checked that AVX2 and FMA are available.
         Kernel::Avx2 => unsafe { arch::x86_64::avx2::decode::decode(blocks, out, streaming) },
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-        // SAFETY: `is_available` checked AVX-512F above.
+        // SAFETY: `check_kernel` checked that AVX-512F is available.
         Kernel::Avx512 => unsafe { arch::x86_64::avx512::decode::decode(blocks, out, streaming) },
         #[cfg(all(
             target_arch = "aarch64",

@@ -126,7 +126,7 @@ pub(crate) fn run(
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         Kernel::Avx512 if arch::x86_64::has_avx512bw() => {
             let bf16 = arch::x86_64::has_avx512bf16();
-            // SAFETY: `is_available` checked AVX-512F and the guard AVX-512BW; `bf16` is true
+            // SAFETY: `check_kernel` checked AVX-512F and the guard AVX-512BW; `bf16` is true
             // only where AVX512-BF16 was detected.
             unsafe { arch::x86_64::avx512::decode_half::decode(blocks, out, half, streaming, bf16) }
         }
