@@ -20,6 +20,11 @@ use std::time::Instant;
 
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, BlockQ8K, Kernel};
 
+#[path = "common/measure.rs"]
+mod measure;
+
+use measure::{Stats, read_all, stats};
+
 const COLS: usize = 4096;
 const ROW_BYTES: usize = COLS / BLOCK_VALUES * BLOCK_BYTES;
 
@@ -54,80 +59,6 @@ fn activations(cols: usize) -> Vec<BlockQ8K> {
     let mut a = vec![BlockQ8K::ZERO; cols / BLOCK_VALUES];
     q4k::quantize_q8k(&x, &mut a).unwrap();
     a
-}
-
-/// Reads every byte of `bytes` with the widest loads this CPU has, folded into one register.
-fn read_all(bytes: &[u8]) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F was just detected.
-            return unsafe { read_avx512(bytes) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 was just detected.
-            return unsafe { read_avx2(bytes) };
-        }
-    }
-    bytes
-        .chunks_exact(8)
-        .fold(0u64, |a, c| a ^ u64::from_le_bytes(c.try_into().unwrap()))
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn read_avx512(bytes: &[u8]) -> u64 {
-    use std::arch::x86_64::*;
-    let mut acc = [_mm512_setzero_si512(); 4];
-    let (chunks, _) = bytes.as_chunks::<256>();
-    for chunk in chunks {
-        for (k, a) in acc.iter_mut().enumerate() {
-            // SAFETY: the chunk has 256 readable bytes; this reads 64 at 64 * k.
-            let v = unsafe { _mm512_loadu_si512(chunk.as_ptr().add(64 * k).cast()) };
-            *a = _mm512_xor_si512(*a, v);
-        }
-    }
-    let all = _mm512_xor_si512(
-        _mm512_xor_si512(acc[0], acc[1]),
-        _mm512_xor_si512(acc[2], acc[3]),
-    );
-    _mm512_reduce_add_epi64(all) as u64
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn read_avx2(bytes: &[u8]) -> u64 {
-    use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_si256(); 4];
-    let (chunks, _) = bytes.as_chunks::<128>();
-    for chunk in chunks {
-        for (k, a) in acc.iter_mut().enumerate() {
-            // SAFETY: the chunk has 128 readable bytes; this reads 32 at 32 * k.
-            let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().add(32 * k).cast()) };
-            *a = _mm256_xor_si256(*a, v);
-        }
-    }
-    let all = _mm256_xor_si256(
-        _mm256_xor_si256(acc[0], acc[1]),
-        _mm256_xor_si256(acc[2], acc[3]),
-    );
-    _mm256_extract_epi64::<0>(all) as u64 ^ _mm256_extract_epi64::<3>(all) as u64
-}
-
-struct Stats {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-/// Seconds per call -> stats.
-fn stats(mut samples: Vec<f64>) -> Stats {
-    samples.sort_by(f64::total_cmp);
-    Stats {
-        median: samples[samples.len() / 2],
-        min: samples[0],
-        max: samples[samples.len() - 1],
-    }
 }
 
 /// A named closure to time.

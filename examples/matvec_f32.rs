@@ -29,42 +29,10 @@ mod data;
 
 use data::{Rng, random_blocks};
 
-/// Reads every byte once with the widest loads the CPU has, folding them into one register.
-fn read_all(bytes: &[u8]) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F was detected on this CPU.
-            return unsafe { read_avx512(bytes) };
-        }
-    }
-    bytes
-        .chunks_exact(8)
-        .fold(0, |acc, c| acc ^ u64::from_le_bytes(c.try_into().unwrap()))
-}
+#[path = "common/measure.rs"]
+mod measure;
 
-/// # Safety
-///
-/// The CPU must support AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn read_avx512(bytes: &[u8]) -> u64 {
-    use core::arch::x86_64::*;
-    let mut acc = [_mm512_setzero_si512(); 4];
-    let (lines, _) = bytes.as_chunks::<256>();
-    for line in lines {
-        for (k, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: `64 * k + 64 <= 256`: the load stays inside `line`.
-            let v = unsafe { _mm512_loadu_si512(line.as_ptr().add(64 * k).cast()) };
-            *acc = _mm512_xor_si512(*acc, v);
-        }
-    }
-    let all = _mm512_xor_si512(
-        _mm512_xor_si512(acc[0], acc[1]),
-        _mm512_xor_si512(acc[2], acc[3]),
-    );
-    _mm512_reduce_add_epi64(all) as u64
-}
+use measure::{read_all, stats};
 
 /// A clock for samples: this thread's CPU time in seconds (Linux), or the wall clock.
 #[derive(Clone, Copy)]
@@ -132,22 +100,6 @@ fn thread_cpu_seconds() -> Option<f64> {
     #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
     {
         None
-    }
-}
-
-struct Stats {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-fn stats(mut samples: Vec<f64>) -> Stats {
-    samples.sort_by(f64::total_cmp);
-    let n = samples.len();
-    Stats {
-        median: samples[n / 2],
-        min: samples[0],
-        max: samples[n - 1],
     }
 }
 

@@ -232,6 +232,16 @@ pub(crate) fn run_values(
     }
 }
 
+/// The start of every decode dispatch: `Err` unless `kernel` can run here, else whether to use
+/// its non-temporal stores (`streaming`, except under Miri, which cannot run them or `sfence`;
+/// there the kernels' cached paths are checked instead).
+pub(crate) fn check_kernel(kernel: Kernel, streaming: bool) -> Result<bool, Error> {
+    if !kernel.is_available() {
+        return Err(Error::KernelUnavailable { kernel });
+    }
+    Ok(streaming && !cfg!(miri))
+}
+
 /// Decodes `blocks` into `out` with `kernel` (256 values per block, lengths checked by the
 /// caller), with non-temporal stores if `streaming` and the kernel has them. The one dispatch
 /// point of decode: availability is checked here, before anything is written.
@@ -241,12 +251,7 @@ pub(crate) fn run(
     out: &mut [f32],
     streaming: bool,
 ) -> Result<(), Error> {
-    if !kernel.is_available() {
-        return Err(Error::KernelUnavailable { kernel });
-    }
-    // Miri cannot run non-temporal stores (inline assembly) or `sfence`; under Miri the
-    // kernels' cached paths are checked instead.
-    let streaming = streaming && !cfg!(miri);
+    let streaming = check_kernel(kernel, streaming)?;
     match kernel {
         Kernel::Scalar => {
             // Plain Rust has no non-temporal store; the scalar kernel always caches.
@@ -258,10 +263,10 @@ pub(crate) fn run(
         // has it.
         Kernel::Sse2 => unsafe { arch::x86_64::sse2::decode::decode(blocks, out, streaming) },
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-        // SAFETY: `is_available` checked AVX2 and FMA above.
+        // SAFETY: `check_kernel` checked that AVX2 and FMA are available.
         Kernel::Avx2 => unsafe { arch::x86_64::avx2::decode::decode(blocks, out, streaming) },
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-        // SAFETY: `is_available` checked AVX-512F above.
+        // SAFETY: `check_kernel` checked that AVX-512F is available.
         Kernel::Avx512 => unsafe { arch::x86_64::avx512::decode::decode(blocks, out, streaming) },
         #[cfg(all(
             target_arch = "aarch64",

@@ -116,11 +116,7 @@ pub(crate) fn run(
     out: &mut [u16],
     streaming: bool,
 ) -> Result<(), Error> {
-    if !kernel.is_available() {
-        return Err(Error::KernelUnavailable { kernel });
-    }
-    // Miri cannot run non-temporal stores (inline assembly) or `sfence`.
-    let streaming = streaming && !cfg!(miri);
+    let streaming = crate::decode::check_kernel(kernel, streaming)?;
     match kernel {
         Kernel::Scalar => {
             // Plain Rust has no non-temporal store; the scalar kernel always caches.
@@ -130,7 +126,7 @@ pub(crate) fn run(
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         Kernel::Avx512 if arch::x86_64::has_avx512bw() => {
             let bf16 = arch::x86_64::has_avx512bf16();
-            // SAFETY: `is_available` checked AVX-512F and the guard AVX-512BW; `bf16` is true
+            // SAFETY: `check_kernel` checked AVX-512F and the guard AVX-512BW; `bf16` is true
             // only where AVX512-BF16 was detected.
             unsafe { arch::x86_64::avx512::decode_half::decode(blocks, out, half, streaming, bf16) }
         }

@@ -13,6 +13,27 @@
 use crate::arch;
 use crate::{BLOCK_BYTES, BlockQ4K, BlockQ8K, Error, Kernel, blocks, scalar};
 
+/// Writes `out[r] = dot(row r, activations)` for each row: `out.len()` rows of
+/// `activations.len()` blocks back to back in `weights` (rows beyond either length are not
+/// touched; without activations every row is `+0.0`). The row loop of the kernels that take
+/// the activations as they are: `inline(always)`, so that it is compiled into each kernel's
+/// `#[target_feature]` function.
+#[inline(always)]
+pub(crate) fn for_each_row(
+    weights: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    out: &mut [f32],
+    mut dot: impl FnMut(&[BlockQ4K], &[BlockQ8K]) -> f32,
+) {
+    if activations.is_empty() {
+        out.fill(0.0);
+        return;
+    }
+    for (row, y) in weights.chunks_exact(activations.len()).zip(out) {
+        *y = dot(row, activations);
+    }
+}
+
 /// Checks that `weights` is exactly `rows` rows of `activations.len()` blocks; returns the
 /// weights as blocks. With no activations the rows are empty and any `rows` is fine.
 pub(crate) fn check<'a>(

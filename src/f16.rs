@@ -221,22 +221,19 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "millions of cases; the exhaustive check runs natively")]
     fn f16_rounding_matches_llama_on_a_broad_sweep() {
-        broad_inputs(|f| {
-            let (got, want) = (f32_to_f16_bits(f), llama_fp32_to_fp16(f));
-            assert_eq!(
-                got,
-                want,
-                "f32 {:#010x}: got {got:#06x}, want {want:#06x}",
-                f.to_bits()
-            );
-        });
+        rounds_like(f32_to_f16_bits, llama_fp32_to_fp16);
     }
 
     #[test]
     #[cfg_attr(miri, ignore = "millions of cases; the exhaustive check runs natively")]
     fn bf16_rounding_matches_nearest_on_a_broad_sweep() {
+        rounds_like(f32_to_bf16_bits, nearest_bf16);
+    }
+
+    /// Asserts that `round` gives `reference`'s bits on the broad sweep of inputs.
+    fn rounds_like(round: fn(f32) -> u16, reference: fn(f32) -> u16) {
         broad_inputs(|f| {
-            let (got, want) = (f32_to_bf16_bits(f), nearest_bf16(f));
+            let (got, want) = (round(f), reference(f));
             assert_eq!(
                 got,
                 want,

@@ -355,13 +355,7 @@ fn quantize_zero_blocks_have_zero_sums() {
 #[cfg(feature = "parallel")]
 mod parallel {
     use super::*;
-
-    fn pool(threads: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-    }
+    use common::pool;
 
     #[test]
     #[cfg_attr(miri, ignore = "too large for Miri")]

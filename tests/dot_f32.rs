@@ -411,13 +411,7 @@ fn non_finite_values_propagate() {
 #[cfg(feature = "parallel")]
 mod parallel {
     use super::*;
-
-    fn pool(threads: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("thread pool")
-    }
+    use common::pool;
 
     /// `matvec_f32_parallel_with` gives the serial bits in pools of one and two threads, around
     /// the serial threshold and with rows wider than a task; errors match.

@@ -6,18 +6,9 @@
 
 mod common;
 
-use common::{available_kernels, check};
+use common::{available_kernels, check, kernels_here};
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, Encoder, Error, Kernel};
 use quickcheck::{Arbitrary, Gen};
-
-/// The kernels available here, without printing (the tests print them once).
-fn kernels_here() -> Vec<Kernel> {
-    Kernel::ALL
-        .iter()
-        .copied()
-        .filter(|k| k.is_available())
-        .collect()
-}
 
 fn below(g: &mut Gen, n: usize) -> usize {
     (u32::arbitrary(g) as usize) % n

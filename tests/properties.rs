@@ -7,19 +7,10 @@ mod common;
 
 use common::{
     assert_untouched, available_kernels, check, decode_reference, decode_reference_all,
-    first_difference, same, sentinel_vec,
+    first_difference, kernels_here, same, sentinel_vec,
 };
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K, Decoder, Error, Kernel, Stores};
 use quickcheck::{Arbitrary, Gen};
-
-/// The kernels available here, without printing (the tests print them once).
-fn kernels_here() -> Vec<Kernel> {
-    Kernel::ALL
-        .iter()
-        .copied()
-        .filter(|k| k.is_available())
-        .collect()
-}
 
 /// The available kernels other than the scalar one.
 fn simd_kernels_here() -> Vec<Kernel> {

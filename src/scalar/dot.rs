@@ -2,6 +2,7 @@
 //! `ggml_vec_dot_q4_K_q8_K_generic`, statement by statement, each float operation rounded on
 //! its own.
 
+use crate::dot::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K, BlockQ8K};
 
 /// One row of Q4_K blocks times as many Q8_K blocks.
@@ -53,12 +54,5 @@ pub(crate) fn dot(row: &[BlockQ4K], activations: &[BlockQ8K]) -> f32 {
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks each in
 /// `weights` (lengths checked by the caller; with no activations every row is empty).
 pub(crate) fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
-    let row_blocks = activations.len();
-    if row_blocks == 0 {
-        out.fill(0.0);
-        return;
-    }
-    for (row, y) in weights.chunks_exact(row_blocks).zip(out) {
-        *y = dot(row, activations);
-    }
+    for_each_row(weights, activations, out, dot);
 }

@@ -9,11 +9,7 @@ use q4k::Kernel;
 /// Every kernel that can run here, printed so that a silent fallback to fewer kernels shows in
 /// the test log.
 pub fn available_kernels(test: &str) -> Vec<Kernel> {
-    let kernels: Vec<Kernel> = Kernel::ALL
-        .iter()
-        .copied()
-        .filter(|k| k.is_available())
-        .collect();
+    let kernels = kernels_here();
     let names: Vec<&str> = kernels.iter().map(|k| k.name()).collect();
     eprintln!(
         "{test}: kernels {names:?} (best: {}, unavailable: {:?})",
@@ -46,6 +42,24 @@ pub fn dot_kernels(test: &str) -> Vec<Kernel> {
         std::arch::is_aarch64_feature_detected!("dotprod")
     );
     kernels
+}
+
+/// The kernels available here, without printing (the tests print them once).
+pub fn kernels_here() -> Vec<Kernel> {
+    Kernel::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.is_available())
+        .collect()
+}
+
+/// A rayon pool of `threads` threads.
+#[cfg(feature = "parallel")]
+pub fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
 }
 
 /// Every kernel that cannot run here.

@@ -11,7 +11,8 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub(crate) mod sse2;
 
-use crate::BlockQ4K;
+use crate::decode_half::Half;
+use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Whether the AVX2 kernel can run (AVX2 and FMA): detected on the CPU with `std`, taken from
 /// the build's target features without it.
@@ -152,6 +153,89 @@ pub(crate) fn scales_and_mins_u64(block: &BlockQ4K) -> (u64, u64) {
         u64::from(scales_lo) | (u64::from(scales_hi) << 32),
         u64::from(mins_lo) | (u64::from(mins_hi) << 32),
     )
+}
+
+/// A half kernel's block loop over `blocks` into `dst` (256 values per block), for one format
+/// and one store kind.
+pub(crate) type HalfLoop = unsafe fn(&[BlockQ4K], *mut u16);
+
+/// The body of the SSE2 and AVX2 half kernels: runs, over `min(blocks.len(), out.len() / 256)`
+/// blocks, the loop of `loops` (`[f16, f16 streaming, bf16, bf16 streaming]`) for `half`, the
+/// streaming one if `streaming` and `out` starts on an `align`-byte boundary (then an `sfence`,
+/// so that the non-temporal stores are ordered before any later store, as ordinary stores are).
+///
+/// # Safety
+///
+/// Each of `loops` must be safe to call on this CPU with a `dst` valid for writes of
+/// `256 * blocks.len()` values, the streaming ones with a `dst` on an `align`-byte boundary.
+#[inline(always)]
+pub(crate) unsafe fn run_half_loop(
+    blocks: &[BlockQ4K],
+    out: &mut [u16],
+    half: Half,
+    streaming: bool,
+    align: usize,
+    loops: [HalfLoop; 4],
+) {
+    debug_assert_eq!(out.len(), blocks.len() * BLOCK_VALUES);
+    let count = blocks.len().min(out.len() / BLOCK_VALUES);
+    let blocks = &blocks[..count];
+    let dst = out.as_mut_ptr();
+    let streaming = streaming && (dst as usize).is_multiple_of(align);
+    let [f16, f16_stream, bf16, bf16_stream] = loops;
+    let run = match (half, streaming) {
+        (Half::F16, false) => f16,
+        (Half::F16, true) => f16_stream,
+        (Half::Bf16, false) => bf16,
+        (Half::Bf16, true) => bf16_stream,
+    };
+    // SAFETY: `dst` has room for `256 * blocks.len()` values and is `align`-byte aligned when
+    // streaming; the caller guarantees the loops can run on this CPU.
+    unsafe { run(blocks, dst) };
+    if streaming {
+        // SAFETY: SSE2 is enabled in every build this module is compiled in (its cfg).
+        unsafe { core::arch::x86_64::_mm_sfence() };
+    }
+}
+
+/// A block's scales as the x86_64 kernels read them: `d`, `dmin`, and the eight 6-bit
+/// sub-block scales and mins one per byte.
+#[derive(Clone, Copy)]
+pub(crate) struct BlockScales {
+    /// The block's `d`.
+    pub(crate) d: f32,
+    /// The block's `dmin`.
+    pub(crate) dmin: f32,
+    /// Byte `j`: sub-block `j`'s scale.
+    scales: u64,
+    /// Byte `j`: sub-block `j`'s min.
+    mins: u64,
+}
+
+impl BlockScales {
+    /// The scales of `block`.
+    #[inline(always)]
+    pub(crate) fn new(block: &BlockQ4K) -> Self {
+        let (scales, mins) = scales_and_mins_u64(block);
+        Self {
+            d: block.d(),
+            dmin: block.dmin(),
+            scales,
+            mins,
+        }
+    }
+
+    /// Sub-block `j`'s scale `sc[j]` as `f32` (exact), read from memory.
+    #[inline(always)]
+    pub(crate) fn sc(&self, j: usize) -> f32 {
+        SMALL_F32[(self.scales >> (8 * j)) as usize & 63]
+    }
+
+    /// Sub-block `j`'s min `m[j]` as `f32` (exact), read from memory.
+    #[inline(always)]
+    pub(crate) fn m(&self, j: usize) -> f32 {
+        SMALL_F32[(self.mins >> (8 * j)) as usize & 63]
+    }
 }
 
 /// Widens f16 bits to `f32` without branches, exactly as [`f16_to_f32`](crate::f16_to_f32):

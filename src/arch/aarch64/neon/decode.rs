@@ -41,6 +41,7 @@
 
 use core::arch::aarch64::*;
 
+use super::quant_groups;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// The quant values 0..=15, the multipliers of one sub-block's 16-entry table.
@@ -89,16 +90,7 @@ fn decode_block(block: &BlockQ4K, out: &mut [f32; BLOCK_VALUES], tables: &mut [[
     sub_block_table::<2>(t6, scale[1], min[1], quant_values);
     sub_block_table::<3>(t7, scale[1], min[1], quant_values);
 
-    let quants = block.quants().as_ptr();
-    // SAFETY: NEON is enabled here and `quants` points to the block's 128 readable quant bytes;
-    // these read bytes 0..64 and 64..128.
-    let (first, second) = unsafe { (vld1q_u8_x4(quants), vld1q_u8_x4(quants.add(64))) };
-    let groups = [
-        (first.0, first.1),
-        (first.2, first.3),
-        (second.0, second.1),
-        (second.2, second.3),
-    ];
+    let groups = quant_groups(block);
     let low_nibble = vdupq_n_u8(0x0F);
     let (group_outs, _) = out.as_chunks_mut::<64>();
     let (table_pairs, _) = tables.as_chunks::<2>();

@@ -18,6 +18,7 @@
 use core::arch::aarch64::*;
 use core::arch::asm;
 
+use super::quant_groups;
 use crate::arch::aarch64::neon::decode::{QUANT_VALUES, scales_and_mins, table_entries};
 use crate::decode_half::Half;
 use crate::{BLOCK_VALUES, BlockQ4K};
@@ -59,16 +60,7 @@ fn blocks_loop<const F16: bool>(blocks: &[BlockQ4K], out: &mut [u16]) {
             byte_planes::<F16>(table_entries::<2>(s1, m1, quant_values)),
             byte_planes::<F16>(table_entries::<3>(s1, m1, quant_values)),
         ];
-        let quants = block.quants().as_ptr();
-        // SAFETY: NEON is enabled here and `quants` points to the block's 128 readable quant
-        // bytes; these read bytes 0..64 and 64..128.
-        let (first, second) = unsafe { (vld1q_u8_x4(quants), vld1q_u8_x4(quants.add(64))) };
-        let groups = [
-            (first.0, first.1),
-            (first.2, first.3),
-            (second.0, second.1),
-            (second.2, second.3),
-        ];
+        let groups = quant_groups(block);
         let low_nibble = vdupq_n_u8(0x0F);
         let (group_outs, _) = out.as_chunks_mut::<64>();
         let (plane_pairs, _) = planes.as_chunks::<2>();

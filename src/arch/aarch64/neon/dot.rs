@@ -15,6 +15,7 @@ use core::arch::aarch64::*;
 use core::arch::asm;
 
 use crate::arch::prepared::{self, Prepared, RowState};
+use crate::dot::for_each_row;
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -24,14 +25,7 @@ use crate::{BlockQ4K, BlockQ8K};
 /// The CPU must support NEON; `weights` must hold `out.len()` whole rows.
 #[target_feature(enable = "neon")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
-    let row_blocks = activations.len();
-    if row_blocks == 0 {
-        out.fill(0.0);
-        return;
-    }
-    for (row, y) in weights.chunks_exact(row_blocks).zip(out) {
-        *y = dot(row, activations);
-    }
+    for_each_row(weights, activations, out, |row, a| dot(row, a));
 }
 
 /// One row, without `SDOT`.

@@ -7,7 +7,8 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::x86_64::{SMALL_F32, scales_and_mins_u64};
+use super::{weights, widen_group};
+use crate::arch::x86_64::BlockScales;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Floats per vector.
@@ -83,45 +84,11 @@ unsafe fn decode_block<const STREAM: bool, const SHIFTED: bool, const FIRST: boo
     block: &BlockQ4K,
     writer: &mut Writer<STREAM, SHIFTED>,
 ) {
-    let (scales, mins) = scales_and_mins_u64(block);
-    let (d, dmin) = (_mm256_set1_ps(block.d()), _mm256_set1_ps(block.dmin()));
-    let nibble = _mm256_set1_epi32(0x0F);
-    let quants = block.quants().as_ptr();
+    let scales = BlockScales::new(block);
     for g in 0..4 {
-        // SAFETY: `32 * g + 32 <= 128`: the four 8-byte loads stay inside the quants.
-        let bytes = unsafe {
-            [
-                _mm_loadl_epi64(quants.add(32 * g).cast()),
-                _mm_loadl_epi64(quants.add(32 * g + 8).cast()),
-                _mm_loadl_epi64(quants.add(32 * g + 16).cast()),
-                _mm_loadl_epi64(quants.add(32 * g + 24).cast()),
-            ]
-        };
-        let q = [
-            _mm256_cvtepu8_epi32(bytes[0]),
-            _mm256_cvtepu8_epi32(bytes[1]),
-            _mm256_cvtepu8_epi32(bytes[2]),
-            _mm256_cvtepu8_epi32(bytes[3]),
-        ];
-        for (half, shift_q) in [(0usize, false), (1, true)] {
-            let j = 2 * g + half;
-            // `d * sc[j]` and `dmin * m[j]`, exact, with the small integers broadcast from
-            // memory (a load) rather than from a register (a shuffle).
-            let scale = _mm256_mul_ps(
-                d,
-                _mm256_set1_ps(SMALL_F32[(scales >> (8 * j)) as usize & 63]),
-            );
-            let min = _mm256_mul_ps(
-                dmin,
-                _mm256_set1_ps(SMALL_F32[(mins >> (8 * j)) as usize & 63]),
-            );
-            for (c, &q) in q.iter().enumerate() {
-                let q = if shift_q {
-                    _mm256_srli_epi32::<4>(q)
-                } else {
-                    _mm256_and_si256(q, nibble)
-                };
-                let v = _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), scale, min);
+        let q = widen_group(block, g);
+        for half in 0..2 {
+            for (c, v) in weights(&scales, q, 2 * g + half).into_iter().enumerate() {
                 if FIRST && g == 0 && half == 0 && c == 0 {
                     // SAFETY: this is the first vector, and the writer has room for it.
                     unsafe { writer.head(v) };

@@ -7,9 +7,10 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::x86_64::{SMALL_F32, scales_and_mins_u64};
+use super::{weights, widen_group};
+use crate::BlockQ4K;
+use crate::arch::x86_64::{BlockScales, HalfLoop, run_half_loop};
 use crate::decode_half::Half;
-use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// 16-bit values per store.
 const LANES: usize = 16;
@@ -22,24 +23,15 @@ const LANES: usize = 16;
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [u16], half: Half, streaming: bool) {
-    debug_assert_eq!(out.len(), blocks.len() * BLOCK_VALUES);
-    let count = blocks.len().min(out.len() / BLOCK_VALUES);
-    let blocks = &blocks[..count];
-    let dst = out.as_mut_ptr();
-    let streaming = streaming && (dst as usize).is_multiple_of(32);
-    let run = match (half, streaming) {
-        (Half::F16, false) => blocks_loop::<true, false>,
-        (Half::F16, true) => blocks_loop::<true, true>,
-        (Half::Bf16, false) => blocks_loop::<false, false>,
-        (Half::Bf16, true) => blocks_loop::<false, true>,
-    };
-    // SAFETY: AVX2, FMA and F16C are enabled here; `dst` has room for `256 * blocks.len()`
-    // values and is 32-byte aligned when streaming.
-    unsafe { run(blocks, dst) };
-    if streaming {
-        // Orders the non-temporal stores before any later store, as ordinary stores are.
-        _mm_sfence();
-    }
+    let loops: [HalfLoop; 4] = [
+        blocks_loop::<true, false>,
+        blocks_loop::<true, true>,
+        blocks_loop::<false, false>,
+        blocks_loop::<false, true>,
+    ];
+    // SAFETY: AVX2, FMA and F16C are enabled here, so every loop can run; the streaming ones
+    // get a 32-byte aligned `dst`, as they need.
+    unsafe { run_half_loop(blocks, out, half, streaming, 32, loops) };
 }
 
 /// The block loop: binary16 if `F16`, else bfloat16; non-temporal stores if `STREAM`.
@@ -50,37 +42,13 @@ pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [u16], half: Half, st
 /// `256 * blocks.len()` values, and 32-byte aligned if `STREAM`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut u16) {
-    let nibble = _mm256_set1_epi32(0x0F);
     let mut next = dst;
     for block in blocks {
-        let (scales, mins) = scales_and_mins_u64(block);
-        let (d, dmin) = (_mm256_set1_ps(block.d()), _mm256_set1_ps(block.dmin()));
-        let quants = block.quants().as_ptr();
+        let scales = BlockScales::new(block);
         for g in 0..4 {
-            // SAFETY: `32 * g + 32 <= 128`: the four 8-byte loads stay inside the quants.
-            let q = unsafe {
-                [0, 8, 16, 24]
-                    .map(|at| _mm256_cvtepu8_epi32(_mm_loadl_epi64(quants.add(32 * g + at).cast())))
-            };
+            let q = widen_group(block, g);
             for half in 0..2 {
-                let j = 2 * g + half;
-                // `d * sc[j]` and `dmin * m[j]`, exact, as in the f32 kernel.
-                let scale = _mm256_mul_ps(
-                    d,
-                    _mm256_set1_ps(SMALL_F32[(scales >> (8 * j)) as usize & 63]),
-                );
-                let min = _mm256_mul_ps(
-                    dmin,
-                    _mm256_set1_ps(SMALL_F32[(mins >> (8 * j)) as usize & 63]),
-                );
-                let values = q.map(|q| {
-                    let q = if half == 0 {
-                        _mm256_and_si256(q, nibble)
-                    } else {
-                        _mm256_srli_epi32::<4>(q)
-                    };
-                    _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), scale, min)
-                });
+                let values = weights(&scales, q, 2 * g + half);
                 for pair in [[values[0], values[1]], [values[2], values[3]]] {
                     let bits = if F16 {
                         const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT;

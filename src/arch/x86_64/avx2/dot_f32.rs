@@ -6,7 +6,9 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::x86_64::{SMALL_F32, prefetch_ahead, reduce_h4, scales_and_mins_u64};
+use super::{weights, widen_group};
+use crate::arch::x86_64::BlockScales;
+use crate::arch::x86_64::{prefetch_ahead, reduce_h4};
 use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
@@ -35,42 +37,21 @@ fn add(x: Lanes, y: Lanes) -> Lanes {
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
-    let nibble = _mm256_set1_epi32(0x0F);
     let mut acc = [_mm256_setzero_ps(); 2];
     for (block, a) in row.iter().zip(activations) {
         prefetch_ahead(block);
-        let (scales, mins) = scales_and_mins_u64(block);
-        let (d, dmin) = (_mm256_set1_ps(block.d()), _mm256_set1_ps(block.dmin()));
-        let quants = block.quants().as_ptr();
+        let scales = BlockScales::new(block);
         let a = a.as_ptr();
         let mut t = [[_mm256_setzero_ps(); 2]; 8];
         for g in 0..4 {
-            // SAFETY: `32 * g + 32 <= 128`: the four 8-byte loads stay inside the quants.
-            let q = unsafe {
-                [0, 8, 16, 24]
-                    .map(|c| _mm256_cvtepu8_epi32(_mm_loadl_epi64(quants.add(32 * g + c).cast())))
-            };
+            let q = widen_group(block, g);
             for half in 0..2 {
                 let j = 2 * g + half;
-                // `d * sc[j]` and `dmin * m[j]`, both exact.
-                let scale = _mm256_mul_ps(
-                    d,
-                    _mm256_set1_ps(SMALL_F32[(scales >> (8 * j)) as usize & 63]),
-                );
-                let min = _mm256_mul_ps(
-                    dmin,
-                    _mm256_set1_ps(SMALL_F32[(mins >> (8 * j)) as usize & 63]),
-                );
+                let w = weights(&scales, q, 2 * g + half);
                 let p = core::array::from_fn::<__m256, 4, _>(|c| {
-                    let q = if half == 0 {
-                        _mm256_and_si256(q[c], nibble)
-                    } else {
-                        _mm256_srli_epi32::<4>(q[c])
-                    };
-                    let w = _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), scale, min);
                     // SAFETY: `32 * j + 8 * c + 8 <= 256`: the load stays inside the block's
                     // activations.
-                    _mm256_mul_ps(w, unsafe { _mm256_loadu_ps(a.add(32 * j + 8 * c)) })
+                    _mm256_mul_ps(w[c], unsafe { _mm256_loadu_ps(a.add(32 * j + 8 * c)) })
                 });
                 // Values 0..8 and 16..24 of the sub-block are lanes 0..8, 8..16 and 24..32
                 // lanes 8..16.

@@ -9,7 +9,8 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::x86_64::scales_and_mins_u64;
+use super::{load_group, quants, scale_and_min, weight};
+use crate::arch::x86_64::BlockScales;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// Floats per vector.
@@ -69,23 +70,6 @@ unsafe fn decode_into<const STREAM: bool, const SHIFT: usize>(blocks: &[BlockQ4K
     unsafe { writer.finish() };
 }
 
-/// Widens 16 bytes (each at most 0x0F) to four vectors of four `f32`.
-#[target_feature(enable = "sse2")]
-#[inline]
-pub(crate) fn widen(bytes: __m128i) -> [__m128; 4] {
-    let zero = _mm_setzero_si128();
-    let (low, high) = (
-        _mm_unpacklo_epi8(bytes, zero),
-        _mm_unpackhi_epi8(bytes, zero),
-    );
-    [
-        _mm_cvtepi32_ps(_mm_unpacklo_epi16(low, zero)),
-        _mm_cvtepi32_ps(_mm_unpackhi_epi16(low, zero)),
-        _mm_cvtepi32_ps(_mm_unpacklo_epi16(high, zero)),
-        _mm_cvtepi32_ps(_mm_unpackhi_epi16(high, zero)),
-    ]
-}
-
 /// Decodes one block into the writer's next 64 vectors; `FIRST` for the first block.
 ///
 /// # Safety
@@ -97,31 +81,18 @@ unsafe fn decode_block<const STREAM: bool, const SHIFT: usize, const FIRST: bool
     block: &BlockQ4K,
     writer: &mut Writer<STREAM, SHIFT>,
 ) {
-    let (d, dmin) = (block.d(), block.dmin());
-    let (scales, mins) = scales_and_mins_u64(block);
-    let nibble = _mm_set1_epi8(0x0F);
-    let quants = block.quants().as_ptr();
+    let scales = BlockScales::new(block);
     for g in 0..4 {
-        // SAFETY: `32 * g + 32 <= 128`: both 16-byte loads stay inside the quants.
-        let bytes = unsafe {
-            [
-                _mm_loadu_si128(quants.add(32 * g).cast()),
-                _mm_loadu_si128(quants.add(32 * g + 16).cast()),
-            ]
-        };
+        let bytes = load_group(block, g);
         for half in 0..2 {
             let j = 2 * g + half;
-            let scale = d * f32::from((scales >> (8 * j)) as u8);
-            let min = dmin * f32::from((mins >> (8 * j)) as u8);
-            let (scale, min) = (_mm_set1_ps(scale), _mm_set1_ps(min));
+            let scale_min = scale_and_min(&scales, j);
             for (c, &bytes) in bytes.iter().enumerate() {
-                let q = if half == 0 {
-                    _mm_and_si128(bytes, nibble)
-                } else {
-                    _mm_and_si128(_mm_srli_epi16::<4>(bytes), nibble)
-                };
-                for (k, q) in widen(q).into_iter().enumerate() {
-                    let v = _mm_sub_ps(_mm_mul_ps(q, scale), min);
+                for (k, v) in quants(bytes, j)
+                    .map(|q| weight(q, scale_min))
+                    .into_iter()
+                    .enumerate()
+                {
                     if FIRST && j == 0 && c == 0 && k == 0 {
                         // SAFETY: this is the first vector, and the writer has room for it.
                         unsafe { writer.head(v) };

@@ -7,10 +7,10 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::x86_64::scales_and_mins_u64;
-use crate::arch::x86_64::sse2::decode::widen;
+use super::{load_group, quants, scale_and_min, weight};
+use crate::BlockQ4K;
+use crate::arch::x86_64::{BlockScales, HalfLoop, run_half_loop};
 use crate::decode_half::Half;
-use crate::{BLOCK_VALUES, BlockQ4K};
 
 /// 16-bit values per store.
 const LANES: usize = 8;
@@ -23,24 +23,15 @@ const LANES: usize = 8;
 /// The CPU must support SSE2 (every x86_64 CPU does).
 #[target_feature(enable = "sse2")]
 pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [u16], half: Half, streaming: bool) {
-    debug_assert_eq!(out.len(), blocks.len() * BLOCK_VALUES);
-    let count = blocks.len().min(out.len() / BLOCK_VALUES);
-    let blocks = &blocks[..count];
-    let dst = out.as_mut_ptr();
-    let streaming = streaming && (dst as usize).is_multiple_of(16);
-    let run = match (half, streaming) {
-        (Half::F16, false) => blocks_loop::<true, false>,
-        (Half::F16, true) => blocks_loop::<true, true>,
-        (Half::Bf16, false) => blocks_loop::<false, false>,
-        (Half::Bf16, true) => blocks_loop::<false, true>,
-    };
-    // SAFETY: SSE2 is enabled here; `dst` has room for `256 * blocks.len()` values and is
-    // 16-byte aligned when streaming.
-    unsafe { run(blocks, dst) };
-    if streaming {
-        // Orders the non-temporal stores before any later store, as ordinary stores are.
-        _mm_sfence();
-    }
+    let loops: [HalfLoop; 4] = [
+        blocks_loop::<true, false>,
+        blocks_loop::<true, true>,
+        blocks_loop::<false, false>,
+        blocks_loop::<false, true>,
+    ];
+    // SAFETY: SSE2 is enabled here, so every loop can run; the streaming ones get a
+    // 16-byte aligned `dst`, as they need.
+    unsafe { run_half_loop(blocks, out, half, streaming, 16, loops) };
 }
 
 /// The block loop: binary16 if `F16`, else bfloat16; non-temporal stores if `STREAM`.
@@ -51,34 +42,18 @@ pub(crate) unsafe fn decode(blocks: &[BlockQ4K], out: &mut [u16], half: Half, st
 /// and 16-byte aligned if `STREAM`.
 #[target_feature(enable = "sse2")]
 unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], dst: *mut u16) {
-    let nibble = _mm_set1_epi8(0x0F);
     let mut next = dst;
     for block in blocks {
-        let (d, dmin) = (block.d(), block.dmin());
-        let (scales, mins) = scales_and_mins_u64(block);
-        let quants = block.quants().as_ptr();
+        let scales = BlockScales::new(block);
         for g in 0..4 {
-            // SAFETY: `32 * g + 32 <= 128`: both 16-byte loads stay inside the quants.
-            let bytes = unsafe {
-                [
-                    _mm_loadu_si128(quants.add(32 * g).cast()),
-                    _mm_loadu_si128(quants.add(32 * g + 16).cast()),
-                ]
-            };
+            let bytes = load_group(block, g);
             for half in 0..2 {
                 let j = 2 * g + half;
-                let scale = _mm_set1_ps(d * f32::from((scales >> (8 * j)) as u8));
-                let min = _mm_set1_ps(dmin * f32::from((mins >> (8 * j)) as u8));
+                let scale_min = scale_and_min(&scales, j);
                 for bytes in bytes {
-                    let q = if half == 0 {
-                        _mm_and_si128(bytes, nibble)
-                    } else {
-                        _mm_and_si128(_mm_srli_epi16::<4>(bytes), nibble)
-                    };
-                    let rounded = widen(q).map(|q| {
-                        let v = _mm_sub_ps(_mm_mul_ps(q, scale), min);
-                        if F16 { f16_bits(v) } else { bf16_bits(v) }
-                    });
+                    let rounded = quants(bytes, j)
+                        .map(|q| weight(q, scale_min))
+                        .map(|v| if F16 { f16_bits(v) } else { bf16_bits(v) });
                     for pair in [[rounded[0], rounded[1]], [rounded[2], rounded[3]]] {
                         let packed = _mm_packs_epi32(sign_extend(pair[0]), sign_extend(pair[1]));
                         // SAFETY: 8 of the values the caller has room for; 16-byte aligned

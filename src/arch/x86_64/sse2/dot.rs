@@ -7,6 +7,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::x86_64::{f16_to_f32_branchless, scales_and_mins_u64};
+use crate::dot::for_each_row;
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -17,14 +18,7 @@ use crate::{BlockQ4K, BlockQ8K};
 /// rows.
 #[target_feature(enable = "sse2")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
-    let row_blocks = activations.len();
-    if row_blocks == 0 {
-        out.fill(0.0);
-        return;
-    }
-    for (row, y) in weights.chunks_exact(row_blocks).zip(out) {
-        *y = dot(row, activations);
-    }
+    for_each_row(weights, activations, out, |row, a| dot(row, a));
 }
 
 /// One row.

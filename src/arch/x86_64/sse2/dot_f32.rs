@@ -6,8 +6,8 @@
 
 use core::arch::x86_64::*;
 
-use super::decode::widen;
-use crate::arch::x86_64::{prefetch_ahead, reduce_h4, scales_and_mins_u64};
+use super::{load_group, quants, scale_and_min, weight};
+use crate::arch::x86_64::{BlockScales, prefetch_ahead, reduce_h4};
 use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
@@ -36,42 +36,26 @@ fn add(x: Lanes, y: Lanes) -> Lanes {
 #[target_feature(enable = "sse2")]
 #[inline]
 fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
-    let nibble = _mm_set1_epi8(0x0F);
     let mut acc = [_mm_setzero_ps(); 4];
     for (block, a) in row.iter().zip(activations) {
         prefetch_ahead(block);
-        let (d, dmin) = (block.d(), block.dmin());
-        let (scales, mins) = scales_and_mins_u64(block);
-        let quants = block.quants().as_ptr();
+        let scales = BlockScales::new(block);
         let a = a.as_ptr();
         let mut t = [[_mm_setzero_ps(); 4]; 8];
         for g in 0..4 {
-            // SAFETY: `32 * g + 32 <= 128`: both 16-byte loads stay inside the quants.
-            let bytes = unsafe {
-                [
-                    _mm_loadu_si128(quants.add(32 * g).cast()),
-                    _mm_loadu_si128(quants.add(32 * g + 16).cast()),
-                ]
-            };
+            let bytes = load_group(block, g);
             for half in 0..2 {
                 let j = 2 * g + half;
-                let scale = _mm_set1_ps(d * f32::from((scales >> (8 * j)) as u8));
-                let min = _mm_set1_ps(dmin * f32::from((mins >> (8 * j)) as u8));
                 // Values `16 * c ..` of the sub-block, as lanes 0..16.
-                let p = bytes.map(|bytes| {
-                    let q = if half == 0 {
-                        _mm_and_si128(bytes, nibble)
-                    } else {
-                        _mm_and_si128(_mm_srli_epi16::<4>(bytes), nibble)
-                    };
-                    widen(q)
-                });
+                let scale_min = scale_and_min(&scales, j);
+                let p = bytes.map(|bytes| quants(bytes, j));
                 let products = core::array::from_fn::<Lanes, 2, _>(|c| {
                     core::array::from_fn(|r| {
-                        let w = _mm_sub_ps(_mm_mul_ps(p[c][r], scale), min);
                         // SAFETY: `32 * j + 16 * c + 4 * r + 4 <= 256`: the load stays
                         // inside the block's activations.
-                        _mm_mul_ps(w, unsafe { _mm_loadu_ps(a.add(32 * j + 16 * c + 4 * r)) })
+                        _mm_mul_ps(weight(p[c][r], scale_min), unsafe {
+                            _mm_loadu_ps(a.add(32 * j + 16 * c + 4 * r))
+                        })
                     })
                 });
                 t[j] = add(products[0], products[1]);
