@@ -540,6 +540,9 @@ impl<'a> Tensor<'a> {
         let rows = usize::try_from(info.rows()).map_err(|_| too_large())?;
         let row_values = usize::try_from(info.row_values()).map_err(|_| too_large())?;
         rows.checked_mul(row_values).ok_or_else(too_large)?;
+        // Rows of no values hold no data, so a hostile shape like [0, 2^60] must not promise
+        // 2^60 of them to a caller who loops over the rows.
+        let rows = if row_values == 0 { 0 } else { rows };
         Ok(Q4KTensor {
             data: self.data,
             rows,
@@ -585,7 +588,8 @@ impl<'a> Q4KTensor<'a> {
         crate::blocks(self.data).unwrap_or_default()
     }
 
-    /// The number of rows (the product of the outer dimensions).
+    /// The number of rows (the product of the outer dimensions; 0 when the rows hold no values,
+    /// so that the count is bounded by the data).
     pub const fn rows(&self) -> usize {
         self.rows
     }
