@@ -2,7 +2,9 @@
 //! permutation (a single `vpermb` with AVX512-VBMI and GFNI, else `vpermd` and `vpshufb`), the
 //! nibbles (the high ones with one `vgf2p8affineqb` when GFNI is there), `vpdpbusd`
 //! against the prepared activations (each dword is then one sub-block's exact sum for one
-//! lane) and `vpdpwssd` to weight it by the sub-block scale.
+//! lane), one `vpermt2w` that pairs each low-nibble sub-block's sums with its high-nibble
+//! neighbour's as the two words of a dword (both fit in 16 bits), and one `vpdpwssd` that
+//! weights both by their scales.
 //!
 //! Needs AVX-512F, AVX-512BW and AVX512-VNNI (detected by the dispatch); the eight float lanes
 //! of the reference are the low `__m256` half, a multiply then an add per block, as in the C.
@@ -82,15 +84,20 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     // The GF(2) affine map `x >> 4` on each byte: result bit `i` is the parity of
     // `x & matrix byte 7 - i`, so bytes 7, 6, 5, 4 pick bits 4, 5, 6, 7 and the rest is zero.
     let shift_right_4 = _mm512_set1_epi64(0x1020_4080_0000_0000);
-    // Which scale each dword of the four sub-block pairs takes: (0, 2), (1, 3), (4, 6), (5, 7).
+    // Which scale pair each dword takes: (0, 1) and (2, 3), then (4, 5) and (6, 7).
     let pair = |a: i32, b: i32| _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
-    let scale_order = [pair(0, 2), pair(1, 3), pair(4, 6), pair(5, 7)];
+    let scale_order = [pair(0, 1), pair(2, 3)];
+    // Word 2k of the result is word 2k of the first source (the low word of its dword k),
+    // word 2k + 1 is word 2k of the second (index 32 + 2k).
+    // SAFETY: `INTERLEAVE` is 64 readable bytes.
+    let interleave = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
     for (x, y) in row.iter().zip(prepared) {
         prefetch_ahead(x);
         let (scales, mins) = scales_and_mins_u64(x);
-        let scales = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128(scales as i64));
+        // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
+        let scales = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
         let mut aux = _mm512_setzero_si512();
-        for half in 0..2 {
+        for (half, &order) in scale_order.iter().enumerate() {
             // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are readable.
             let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
             let (low, high) = if VBMI_GFNI {
@@ -126,15 +133,17 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
                     _mm512_load_si512(q8.add(64).cast()),
                 )
             };
-            // Each dword: one sub-block's sum for one lane (|sum| <= 4 * 15 * 128 fits in 16
-            // bits, so `vpdpwssd` against a scale with a zero high word multiplies it exactly).
+            // Each dword: one lane of a low-nibble sub-block in its lower 16 bits and of its
+            // high-nibble neighbour in its upper 16 bits (each exact sum is at most
+            // 4 * 15 * 128 in magnitude, so a word holds it exactly).
             let zero = _mm512_setzero_si512();
-            let p_low = _mm512_dpbusd_epi32(zero, low, q8_low);
-            let p_high = _mm512_dpbusd_epi32(zero, high, q8_high);
-            let s_low = _mm512_permutexvar_epi32(scale_order[2 * half], scales);
-            let s_high = _mm512_permutexvar_epi32(scale_order[2 * half + 1], scales);
-            aux = _mm512_dpwssd_epi32(aux, p_low, s_low);
-            aux = _mm512_dpwssd_epi32(aux, p_high, s_high);
+            let pair = _mm512_permutex2var_epi16(
+                _mm512_dpbusd_epi32(zero, low, q8_low),
+                interleave,
+                _mm512_dpbusd_epi32(zero, high, q8_high),
+            );
+            // Dwords 0-7 take sub-blocks 4 * half and 4 * half + 1, dwords 8-15 the next two.
+            aux = _mm512_dpwssd_epi32(aux, pair, _mm512_permutexvar_epi32(order, scales));
         }
         let aux = _mm256_add_epi32(
             _mm512_castsi512_si256(aux),
@@ -153,6 +162,17 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
     state.sumf = sumf;
 }
+
+/// The `vpermt2w` indices that put the low words of two vectors' dwords side by side.
+static INTERLEAVE: [u16; 32] = {
+    let mut order = [0u16; 32];
+    let mut w = 0;
+    while w < 32 {
+        order[w] = if w % 2 == 0 { w } else { 32 + w - 1 } as u16;
+        w += 1;
+    }
+    order
+};
 
 /// The `vpermb` indices of the lane transposition (see `blocks`).
 static VBMI_ORDER: [u8; 64] = {
