@@ -19,13 +19,13 @@
 //! The pools are timed in blocks, not call by call in turn: a block is one `install` of one
 //! pool, 100 ms of calls, then 20 timed calls back to back; the pools take turns by block.
 //! Rayon puts the workers of an idle pool to sleep after a short spin, and the call that wakes
-//! them can find both on one core, where Linux may leave them for tens of milliseconds: timed
+//! them can find them on one core, where Linux may leave them for tens of milliseconds: timed
 //! one call at a time, each pool idle while the other ran, two threads often measured about as
 //! fast as one. Back to back, the workers stay awake and spread over the cores, as in a program
 //! that keeps its pool busy. Each sample also records the cores the process had during the
 //! call (its CPU time over the wall-clock time), since another process can take one of a small
 //! machine's cores away: the report gives, beside the median of all samples, the median of
-//! those in which the pool had a core per thread.
+//! those in which the pool had a core per thread (`common/pools.rs`).
 
 use std::hint::black_box;
 #[cfg(feature = "parallel")]
@@ -38,8 +38,17 @@ use q4k::{BLOCK_BYTES, BLOCK_VALUES, BlockQ8K, Kernel};
 mod measure;
 
 use measure::{Stats, read_all, stats};
+
 #[cfg(feature = "parallel")]
-use measure::{print_pools, time_pools};
+#[path = "common/clock.rs"]
+mod clock;
+
+#[cfg(feature = "parallel")]
+#[path = "common/pools.rs"]
+mod pools;
+
+#[cfg(feature = "parallel")]
+use pools::{print_pools, thread_pools, time_pools};
 
 const COLS: usize = 4096;
 const ROW_BYTES: usize = COLS / BLOCK_VALUES * BLOCK_BYTES;
@@ -219,15 +228,7 @@ fn main() {
     {
         let rows = (32 << 20) / ROW_BYTES;
         let w = weights(rows * ROW_BYTES);
-        let pools: Vec<rayon::ThreadPool> = [1, 2]
-            .iter()
-            .map(|&n| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
+        let pools = thread_pools(&[1, 2]);
         let mut outs = vec![vec![0f32; rows]; pools.len()];
         let (blocks, calls, warm_up) = (if quick { 6 } else { 30 }, 20, Duration::from_millis(100));
         let samples = time_pools(&pools, blocks, calls, warm_up, &mut |i| {
@@ -238,6 +239,6 @@ fn main() {
              pool, each after {} ms of calls:",
             warm_up.as_millis()
         );
-        print_pools(w.len(), &samples);
+        print_pools(w.len() as f64 / 1e9, "GB/s", &samples);
     }
 }

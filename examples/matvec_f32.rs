@@ -14,8 +14,8 @@
 //! 3. With `--features parallel`: `matvec_f32_parallel` in pools of one and two threads at
 //!    32 MiB (wall-clock time), in blocks of calls back to back, one pool at a time: sampled one
 //!    call at a time in turn, a pool's workers fall asleep while the other pool runs and can
-//!    wake up on one core, where two threads run as fast as one (see `time_pools` in
-//!    `common/measure.rs`). Each sample records the cores the process had, so that a sample in
+//!    wake up on one core, where two threads run as fast as one (see
+//!    `common/pools.rs`). Each sample records the cores the process had, so that a sample in
 //!    which another process took a core is told apart.
 //!
 //! Single-thread samples are timed with the thread's CPU time where Linux reports it
@@ -38,9 +38,17 @@ use data::{Rng, random_blocks};
 #[path = "common/measure.rs"]
 mod measure;
 
-use measure::{clock_seconds, read_all, stats};
+use measure::{read_all, stats};
+
+#[path = "common/clock.rs"]
+mod clock;
+
 #[cfg(feature = "parallel")]
-use measure::{print_pools, time_pools};
+#[path = "common/pools.rs"]
+mod pools;
+
+#[cfg(feature = "parallel")]
+use pools::{print_pools, thread_pools, time_pools};
 
 /// A clock for samples: this thread's CPU time in seconds (Linux), or the wall clock.
 #[derive(Clone, Copy)]
@@ -85,7 +93,7 @@ impl Clock {
 
 /// The calling thread's CPU time so far (`CLOCK_THREAD_CPUTIME_ID`), on Linux.
 fn thread_cpu_seconds() -> Option<f64> {
-    clock_seconds(3)
+    clock::seconds(clock::THREAD_CPU)
 }
 
 /// A contender: a name and one call of it.
@@ -217,13 +225,7 @@ fn parallel(blocks: usize) {
     let mut rng = Rng(0xFEED_FACE_0000_0001);
     let weights = random_blocks(&mut rng, rows * columns / BLOCK_VALUES);
     let activations: Vec<f32> = (0..columns).map(|_| rng.normal()).collect();
-    let pools: Vec<rayon::ThreadPool> = [1, 2]
-        .into_iter()
-        .map(|n| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build();
-            pool.expect("thread pool")
-        })
-        .collect();
+    let pools = thread_pools(&[1, 2]);
     let mut outs = vec![vec![0f32; rows]; pools.len()];
     let (calls, warm_up) = (20, Duration::from_millis(100));
     let samples = time_pools(&pools, blocks, calls, warm_up, &mut |i| {
@@ -236,7 +238,7 @@ fn parallel(blocks: usize) {
         Kernel::best(),
         warm_up.as_millis()
     );
-    print_pools(weights.len(), &samples);
+    print_pools(weights.len() as f64 / 1e9, "GB/s", &samples);
 }
 
 fn main() {
