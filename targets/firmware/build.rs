@@ -9,7 +9,7 @@
 use std::{env, fs, path::PathBuf};
 
 /// The weighted-encoder cases the firmware runs: 26 of the file's 70 blocks, 67 KiB of its
-/// 182 KiB. Each takes a path of the encoder that the others do not.
+/// 182 KiB, each a kind of input or weights that the others are not.
 const WEIGHTED_CASES: &[&str] = &[
     // Three rows of two blocks: the importance vector starts again at each row; a quarter of
     // the weights and all of sub-block 3 are zero.
