@@ -10,12 +10,26 @@
 //!   `matvec_q8k_with` beside a loop that reads the same bytes with the widest loads and folds
 //!   them into one register;
 //! - `quantize_q8k` of a 4096-value row beside a 4096 x 4096 `matvec_q8k`;
-//! - with `--features parallel`: `matvec_q8k_parallel` in pools of 1 and 2 threads at 32 MiB.
+//! - with `--features parallel`: `matvec_q8k_parallel` in pools of 1 and 2 threads at 32 MiB,
+//!   wall-clock time.
 //!
 //! Reports the median and the min-max spread of the samples, in GB/s of weights (GB = 10^9
 //! bytes) and weights/s.
+//!
+//! The pools are timed in blocks, not call by call in turn: a block is one `install` of one
+//! pool, 100 ms of calls, then 20 timed calls back to back; the pools take turns by block.
+//! Rayon puts the workers of an idle pool to sleep after a short spin, and the call that wakes
+//! them can find them on one core, where Linux may leave them for tens of milliseconds: timed
+//! one call at a time, each pool idle while the other ran, two threads often measured about as
+//! fast as one. Back to back, the workers stay awake and spread over the cores, as in a program
+//! that keeps its pool busy. Each sample also records the cores the process had during the
+//! call (its CPU time over the wall-clock time), since another process can take one of a small
+//! machine's cores away: the report gives, beside the median of all samples, the median of
+//! those in which the pool had a core per thread (`common/pools.rs`).
 
 use std::hint::black_box;
+#[cfg(feature = "parallel")]
+use std::time::Duration;
 use std::time::Instant;
 
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, BlockQ8K, Kernel};
@@ -24,6 +38,17 @@ use q4k::{BLOCK_BYTES, BLOCK_VALUES, BlockQ8K, Kernel};
 mod measure;
 
 use measure::{Stats, read_all, stats};
+
+#[cfg(feature = "parallel")]
+#[path = "common/clock.rs"]
+mod clock;
+
+#[cfg(feature = "parallel")]
+#[path = "common/pools.rs"]
+mod pools;
+
+#[cfg(feature = "parallel")]
+use pools::{print_pools, thread_pools, time_pools};
 
 const COLS: usize = 4096;
 const ROW_BYTES: usize = COLS / BLOCK_VALUES * BLOCK_BYTES;
@@ -203,34 +228,17 @@ fn main() {
     {
         let rows = (32 << 20) / ROW_BYTES;
         let w = weights(rows * ROW_BYTES);
-        let pools: Vec<rayon::ThreadPool> = [1, 2]
-            .iter()
-            .map(|&n| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        let mut outs = vec![vec![0f32; rows]; 2];
-        let mut contenders: Vec<Contender<'_>> = Vec::new();
-        for (pool, out) in pools.iter().zip(outs.iter_mut()) {
-            let (w, a) = (&w, &a);
-            contenders.push((
-                format!("parallel, {} thread(s)", pool.current_num_threads()),
-                Box::new(move || {
-                    pool.install(|| q4k::matvec_q8k_parallel(black_box(w), a, out).unwrap())
-                }),
-            ));
-        }
-        let results = round_robin(&mut contenders, if quick { 10 } else { 60 });
-        println!("matvec_q8k_parallel at 32 MiB ({rows} x {COLS}):");
-        for ((name, _), s) in contenders.iter().zip(&results) {
-            report(name, w.len(), s, None);
-        }
+        let pools = thread_pools(&[1, 2]);
+        let mut outs = vec![vec![0f32; rows]; pools.len()];
+        let (blocks, calls, warm_up) = (if quick { 6 } else { 30 }, 20, Duration::from_millis(100));
+        let samples = time_pools(&pools, blocks, calls, warm_up, &mut |i| {
+            q4k::matvec_q8k_parallel(black_box(&w), &a, &mut outs[i]).unwrap();
+        });
         println!(
-            "  2 threads / 1 thread: {:.2}x",
-            results[0].median / results[1].median
+            "matvec_q8k_parallel at 32 MiB ({rows} x {COLS}), {blocks} blocks of {calls} calls per \
+             pool, each after {} ms of calls:",
+            warm_up.as_millis()
         );
+        print_pools(w.len() as f64 / 1e9, "GB/s", &samples);
     }
 }

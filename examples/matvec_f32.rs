@@ -12,7 +12,11 @@
 //!    bytes (wide loads folded into one register), in round-robin in one process, at 1 MiB and
 //!    256 MiB of weights. Median and min-max of the samples; GB = 10^9 bytes of weights.
 //! 3. With `--features parallel`: `matvec_f32_parallel` in pools of one and two threads at
-//!    32 MiB (wall-clock time).
+//!    32 MiB (wall-clock time), in blocks of calls back to back, one pool at a time: sampled one
+//!    call at a time in turn, a pool's workers fall asleep while the other pool runs and can
+//!    wake up on one core, where two threads run as fast as one (see
+//!    `common/pools.rs`). Each sample records the cores the process had, so that a sample in
+//!    which another process took a core is told apart.
 //!
 //! Single-thread samples are timed with the thread's CPU time where Linux reports it
 //! (`CLOCK_THREAD_CPUTIME_ID`), so that a sample in which the thread was preempted by other
@@ -20,6 +24,8 @@
 //! clock instead.
 
 use std::hint::black_box;
+#[cfg(feature = "parallel")]
+use std::time::Duration;
 use std::time::Instant;
 
 use q4k::{BLOCK_BYTES, BLOCK_VALUES, Kernel};
@@ -33,6 +39,16 @@ use data::{Rng, random_blocks};
 mod measure;
 
 use measure::{read_all, stats};
+
+#[path = "common/clock.rs"]
+mod clock;
+
+#[cfg(feature = "parallel")]
+#[path = "common/pools.rs"]
+mod pools;
+
+#[cfg(feature = "parallel")]
+use pools::{print_pools, thread_pools, time_pools};
 
 /// A clock for samples: this thread's CPU time in seconds (Linux), or the wall clock.
 #[derive(Clone, Copy)]
@@ -77,30 +93,7 @@ impl Clock {
 
 /// The calling thread's CPU time so far (`CLOCK_THREAD_CPUTIME_ID`), on Linux.
 fn thread_cpu_seconds() -> Option<f64> {
-    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-    {
-        #[repr(C)]
-        struct Timespec {
-            seconds: i64,
-            nanoseconds: i64,
-        }
-        unsafe extern "C" {
-            fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
-        }
-        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-        let mut time = Timespec {
-            seconds: 0,
-            nanoseconds: 0,
-        };
-        // SAFETY: `time` is a valid, writable `struct timespec` (two 64-bit fields on 64-bit
-        // Linux), the one thing `clock_gettime` writes.
-        let status = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time) };
-        (status == 0).then_some(time.seconds as f64 + time.nanoseconds as f64 * 1e-9)
-    }
-    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-    {
-        None
-    }
+    clock::seconds(clock::THREAD_CPU)
 }
 
 /// A contender: a name and one call of it.
@@ -225,44 +218,27 @@ fn speed(label: &str, clock: Clock, weight_bytes: usize, rounds: usize, kernels:
 }
 
 #[cfg(feature = "parallel")]
-fn parallel(rounds: usize) {
+fn parallel(blocks: usize) {
     let columns = 4096;
     let row_bytes = columns / BLOCK_VALUES * BLOCK_BYTES;
     let rows = (32 << 20) / row_bytes;
     let mut rng = Rng(0xFEED_FACE_0000_0001);
     let weights = random_blocks(&mut rng, rows * columns / BLOCK_VALUES);
     let activations: Vec<f32> = (0..columns).map(|_| rng.normal()).collect();
-    let pools: Vec<(usize, rayon::ThreadPool)> = [1, 2]
-        .into_iter()
-        .map(|n| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build();
-            (n, pool.expect("thread pool"))
-        })
-        .collect();
-    let mut contenders: Vec<Contender<'_>> = Vec::new();
-    for (threads, pool) in &pools {
-        let mut out = vec![0f32; rows];
-        let (weights, activations) = (&weights, &activations);
-        contenders.push((
-            format!("matvec_f32_parallel {threads} thr"),
-            Box::new(move || {
-                pool.install(|| {
-                    q4k::matvec_f32_parallel(weights, activations, black_box(&mut out)).unwrap()
-                });
-            }),
-        ));
-    }
-    race(
-        &format!(
-            "parallel: {rows} x {columns} ({:.1} MiB of weights), kernel {}",
-            weights.len() as f64 / (1 << 20) as f64,
-            Kernel::best()
-        ),
-        Clock::Wall,
-        weights.len(),
-        rounds,
-        &mut contenders,
+    let pools = thread_pools(&[1, 2]);
+    let mut outs = vec![vec![0f32; rows]; pools.len()];
+    let (calls, warm_up) = (20, Duration::from_millis(100));
+    let samples = time_pools(&pools, blocks, calls, warm_up, &mut |i| {
+        q4k::matvec_f32_parallel(&weights, &activations, black_box(&mut outs[i])).unwrap();
+    });
+    println!(
+        "\nparallel: {rows} x {columns} ({:.1} MiB of weights), kernel {}, {blocks} blocks of \
+         {calls} calls per pool, each after {} ms of calls (wall clock)",
+        weights.len() as f64 / (1 << 20) as f64,
+        Kernel::best(),
+        warm_up.as_millis()
     );
+    print_pools(weights.len() as f64 / 1e9, "GB/s", &samples);
 }
 
 fn main() {
@@ -288,5 +264,5 @@ fn main() {
         .collect();
     speed("DRAM", clock, 256 << 20, 5 * scale, &fast);
     #[cfg(feature = "parallel")]
-    parallel(20 * scale);
+    parallel(6 * scale);
 }

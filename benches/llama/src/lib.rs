@@ -4,10 +4,19 @@
 //!   from llama.cpp's source with `-O3 -march=native`, as llama.cpp builds them for this CPU.
 //! - [`timing`]: a round-robin runner (median, min and max per contender, the CPU named) and
 //!   random realistic inputs.
+//! - [`pools`]: thread pools timed against each other in blocks of calls, with the cores each
+//!   sample had; [`clock`]: the CPU-time clocks. Both are the examples' own files
+//!   (`examples/common/`), shared.
 //!
 //! The wrappers panic on wrong lengths: this is a benchmark harness.
 
 pub mod timing;
+
+#[path = "../../../examples/common/clock.rs"]
+pub mod clock;
+
+#[path = "../../../examples/common/pools.rs"]
+pub mod pools;
 
 /// llama.cpp's functions, on raw bytes in llama.cpp's block layouts.
 ///

@@ -4,9 +4,12 @@
 //!
 //!     cargo run --release --bin encode
 
+use std::time::Duration;
+
 use q4k::{Encoder, Kernel};
 use q4k_llama_bench::llama::{self, Q4K_BLOCK_BYTES, QK_K};
-use q4k_llama_bench::timing::{Rng, RoundRobin, weights};
+use q4k_llama_bench::pools::{print_pools, thread_pools, time_pools};
+use q4k_llama_bench::timing::{Rng, RoundRobin, cpu_model, weights};
 
 fn main() {
     let mut rng = Rng::new(7);
@@ -70,34 +73,27 @@ fn main() {
     }
     report.print_ratio(&best_f16, "llama.cpp quantize_row_q4_K_ref");
 
-    // Two threads against one: a 4096 x 4096 matrix.
+    // Two threads against one: a 4096 x 4096 matrix, each pool timed in blocks of calls back
+    // to back (see `pools`).
     let matrix = weights(&mut rng, 4096 * 4096);
-    let mut one = vec![0u8; matrix.len() / QK_K * Q4K_BLOCK_BYTES];
-    let mut two = one.clone();
-    let pool = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("thread pool")
-    };
-    let (pool1, pool2) = (pool(1), pool(2));
-    let mut bench = RoundRobin::new(&format!(
-        "Q4_K encode_parallel ({}): 4096 x 4096 matrix",
-        Kernel::best()
-    ))
-    .rounds(9);
-    bench.add("1 thread", || {
-        pool1.install(|| q4k::encode_parallel(&matrix, &mut one).expect("encode"));
-        one[0]
+    let mut outs = vec![vec![0u8; matrix.len() / QK_K * Q4K_BLOCK_BYTES]; 2];
+    let pools = thread_pools(&[1, 2]);
+    let (blocks, calls, warm_up) = (5, 5, Duration::from_millis(200));
+    let samples = time_pools(&pools, blocks, calls, warm_up, &mut |i| {
+        q4k::encode_parallel(&matrix, &mut outs[i]).expect("encode");
     });
-    bench.add("2 threads", || {
-        pool2.install(|| q4k::encode_parallel(&matrix, &mut two).expect("encode"));
-        two[0]
-    });
-    let report = bench.run();
-    report.print(Some((matrix.len() as f64 / 1e6, "M values/s")));
-    report.print_ratio("2 threads", "1 thread");
-    assert!(one == two, "the two splits must give the same bytes");
+    println!(
+        "Q4_K encode_parallel ({}): 4096 x 4096 matrix | {} | {blocks} blocks of {calls} calls \
+         per pool, each after {} ms of calls",
+        Kernel::best(),
+        cpu_model(),
+        warm_up.as_millis()
+    );
+    print_pools(matrix.len() as f64 / 1e6, "M values/s", &samples);
+    assert!(
+        outs[0] == outs[1],
+        "the two splits must give the same bytes"
+    );
 }
 
 /// `v` rounded to f16 bits (to nearest, ties to even; the weights here are far from the f16

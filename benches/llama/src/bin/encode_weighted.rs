@@ -4,9 +4,13 @@
 //!
 //!     cargo run --release --bin encode_weighted
 
+use std::time::Duration;
+
 use q4k::Kernel;
+use q4k_llama_bench::clock;
 use q4k_llama_bench::llama::{self, Q4K_BLOCK_BYTES, QK_K};
-use q4k_llama_bench::timing::{Rng, RoundRobin, Spread, importance, weights};
+use q4k_llama_bench::pools::{print_pools, thread_pools, time_pools};
+use q4k_llama_bench::timing::{Rng, RoundRobin, Spread, cpu_model, importance, weights};
 
 fn main() {
     let mut rng = Rng::new(7);
@@ -96,58 +100,29 @@ fn main() {
         ratio.max
     );
 
-    // Two threads against one on a 4096 x 4096 matrix.
+    // Two threads against one on a 4096 x 4096 matrix, each pool timed in blocks of calls
+    // back to back (see `pools`).
     let n = 4096;
     let matrix = weights(&mut rng, n * n);
     let imatrix = importance(&mut rng, n);
-    let mut out_one = vec![0u8; matrix.len() / QK_K * Q4K_BLOCK_BYTES];
-    let mut out_two = out_one.clone();
-    let pool = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-    };
-    let (one, two) = (pool(1), pool(2));
-    let mut bench = RoundRobin::new(&format!(
-        "encode_weighted_parallel ({kernel}), {n} x {n} matrix"
-    ))
-    .rounds(7);
-    bench.add("1 thread", || {
-        one.install(|| q4k::encode_weighted_parallel(&matrix, &imatrix, &mut out_one).unwrap());
-        out_one[0]
+    let mut outs = vec![vec![0u8; matrix.len() / QK_K * Q4K_BLOCK_BYTES]; 2];
+    let pools = thread_pools(&[1, 2]);
+    let (blocks, calls, warm_up) = (4, 3, Duration::from_millis(200));
+    let samples = time_pools(&pools, blocks, calls, warm_up, &mut |i| {
+        q4k::encode_weighted_parallel(&matrix, &imatrix, &mut outs[i]).unwrap();
     });
-    bench.add("2 threads", || {
-        two.install(|| q4k::encode_weighted_parallel(&matrix, &imatrix, &mut out_two).unwrap());
-        out_two[0]
-    });
-    let report = bench.run();
-    report.print(Some((matrix.len() as f64 / 1e6, "M values/s")));
-    report.print_ratio("2 threads", "1 thread");
+    println!(
+        "encode_weighted_parallel ({kernel}), {n} x {n} matrix | {} | {blocks} blocks of {calls} \
+         calls per pool, each after {} ms of calls",
+        cpu_model(),
+        warm_up.as_millis()
+    );
+    print_pools(matrix.len() as f64 / 1e6, "M values/s", &samples);
 }
 
 /// The CPU time the calling thread spends in `f`, in seconds (`CLOCK_THREAD_CPUTIME_ID`).
 fn cpu_seconds(f: impl FnOnce()) -> f64 {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let now = || {
-        let mut t = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `t` is a valid, writable timespec (two 64-bit fields on x86_64 Linux, the only
-        // target this package builds for); clock_gettime only writes it.
-        let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
-        assert_eq!(rc, 0, "clock_gettime failed");
-        t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
-    };
+    let now = || clock::seconds(clock::THREAD_CPU).expect("clock_gettime failed");
     let start = now();
     f();
     now() - start
