@@ -5,6 +5,13 @@
 //! scalar search of `make_qkx2_quants` in the C's own order, with its sums sequential inside
 //! the lane, and the 22 passes of the search run on all lanes at once.
 //!
+//! The search rounds `iscale * (x - min)` to the nearest integer with the vector's own
+//! round-to-nearest-even ([`Lanes::level`]), which equals llama.cpp's `nearest_int` while the
+//! argument is below `2^22` in magnitude. Each lane checks a bound on it at every step; if a
+//! lane of a chunk fails it (sub-blocks whose values span less than about `1e-30`, or whose
+//! fitted offset runs far from the values), the chunk's blocks are encoded by the scalar kernel
+//! instead.
+//!
 //! One difference in the way, not in the result: the C copies the winning quants into `L` each
 //! time a step improves. Here each lane remembers the inverse scale and offset that produced its
 //! best quants, and recomputes them (the same operations on the same values give the same quants)
@@ -12,7 +19,9 @@
 
 use super::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
 use crate::encode::Element;
-use crate::scalar::encode::{NMAX, NSTEP, RDELTA, RMIN, SUB_BLOCK, SUB_BLOCKS, quantize_scales};
+use crate::scalar::encode::{
+    NMAX, NSTEP, RDELTA, RMIN, SUB_BLOCK, SUB_BLOCKS, encode_block, quantize_scales,
+};
 use crate::{BLOCK_BYTES, BLOCK_VALUES};
 
 /// Blocks per chunk.
@@ -47,8 +56,7 @@ fn quants_and_sums<S: Lanes, const G: usize>(
     let mut sum_xl = [zero; G];
     for i in 0..SUB_BLOCK {
         for g in 0..G {
-            let v = s.mul(iscale[g], s.sub(x[i][g], min[g]));
-            let l = s.quant(v);
+            let l = s.level(s.mul(iscale[g], s.sub(x[i][g], min[g])));
             laux[i][g] = l;
             let wl = s.mul(w[i][g], l);
             sum_l[g] = s.add(sum_l[g], wl);
@@ -73,7 +81,12 @@ fn quants_and_sums<S: Lanes, const G: usize>(
 /// (with eight-block chunks) about 20% slower, and the two vectors' loops run one after the
 /// other instead of interleaved about 2% slower.
 #[inline(always)]
-fn search<S: Lanes, const G: usize>(s: S, xt: &[Row; SUB_BLOCK], first: usize, found: &mut Found) {
+fn search<S: Lanes, const G: usize>(
+    s: S,
+    xt: &[Row; SUB_BLOCK],
+    first: usize,
+    found: &mut Found,
+) -> bool {
     let zero = s.splat(0.0);
     let x: [[S::F; G]; SUB_BLOCK] =
         core::array::from_fn(|i| core::array::from_fn(|g| s.load(&xt[i], first + g)));
@@ -100,21 +113,28 @@ fn search<S: Lanes, const G: usize>(s: S, xt: &[Row; SUB_BLOCK], first: usize, f
             sum_x[g] = s.add(sum_x[g], s.mul(w[i][g], x[i][g]));
         }
     }
+    // The largest |x| of each lane, for the rounding bound.
+    let x_abs: [S::F; G] = core::array::from_fn(|g| s.max(s.abs(max[g]), s.abs(min[g])));
     let mut flat = [s.eq(zero, zero); G];
     for g in 0..G {
         min[g] = s.select(s.gt(min[g], zero), zero, min[g]);
         flat[g] = s.eq(max[g], min[g]);
     }
     let flat_min = min;
+    // Whether rounding `iscale * (x - min)` stays in the exact range (flat lanes return before
+    // any rounding in the C, so they always pass).
+    let within =
+        |g: usize, iscale: S::F, min: S::F| s.or(s.within_bound(iscale, x_abs[g], min), flat[g]);
 
     let nmax = NMAX as f32;
     let mut iscale: [S::F; G] =
         core::array::from_fn(|g| s.div(s.splat(nmax), s.sub(max[g], min[g])));
     let mut scale: [S::F; G] = core::array::from_fn(|g| s.div(s.splat(1.0), iscale[g]));
+    let mut ok: [S::M; G] = core::array::from_fn(|g| within(g, iscale[g], min[g]));
     let mut best_error = [zero; G];
     for i in 0..SUB_BLOCK {
         for g in 0..G {
-            let l = s.quant(s.mul(iscale[g], s.sub(x[i][g], min[g])));
+            let l = s.level(s.mul(iscale[g], s.sub(x[i][g], min[g])));
             let diff = s.sub(s.add(s.mul(scale[g], l), min[g]), x[i][g]);
             best_error[g] = s.add(best_error[g], s.mul(w[i][g], s.mul(diff, diff)));
         }
@@ -128,6 +148,7 @@ fn search<S: Lanes, const G: usize>(s: S, xt: &[Row; SUB_BLOCK], first: usize, f
         let num = s.splat(RMIN + RDELTA * is as f32 + nmax);
         for g in 0..G {
             iscale[g] = s.div(num, s.sub(max[g], min[g]));
+            ok[g] = s.and(ok[g], within(g, iscale[g], min[g]));
         }
         let [sum_l, sum_l2, sum_xl] = quants_and_sums(s, &x, &w, &iscale, &min, &mut laux);
         let mut solvable = flat;
@@ -179,6 +200,7 @@ fn search<S: Lanes, const G: usize>(s: S, xt: &[Row; SUB_BLOCK], first: usize, f
         );
         s.store(best_lmin[g], &mut found.lmin, part);
     }
+    ok.iter().all(|&m| s.all(m))
 }
 
 /// The final requantization of the sub-blocks in lanes `part * LANES ..`:
@@ -238,12 +260,19 @@ pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &
             lmin: [0.0; CHUNK_SUB_BLOCKS],
         };
         let mut part = 0;
+        let mut ok = true;
         while part + 2 <= parts {
-            search::<S, 2>(s, &xt, part, &mut found);
+            ok &= search::<S, 2>(s, &xt, part, &mut found);
             part += 2;
         }
         if part < parts {
-            search::<S, 1>(s, &xt, part, &mut found);
+            ok &= search::<S, 1>(s, &xt, part, &mut found);
+        }
+        if !ok {
+            for (block, out) in blocks.iter().zip(outs.iter_mut()) {
+                encode_block(&block.map(E::widen), out);
+            }
+            continue;
         }
 
         let mut d = [0f32; CHUNK_SUB_BLOCKS];

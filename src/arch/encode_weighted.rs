@@ -35,11 +35,6 @@ const _: () = assert!(WIDTH == CHUNK_SUB_BLOCKS);
 /// The transposed blocks of a step: `rows[i][k]` is value `i` of sub-block `k`.
 type Rows = [Row; SUB];
 
-/// The search rounds with [`Lanes::round_even`] only while `|iscale * (x - min)|` stays below
-/// this bound (half of the `2^22` up to which it equals `nearest_int`, a margin for the
-/// rounding of the bound itself).
-const ROUND_BOUND: f32 = 2_097_152.0;
-
 /// Encodes the whole blocks of `input` into `out` (as many as both hold). `importance` is one
 /// row and `first` the position in its row (in blocks) of `input`'s first block.
 #[inline(always)]
@@ -250,17 +245,11 @@ fn search<S: Lanes, const P: usize>(
         flat[g] = s.le(max[g], min[g]);
     }
 
-    let bound = s.splat(ROUND_BOUND);
     // Whether rounding `iscale * (x - min)` stays in the exact range (flat lanes return before
     // any rounding in the C, so they always pass).
-    let within = |g: usize, iscale: S::F, min: S::F| {
-        let t = s.mul(s.abs(iscale), s.add(x_abs[g], s.abs(min)));
-        s.or(s.lt(t, bound), flat[g])
-    };
-    let level = |iscale: S::F, x: S::F, min: S::F| {
-        let t = s.mul(iscale, s.sub(x, min));
-        s.min(s.max(s.round_even(t), zero), s.splat(15.0))
-    };
+    let within =
+        |g: usize, iscale: S::F, min: S::F| s.or(s.within_bound(iscale, x_abs[g], min), flat[g]);
+    let level = |iscale: S::F, x: S::F, min: S::F| s.level(s.mul(iscale, s.sub(x, min)));
 
     let mut iscale: [S::F; P] =
         core::array::from_fn(|g| s.div(s.splat(15.0), s.sub(max[g], min[g])));

@@ -10,6 +10,12 @@
 /// AVX-512).
 pub(crate) const CHUNK_SUB_BLOCKS: usize = 32;
 
+/// The searches round `iscale * (x - min)` with [`Lanes::level`] only while
+/// `|iscale| * (max |x| + |min|)` stays below this bound, checked by [`Lanes::within_bound`]:
+/// half of the `2^22` below which rounding to nearest even equals llama.cpp's `nearest_int`, a
+/// margin for the rounding of the bound itself.
+pub(crate) const ROUND_BOUND: f32 = 2_097_152.0;
+
 /// One quantity of the [`CHUNK_SUB_BLOCKS`] sub-blocks of a chunk, lane `j` for sub-block `j`.
 pub(crate) type Row = [f32; CHUNK_SUB_BLOCKS];
 
@@ -75,6 +81,22 @@ pub(crate) trait Lanes: Copy {
     /// Rounds to the nearest integer, ties to even. Only used on `|v| < 2^22`, where it equals
     /// llama.cpp's `nearest_int` (converted back to `f32`).
     fn round_even(self, v: Self::F) -> Self::F;
+
+    /// [`quant`](Lanes::quant) of `v` where `|v| < 2^22` (and garbage elsewhere): the nearest
+    /// integer, ties to even, clamped to `0..=15`, in three operations instead of six.
+    #[inline(always)]
+    fn level(self, v: Self::F) -> Self::F {
+        let zero = self.splat(0.0);
+        self.min(self.max(self.round_even(v), zero), self.splat(15.0))
+    }
+
+    /// Whether `|iscale * (x - min)|` is below `2^22` (with a margin for rounding) for every
+    /// `|x| <= x_abs`: false where any of them is NaN or infinite, or the product too large.
+    #[inline(always)]
+    fn within_bound(self, iscale: Self::F, x_abs: Self::F, min: Self::F) -> Self::M {
+        let t = self.mul(self.abs(iscale), self.add(x_abs, self.abs(min)));
+        self.lt(t, self.splat(ROUND_BOUND))
+    }
 
     /// Stores quants (whole numbers 0..=15 as `f32`) as bytes into lanes `part * LANES ..` of
     /// `row` (`part < CHUNK_SUB_BLOCKS / LANES`).
