@@ -59,18 +59,12 @@ pub(crate) trait Lanes: Copy {
     fn gt(self, a: Self::F, b: Self::F) -> Self::M;
     /// `a < b` (false where either is NaN).
     fn lt(self, a: Self::F, b: Self::F) -> Self::M;
-    /// `a <= b` (false where either is NaN).
-    fn le(self, a: Self::F, b: Self::F) -> Self::M;
     /// `a == b` (false where either is NaN; `-0 == +0`).
     fn eq(self, a: Self::F, b: Self::F) -> Self::M;
     /// Both conditions.
     fn and(self, a: Self::M, b: Self::M) -> Self::M;
-    /// The first condition and not the second.
-    fn and_not(self, a: Self::M, b: Self::M) -> Self::M;
     /// Either condition.
     fn or(self, a: Self::M, b: Self::M) -> Self::M;
-    /// Whether the condition holds in any lane.
-    fn any(self, m: Self::M) -> bool;
     /// Whether the condition holds in every lane.
     fn all(self, m: Self::M) -> bool;
     /// `if m { a } else { b }`, per lane.

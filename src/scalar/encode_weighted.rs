@@ -18,28 +18,9 @@ pub(crate) const SUBS: usize = BLOCK_VALUES / SUB;
 
 /// `make_qkx3_quants`' search: `rmin`, `rdelta`, `nstep` as `quantize_row_q4_K_impl` passes
 /// them.
-const RMIN: f32 = -0.9;
-const RDELTA: f32 = 0.05;
+pub(crate) const RMIN: f32 = -0.9;
+pub(crate) const RDELTA: f32 = 0.05;
 pub(crate) const NSTEP: usize = 36;
-
-/// The numerator of candidate `is` of the search, `rmin + rdelta*is + nmax` with the 4-bit
-/// `nmax`, as the C rounds it.
-#[cfg_attr(
-    not(any(
-        all(target_arch = "x86_64", target_feature = "sse2"),
-        all(
-            target_arch = "aarch64",
-            target_feature = "neon",
-            target_endian = "little"
-        )
-    )),
-    allow(dead_code, reason = "only the SIMD search uses it")
-)]
-#[inline(always)]
-pub(crate) fn candidate_numerator(is: usize) -> f32 {
-    const NMAX: f32 = 15.0;
-    (RMIN + RDELTA * is as f32) + NMAX
-}
 
 /// `get_scale_min_k4`: sub-block `j`'s 6-bit scale and min from the packed bytes.
 #[inline(always)]
