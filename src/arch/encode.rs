@@ -72,13 +72,14 @@ fn search<S: Lanes, const G: usize>(
 }
 
 /// The final requantization of the sub-blocks in lanes `part * LANES ..`:
-/// `quant((x + dm) / d)`, or the search's own quants where `d == 0`. Writes the quants into
-/// `lt`, transposed like `xt`.
+/// `quant((x + dm) / d)`, or the search's own quants `quant(iscale * (x - lmin))` where
+/// `d == 0`. Writes the quants into `lt`, transposed like `xt`.
 #[inline(always)]
-fn requantize<S: Lanes>(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn requantize<S: Lanes>(
     s: S,
     xt: &[Row; SUB_BLOCK],
-    found: &Found,
+    (iscale, lmin): (&Row, &Row),
     d: &Row,
     dm: &Row,
     part: usize,
@@ -87,8 +88,8 @@ fn requantize<S: Lanes>(
     let d = s.load(d, part);
     let dm = s.load(dm, part);
     let keep = s.eq(d, s.splat(0.0));
-    let iscale = s.load(&found.iscale, part);
-    let lmin = s.load(&found.lmin, part);
+    let iscale = s.load(iscale, part);
+    let lmin = s.load(lmin, part);
     for (row, out) in xt.iter().zip(lt.iter_mut()) {
         let x = s.load(row, part);
         let requantized = s.quant(s.div(s.add(x, dm), d));
@@ -163,7 +164,8 @@ pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &
 
         let mut lt = [[0u8; CHUNK_SUB_BLOCKS]; SUB_BLOCK];
         for part in 0..parts {
-            requantize(s, &xt, &found, &d, &dm, part, &mut lt);
+            let searched = (&found.iscale, &found.lmin);
+            requantize(s, &xt, searched, &d, &dm, part, &mut lt);
         }
         for (k, out) in outs.iter_mut().enumerate() {
             pack(&lt, k, out);
@@ -174,7 +176,11 @@ pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &
 /// Packs the quants of block `k` of the chunk (columns `8k .. 8k + 8` of `lt`) into its 128
 /// quant bytes: sub-block `2g` in the low nibbles of bytes `32g ..`, `2g + 1` in the high ones.
 #[inline(always)]
-fn pack(lt: &[[u8; CHUNK_SUB_BLOCKS]; SUB_BLOCK], k: usize, out: &mut [u8; BLOCK_BYTES]) {
+pub(crate) fn pack(
+    lt: &[[u8; CHUNK_SUB_BLOCKS]; SUB_BLOCK],
+    k: usize,
+    out: &mut [u8; BLOCK_BYTES],
+) {
     const EVEN: u64 = 0x00FF_00FF_00FF_00FF;
     let (_, qs) = out.split_at_mut(16);
     for (l, row) in lt.iter().enumerate() {

@@ -9,12 +9,12 @@
 //! stage (`make_qp_quants`, eight values) is the scalar kernel's own code; the final
 //! re-quantization runs on the lanes again.
 
+use crate::arch::encode::{pack, requantize};
 use crate::arch::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
 use crate::arch::search::{self, Candidates, Values};
 use crate::f16::f32_to_f16_bits as f32_to_f16;
 use crate::scalar::encode_weighted::{
     NSTEP, RDELTA, RMIN, SUB, SUBS, make_qp_quants_lockstep, pack_scales, scale_min, sigma2,
-    write_block,
 };
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
@@ -164,36 +164,17 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
 
     // Re-quantization against the rounded scales; a sub-block whose `d` is 0 keeps the levels
     // of its search.
-    let zero = s.splat(0.0);
-    let mut lt: Rows = [[0.0; WIDTH]; SUB];
+    let mut lt = [[0u8; WIDTH]; SUB];
     for part in 0..WIDTH / S::LANES {
-        let d = s.load(&d_lanes, part);
-        let dm = s.load(&dm_lanes, part);
-        let keep = s.eq(d, zero);
-        let iscale = s.load(&found.iscale, part);
-        let lmin = s.load(&found.lmin, part);
-        for i in 0..SUB {
-            let x = s.load(&xt[i], part);
-            let l = s.quant(s.div(s.add(x, dm), d));
-            let searched = s.quant(s.mul(iscale, s.sub(x, lmin)));
-            s.store(s.select(keep, searched, l), &mut lt[i], part);
-        }
+        let searched = (&found.iscale, &found.lmin);
+        requantize(s, &xt, searched, &d_lanes, &dm_lanes, part, &mut lt);
     }
-
-    for (k, (d16, dmin16, packed)) in header.iter().enumerate().take(blocks) {
-        let mut l = [0u8; BLOCK_VALUES];
-        for j in 0..SUBS {
-            for i in 0..SUB {
-                l[SUB * j + i] = lt[i][SUBS * k + j] as u8;
-            }
-        }
-        write_block(
-            *d16,
-            *dmin16,
-            packed,
-            &l,
-            &mut out[k * BLOCK_BYTES..(k + 1) * BLOCK_BYTES],
-        );
+    let (outs, _) = out.as_chunks_mut::<BLOCK_BYTES>();
+    for (k, ((d16, dmin16, packed), out)) in header.iter().zip(outs).enumerate() {
+        out[0..2].copy_from_slice(&d16.to_le_bytes());
+        out[2..4].copy_from_slice(&dmin16.to_le_bytes());
+        out[4..16].copy_from_slice(packed);
+        pack(&lt, k, out);
     }
     true
 }
