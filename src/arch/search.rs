@@ -91,15 +91,6 @@ struct Clamps {
     high: bool,
 }
 
-/// One vector's half of a step: which vector (`g`), and its scale and offset (for the error)
-/// or inverse scale and offset (for the quants).
-#[derive(Clone, Copy)]
-struct Half<F> {
-    g: usize,
-    scale: F,
-    min: F,
-}
-
 /// The state of the search on `G` vectors.
 struct Search<'a, S: Lanes, const G: usize> {
     s: S,
@@ -118,9 +109,17 @@ struct Search<'a, S: Lanes, const G: usize> {
     best_lmin: [S::F; G],
     /// Whether every rounding so far was exact.
     ok: [S::M; G],
-    /// The quants of each vector's step, and their sums `[sum(w*l), sum(w*l*l), sum(w*l*x)]`.
+    /// The clamps the quants of each vector's step need.
+    clamps: [Clamps; G],
+    /// The quants of each vector's step.
     laux: Values<S, G>,
-    sums: [[S::F; 3]; G],
+    /// Per vector, the sums of its quants `[sum(w*l), sum(w*l*l), sum(w*l*x)]`, or its
+    /// candidate's error (first).
+    acc: [[S::F; 3]; G],
+    /// Each vector's candidate: whether it is solvable, its scale and offset.
+    solvable: [S::M; G],
+    this_scale: [S::F; G],
+    this_min: [S::F; G],
 }
 
 /// `make_qkx_quants` on the sub-blocks of `G` vectors (1 or 2): values `x`, weights `w`.
@@ -128,18 +127,20 @@ struct Search<'a, S: Lanes, const G: usize> {
 ///
 /// The `G` vectors are independent and their operations interleaved: each step's sums are
 /// chains of 32 dependent additions per vector, and a second chain hides the latency of the
-/// first. With two vectors the steps are staggered by half a step (one vector's errors beside
-/// the other's quants), so that the divisions and the comparison between the halves of one
-/// vector's step overlap the other's loop instead of draining both.
+/// first. With two vectors the second runs half a pass behind the first (see `run`), so that
+/// the divisions and comparisons between the passes of one vector overlap the other's loop
+/// instead of draining both.
 ///
-/// Measured on Zen 4 with AVX-512, one thread: the step loops run close to the throughput of
-/// all four FP pipes together, not of the two adders alone, so moving the sums onto the FMA
-/// pipes as `fma(a, 1.0, b)` (exact) gained at most 0.5%, within the noise. One vector at a
-/// time is about 9% slower than two interleaved (the chains between steps are exposed), four
-/// (with eight-block chunks) about 20% slower, and the two vectors' loops run one after the
-/// other instead of interleaved about 2% slower. Rounding with the vector round-to-even
-/// instead of the C's integer trick, the staggering and the clamps left out where no value
-/// reaches them gained about 9% together.
+/// Measured on Zen 4 with AVX-512, one thread: a pass over 32 values runs at the throughput of
+/// the two adder pipes, which also round and clamp (8 cycles a value with neither clamp, 10
+/// with both; the multipliers are one cycle less busy, so moving a sum onto them as the exact
+/// `fma(a, 1.0, b)` gains nothing where no clamp is needed, and gained nothing measurable
+/// overall). One vector at a time is about 9% slower than two interleaved, four (with
+/// eight-block chunks) about 20% slower. Rounding with the vector round-to-even instead of
+/// the C's integer trick (6 operations to 3), leaving out the clamps no value reaches (about
+/// two thirds of the steps need neither) and the half-pass stagger gained about 14% together;
+/// the stagger alone about 2% (a stagger by whole passes, one vector's errors beside the
+/// other's quants, gained nothing: both vectors still finished their loops together).
 #[inline(always)]
 pub(crate) fn search<S: Lanes, const G: usize>(
     s: S,
@@ -197,8 +198,15 @@ pub(crate) fn search<S: Lanes, const G: usize>(
         best_lmin: min,
         ok,
         // Written in full by every step before it is read.
+        clamps: [Clamps {
+            low: true,
+            high: true,
+        }; G],
         laux: [[zero; G]; SUB_BLOCK],
-        sums: [[zero; 3]; G],
+        acc: [[zero; 3]; G],
+        solvable: ok,
+        this_scale: [zero; G],
+        this_min: [zero; G],
     };
     search.run(candidates);
     if !search.ok.iter().all(|&m| s.all(m)) {
@@ -215,136 +223,182 @@ pub(crate) fn search<S: Lanes, const G: usize>(
     }))
 }
 
+/// What a vector does in a half pass.
+const IDLE: u8 = 0;
+/// See [`IDLE`]: the quants of its step and their sums.
+const QUANT: u8 = 1;
+/// See [`IDLE`]: the error of its step's candidate.
+const ERROR: u8 = 2;
+
+/// Values in a half pass.
+const HALF: usize = SUB_BLOCK / 2;
+
 impl<S: Lanes, const G: usize> Search<'_, S, G> {
-    /// The steps, vector after vector: with two vectors, half a step apart.
+    /// The steps. Each step of a vector is two passes over its 32 values (the quants, then the
+    /// error of the candidate they give), each pass run in two halves of 16 values. With two
+    /// vectors, vector 1 runs half a pass behind vector 0, so that between the passes of one
+    /// vector (where it waits for its divisions and comparisons) the other one has work.
     #[inline(always)]
     fn run(&mut self, candidates: Candidates) {
-        let s = self.s;
-        let zero = s.splat(0.0);
-        let numerator = |is: usize| (candidates.rmin + candidates.rdelta * is as f32) + 15.0;
-        let none = Half {
-            g: 0,
-            scale: zero,
-            min: zero,
+        let nstep = candidates.nstep;
+        if G == 1 {
+            for is in 0..=nstep {
+                self.begin(0, is, candidates);
+                self.half_pass([(QUANT, 0); G]);
+                self.half_pass([(QUANT, HALF); G]);
+                self.solve(0);
+                self.half_pass([(ERROR, 0); G]);
+                self.half_pass([(ERROR, HALF); G]);
+                self.update(0);
+            }
+            return;
+        }
+        let ops = |a: (u8, usize), b: (u8, usize)| -> [(u8, usize); G] {
+            core::array::from_fn(|g| if g == 0 { a } else { b })
         };
-        self.quantize::<false>(0, numerator(0), none);
-        for is in 0..=candidates.nstep {
-            for g in 0..G {
-                let [sum_l, sum_l2, sum_xl] = self.sums[g];
-                let (sum_w, sum_x) = (self.sum_w[g], self.sum_x[g]);
-                let d = s.sub(s.mul(sum_w, sum_l2), s.mul(sum_l, sum_l));
-                let solvable = s.gt(d, zero);
-                let ts = s.div(s.sub(s.mul(sum_w, sum_xl), s.mul(sum_x, sum_l)), d);
-                let tm = s.div(s.sub(s.mul(sum_l2, sum_x), s.mul(sum_l, sum_xl)), d);
-                let positive = s.gt(tm, zero);
-                let this_min = s.select(positive, zero, tm);
-                let this_scale = s.select(positive, s.div(sum_xl, sum_l2), ts);
-                let e = Half {
-                    g,
-                    scale: this_scale,
-                    min: this_min,
-                };
-
-                // The vector and step that quantize beside this error (with one vector, after
-                // it).
-                let (next, next_is) = if g + 1 < G { (g + 1, is) } else { (0, is + 1) };
-                let error = if next != g && next_is <= candidates.nstep {
-                    self.quantize::<true>(next, numerator(next_is), e)
-                } else {
-                    let both = Clamps {
-                        low: true,
-                        high: true,
-                    };
-                    self.pass::<true, false>(e, e, both).0
-                };
-                let better = s.and(solvable, s.lt(error, self.best_error[g]));
-                self.best_error[g] = s.select(better, error, self.best_error[g]);
-                self.scale[g] = s.select(better, this_scale, self.scale[g]);
-                self.best_iscale[g] = s.select(better, self.iscale[g], self.best_iscale[g]);
-                self.best_lmin[g] = s.select(better, self.min[g], self.best_lmin[g]);
-                self.min[g] = s.select(better, this_min, self.min[g]);
-                if next == g && next_is <= candidates.nstep {
-                    self.quantize::<false>(g, numerator(next_is), none);
-                }
+        self.begin(0, 0, candidates);
+        self.half_pass(ops((QUANT, 0), (IDLE, 0)));
+        self.begin(1, 0, candidates);
+        for is in 0..=nstep {
+            self.half_pass(ops((QUANT, HALF), (QUANT, 0)));
+            self.solve(0);
+            self.half_pass(ops((ERROR, 0), (QUANT, HALF)));
+            self.solve(1);
+            self.half_pass(ops((ERROR, HALF), (ERROR, 0)));
+            self.update(0);
+            if is < nstep {
+                self.begin(0, is + 1, candidates);
+                self.half_pass(ops((QUANT, 0), (ERROR, HALF)));
+            } else {
+                self.half_pass(ops((IDLE, 0), (ERROR, HALF)));
+            }
+            self.update(1);
+            if is < nstep {
+                self.begin(1, is + 1, candidates);
             }
         }
     }
 
-    /// Starts vector `g`'s step with inverse scale `numerator / (max - min)`: its quants and
-    /// their sums, and with `E` beside them the error of `e`'s candidate, which it returns.
+    /// Starts vector `g`'s step `is`: the inverse scale `(rmin + rdelta * is + 15) / (max -
+    /// min)`, the rounding bound, the clamps its quants need; the sums start at 0.
     #[inline(always)]
-    fn quantize<const E: bool>(&mut self, g: usize, numerator: f32, e: Half<S::F>) -> S::F {
+    fn begin(&mut self, g: usize, is: usize, candidates: Candidates) {
         let s = self.s;
-        let numerator = s.splat(numerator);
+        let numerator = s.splat((candidates.rmin + candidates.rdelta * is as f32) + 15.0);
         let range = &self.range[g];
         let min = self.min[g];
         let iscale = s.div(numerator, s.sub(range.max, min));
         self.iscale[g] = iscale;
         self.ok[g] = s.and(self.ok[g], range.within(s, iscale, min));
-        let clamps = range.clamps(s, iscale, min);
-        let q = Half {
-            g,
-            scale: iscale,
-            min,
-        };
-        let (error, sums) = self.pass::<E, true>(e, q, clamps);
-        self.sums[g] = sums;
-        error
-    }
-}
-
-impl<S: Lanes, const G: usize> Search<'_, S, G> {
-    /// One pass over the 32 values for the halves of a step that `E` and `Q` select: the
-    /// weighted squared error `sum(w * (scale * l + min - x)^2)` of `e`'s quants, and the quants
-    /// `quant(iscale * (x - min))` of `q` into `laux` with their sums `[sum(w*l), sum(w*l*l),
-    /// sum(w*l*x)]`, in the C's order, the quants clamped as `clamps` needs.
-    #[inline(always)]
-    fn pass<const E: bool, const Q: bool>(
-        &mut self,
-        e: Half<S::F>,
-        q: Half<S::F>,
-        clamps: Clamps,
-    ) -> (S::F, [S::F; 3]) {
-        match (Q, clamps.low, clamps.high) {
-            (false, ..) | (true, true, true) => self.pass_with::<E, Q, true, true>(e, q),
-            (true, true, false) => self.pass_with::<E, Q, true, false>(e, q),
-            (true, false, true) => self.pass_with::<E, Q, false, true>(e, q),
-            (true, false, false) => self.pass_with::<E, Q, false, false>(e, q),
-        }
+        self.clamps[g] = range.clamps(s, iscale, min);
+        self.acc[g] = [s.splat(0.0); 3];
     }
 
-    /// [`pass`](Self::pass) with the clamps fixed.
+    /// The candidate of vector `g`'s step from the sums of its quants; its error starts at 0.
     #[inline(always)]
-    fn pass_with<const E: bool, const Q: bool, const LOW: bool, const HIGH: bool>(
-        &mut self,
-        e: Half<S::F>,
-        q: Half<S::F>,
-    ) -> (S::F, [S::F; 3]) {
+    fn solve(&mut self, g: usize) {
         let s = self.s;
-        let (x, w, laux) = (self.x, self.w, &mut self.laux);
-        let (zero, fifteen) = (s.splat(0.0), s.splat(15.0));
-        let mut error = zero;
-        let mut sums = [zero; 3];
-        for i in 0..SUB_BLOCK {
-            if E {
-                let diff = s.sub(s.add(s.mul(e.scale, laux[i][e.g]), e.min), x[i][e.g]);
-                error = s.add(error, s.mul(w[i][e.g], s.mul(diff, diff)));
-            }
-            if Q {
-                let mut l = s.round_even(s.mul(q.scale, s.sub(x[i][q.g], q.min)));
-                if LOW {
-                    l = s.max(l, zero);
-                }
-                if HIGH {
-                    l = s.min(l, fifteen);
-                }
-                laux[i][q.g] = l;
-                let wl = s.mul(w[i][q.g], l);
-                sums[0] = s.add(sums[0], wl);
-                sums[1] = s.add(sums[1], s.mul(wl, l));
-                sums[2] = s.add(sums[2], s.mul(wl, x[i][q.g]));
+        let zero = s.splat(0.0);
+        let [sum_l, sum_l2, sum_xl] = self.acc[g];
+        let (sum_w, sum_x) = (self.sum_w[g], self.sum_x[g]);
+        let d = s.sub(s.mul(sum_w, sum_l2), s.mul(sum_l, sum_l));
+        self.solvable[g] = s.gt(d, zero);
+        let ts = s.div(s.sub(s.mul(sum_w, sum_xl), s.mul(sum_x, sum_l)), d);
+        let tm = s.div(s.sub(s.mul(sum_l2, sum_x), s.mul(sum_l, sum_xl)), d);
+        let positive = s.gt(tm, zero);
+        self.this_min[g] = s.select(positive, zero, tm);
+        self.this_scale[g] = s.select(positive, s.div(sum_xl, sum_l2), ts);
+        self.acc[g] = [zero; 3];
+    }
+
+    /// Accepts vector `g`'s candidate in the lanes where it is solvable and its error smaller.
+    #[inline(always)]
+    fn update(&mut self, g: usize) {
+        let s = self.s;
+        let error = self.acc[g][0];
+        let better = s.and(self.solvable[g], s.lt(error, self.best_error[g]));
+        self.best_error[g] = s.select(better, error, self.best_error[g]);
+        self.scale[g] = s.select(better, self.this_scale[g], self.scale[g]);
+        self.best_iscale[g] = s.select(better, self.iscale[g], self.best_iscale[g]);
+        self.best_lmin[g] = s.select(better, self.min[g], self.best_lmin[g]);
+        self.min[g] = s.select(better, self.this_min[g], self.min[g]);
+    }
+
+    /// One half pass: each vector's `(op, first value)`, the quants clamped where a vector
+    /// that quantizes needs it.
+    #[inline(always)]
+    fn half_pass(&mut self, ops: [(u8, usize); G]) {
+        let (mut low, mut high) = (false, false);
+        for (g, &(op, _)) in ops.iter().enumerate() {
+            if op == QUANT {
+                low |= self.clamps[g].low;
+                high |= self.clamps[g].high;
             }
         }
-        (error, sums)
+        match (low, high) {
+            (true, true) => self.half_ops::<true, true>(ops),
+            (true, false) => self.half_ops::<true, false>(ops),
+            (false, true) => self.half_ops::<false, true>(ops),
+            (false, false) => self.half_ops::<false, false>(ops),
+        }
+    }
+
+    /// [`half_pass`](Self::half_pass) with the clamps fixed.
+    #[inline(always)]
+    fn half_ops<const LOW: bool, const HIGH: bool>(&mut self, ops: [(u8, usize); G]) {
+        let from = ops.map(|(_, first)| first);
+        let op = |g: usize| ops.get(g).map_or(IDLE, |&(op, _)| op);
+        match (op(0), op(1)) {
+            (QUANT, QUANT) => self.half_with::<QUANT, QUANT, LOW, HIGH>(from),
+            (QUANT, ERROR) => self.half_with::<QUANT, ERROR, LOW, HIGH>(from),
+            (ERROR, QUANT) => self.half_with::<ERROR, QUANT, LOW, HIGH>(from),
+            (ERROR, ERROR) => self.half_with::<ERROR, ERROR, LOW, HIGH>(from),
+            (QUANT, _) => self.half_with::<QUANT, IDLE, LOW, HIGH>(from),
+            (ERROR, _) => self.half_with::<ERROR, IDLE, LOW, HIGH>(from),
+            (_, ERROR) => self.half_with::<IDLE, ERROR, LOW, HIGH>(from),
+            _ => {}
+        }
+    }
+
+    /// A half pass with every choice fixed: vector 0 does `A`, vector 1 (if any) `B`, on the 16
+    /// values from `from[g]`. The quants `quant(iscale * (x - min))` go into `laux` and their
+    /// sums `[sum(w*l), sum(w*l*l), sum(w*l*x)]` on in `acc`; the weighted squared errors
+    /// `w * (scale * l + min - x)^2` of a candidate go on in `acc[g][0]`; in the C's order.
+    #[inline(always)]
+    fn half_with<const A: u8, const B: u8, const LOW: bool, const HIGH: bool>(
+        &mut self,
+        from: [usize; G],
+    ) {
+        let s = self.s;
+        let (zero, fifteen) = (s.splat(0.0), s.splat(15.0));
+        let (x, w) = (self.x, self.w);
+        let mut acc = self.acc;
+        let (iscale, min) = (self.iscale, self.min);
+        let (scale, offset) = (self.this_scale, self.this_min);
+        let laux = &mut self.laux;
+        for i in 0..HALF {
+            for g in 0..G {
+                let op = if g == 0 { A } else { B };
+                let i = from[g] + i;
+                if op == ERROR {
+                    let diff = s.sub(s.add(s.mul(scale[g], laux[i][g]), offset[g]), x[i][g]);
+                    acc[g][0] = s.add(acc[g][0], s.mul(w[i][g], s.mul(diff, diff)));
+                } else if op == QUANT {
+                    let mut l = s.round_even(s.mul(iscale[g], s.sub(x[i][g], min[g])));
+                    if LOW {
+                        l = s.max(l, zero);
+                    }
+                    if HIGH {
+                        l = s.min(l, fifteen);
+                    }
+                    laux[i][g] = l;
+                    let wl = s.mul(w[i][g], l);
+                    acc[g][0] = s.add(acc[g][0], wl);
+                    acc[g][1] = s.add(acc[g][1], s.mul(wl, l));
+                    acc[g][2] = s.add(acc[g][2], s.mul(wl, x[i][g]));
+                }
+            }
+        }
+        self.acc = acc;
     }
 }
