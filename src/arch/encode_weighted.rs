@@ -6,15 +6,17 @@
 //! sub-block (`arch::search`, with the scalar kernel's operations in the scalar kernel's order),
 //! and the 37 candidate scales are tried on all lanes at once. If a lane fails the search's
 //! rounding bound, the four blocks are encoded by the scalar kernel instead. The per-block 6-bit
-//! stage (`make_qp_quants`, eight values) is the scalar kernel's own code; the final
-//! re-quantization runs on the lanes again.
+//! stage (`make_qp_quants`, eight values) runs its candidate scales on the lanes, one problem
+//! per lane, and the rest in the scalar kernel's code; the final re-quantization runs on the
+//! lanes again.
 
 use crate::arch::encode::{pack, requantize};
 use crate::arch::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
 use crate::arch::search::{self, Candidates, Values};
 use crate::f16::f32_to_f16_bits as f32_to_f16;
 use crate::scalar::encode_weighted::{
-    NSTEP, RDELTA, RMIN, SUB, SUBS, make_qp_quants_lockstep, pack_scales, scale_min, sigma2,
+    NSTEP, QP_CANDIDATES, QP_GROUP_MAX_EPS, QP_NMAX, RDELTA, RMIN, SUB, SUBS,
+    make_qp_quants_lockstep, pack_scales, qp_refine_lockstep, scale_min, sigma2,
 };
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
@@ -146,7 +148,10 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
     });
     let weights: [[f32; SUBS]; 2 * STEP] = core::array::from_fn(|p| part(&found.sw, p / 2));
     let mut levels = [[0u8; SUBS]; 2 * STEP];
-    let rounded = make_qp_quants_lockstep(&problems, &weights, &mut levels);
+    let rounded = match qp_candidates(s, &problems, &weights) {
+        Some((max, iscale)) => qp_refine_lockstep(&problems, &weights, &mut levels, max, iscale),
+        None => make_qp_quants_lockstep(&problems, &weights, &mut levels),
+    };
     let mut header = [(0u16, 0u16, [0u8; 12]); STEP];
     let mut d_lanes = [0.0f32; WIDTH];
     let mut dm_lanes = [0.0f32; WIDTH];
@@ -177,6 +182,87 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
         pack(&lt, k, out);
     }
     true
+}
+
+/// [`qp_candidates_lockstep`] for the eight `make_qp_quants` problems of a step, one problem
+/// per lane: the largest value of each and its best candidate inverse scale. `None` where a
+/// problem that is not all zeros has a negative, NaN or infinite value: only without them do
+/// all the products `iscale * x` lie in `0..=64`, where the vector's round-to-even and a
+/// clamp at 63 equal the C's `nearest_int` (and its `uint8_t` and `MIN(nmax, ...)`).
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn qp_candidates<S: Lanes>(
+    s: S,
+    x: &[[f32; SUBS]; 2 * STEP],
+    w: &[[f32; SUBS]; 2 * STEP],
+) -> Option<([f32; 2 * STEP], [f32; 2 * STEP])> {
+    // Row `i` holds value `i` of every problem; lanes past the problems stay 0 (all zeros).
+    let mut xr = [[0.0f32; WIDTH]; SUBS];
+    let mut wr = [[0.0f32; WIDTH]; SUBS];
+    for (k, (x, w)) in x.iter().zip(w).enumerate() {
+        for i in 0..SUBS {
+            xr[i][k] = x[i];
+            wr[i][k] = w[i];
+        }
+    }
+    let zero = s.splat(0.0);
+    let nmax = s.splat(QP_NMAX as f32);
+    let mut max_row = [0.0f32; WIDTH];
+    let mut iscale_row = [0.0f32; WIDTH];
+    for part in 0..(2 * STEP).div_ceil(S::LANES) {
+        let x: [S::F; SUBS] = core::array::from_fn(|i| s.load(&xr[i], part));
+        let w: [S::F; SUBS] = core::array::from_fn(|i| s.load(&wr[i], part));
+        // C's `MAX(max, x)`: `max > x ? max : x`.
+        let max = x.iter().fold(zero, |max, &v| s.max(max, v));
+        let mut ok = s.or(
+            s.lt(max, s.splat(QP_GROUP_MAX_EPS)),
+            s.lt(max, s.splat(f32::INFINITY)),
+        );
+        for &v in &x {
+            ok = s.and(ok, s.or(s.gt(v, zero), s.eq(v, zero)));
+        }
+        let all_zero = s.lt(max, s.splat(QP_GROUP_MAX_EPS));
+        if !s.all(s.or(ok, all_zero)) {
+            return None;
+        }
+        let mut iscale = s.div(nmax, max);
+        let mut best = qp_error::<S, false>(s, &x, &w, iscale);
+        for is in QP_CANDIDATES {
+            let candidate = s.div(s.splat(0.1 * is as f32 + QP_NMAX as f32), max);
+            let mse = qp_error::<S, true>(s, &x, &w, candidate);
+            let better = s.lt(mse, best);
+            best = s.select(better, mse, best);
+            iscale = s.select(better, candidate, iscale);
+        }
+        s.store(max, &mut max_row, part);
+        s.store(iscale, &mut iscale_row, part);
+    }
+    Some((
+        core::array::from_fn(|k| max_row[k]),
+        core::array::from_fn(|k| iscale_row[k]),
+    ))
+}
+
+/// The weighted squared error of the levels `nearest_int(iscale * x)` of one lane's problem
+/// (`MIN(63, l)` with `CLAMP`), for `iscale * x` in `0..=64`.
+#[inline(always)]
+fn qp_error<S: Lanes, const CLAMP: bool>(
+    s: S,
+    x: &[S::F; SUBS],
+    w: &[S::F; SUBS],
+    iscale: S::F,
+) -> S::F {
+    let scale = s.div(s.splat(1.0), iscale);
+    let mut error = s.splat(0.0);
+    for (&x, &w) in x.iter().zip(w) {
+        let mut l = s.round_even(s.mul(iscale, x));
+        if CLAMP {
+            l = s.min(l, s.splat(QP_NMAX as f32));
+        }
+        let diff = s.sub(x, s.mul(scale, l));
+        error = s.add(error, s.mul(s.mul(w, diff), diff));
+    }
+    error
 }
 
 /// `make_qkx3_quants(32, 15, x, weights, L, &the_min, Laux, -0.9f, 0.05f, 36, false)` and the
@@ -233,4 +319,74 @@ struct Found {
     lmin: Row,
     /// The sum of the weights.
     sw: Row,
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::arch::x86_64::avx512::encode::Avx512;
+    use crate::arch::x86_64::sse2::encode::Sse2;
+    use crate::scalar::encode_weighted::qp_candidates_lockstep;
+    use crate::test_rng::Rng;
+
+    /// The lane search of the 6-bit stage gives the scalar lockstep's bits wherever it does not
+    /// hand the problems back, and hands back only problems with a negative or huge value.
+    fn qp_candidates_match<S: Lanes>(s: S) {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut taken = 0;
+        for round in 0..2000u64 {
+            let mut x = [[0.0f32; SUBS]; 2 * STEP];
+            let mut w = [[0.0f32; SUBS]; 2 * STEP];
+            // Most rounds hold only ordinary problems; the others mix in every kind.
+            let kinds = if round % 4 == 0 { 7 } else { 3 };
+            for (x, w) in x.iter_mut().zip(&mut w) {
+                let kind = rng.next() % kinds;
+                for (x, w) in x.iter_mut().zip(w.iter_mut()) {
+                    let u = (rng.next() >> 40) as f32 / (1u64 << 24) as f32;
+                    *x = match kind {
+                        0 => u * 0.1,
+                        1 => (u * 40.0).exp() * 1e-9,
+                        2 => 0.0,
+                        3 => u * 1e-16,
+                        4 => u * 3.0 - 0.5,
+                        5 => f32::from_bits(rng.next() as u32 & 0x7FFF_FFFF).min(1e30),
+                        _ => -0.0,
+                    };
+                    *w = if rng.next().is_multiple_of(5) {
+                        0.0
+                    } else {
+                        u * 32.0
+                    };
+                }
+            }
+            let want = qp_candidates_lockstep(&x, &w);
+            let Some(got) = qp_candidates(s, &x, &w) else {
+                assert!(x.iter().flatten().any(|&v| v < 0.0));
+                continue;
+            };
+            taken += 1;
+            for k in 0..2 * STEP {
+                assert_eq!(
+                    got.0[k].to_bits(),
+                    want.0[k].to_bits(),
+                    "round {round} max {k}"
+                );
+                // The chosen inverse scale matters only where the problem is not all zeros.
+                if want.0[k] >= QP_GROUP_MAX_EPS {
+                    assert_eq!(got.1[k].to_bits(), want.1[k].to_bits(), "round {round} {k}");
+                }
+            }
+        }
+        assert!(taken > 1000, "only {taken} rounds on the lanes");
+    }
+
+    #[test]
+    fn qp_candidates_is_the_scalar_search() {
+        // SAFETY: SSE2 is part of every x86_64 CPU this build runs on (the module's cfg).
+        qp_candidates_match(unsafe { Sse2::new() });
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F was detected just now.
+            qp_candidates_match(unsafe { Avx512::new() });
+        }
+    }
 }
