@@ -132,15 +132,16 @@ struct Search<'a, S: Lanes, const G: usize> {
 /// instead of draining both.
 ///
 /// Measured on Zen 4 with AVX-512, one thread: a pass over 32 values runs at the throughput of
-/// the two adder pipes, which also round and clamp (8 cycles a value with neither clamp, 10
-/// with both; the multipliers are one cycle less busy, so moving a sum onto them as the exact
-/// `fma(a, 1.0, b)` gains nothing where no clamp is needed, and gained nothing measurable
-/// overall). One vector at a time is about 9% slower than two interleaved, four (with
-/// eight-block chunks) about 20% slower. Rounding with the vector round-to-even instead of
-/// the C's integer trick (6 operations to 3), leaving out the clamps no value reaches (about
-/// two thirds of the steps need neither) and the half-pass stagger gained about 14% together;
-/// the stagger alone about 2% (a stagger by whole passes, one vector's errors beside the
-/// other's quants, gained nothing: both vectors still finished their loops together).
+/// the two adder pipes, which also round and clamp (8 cycles a vector of values with neither
+/// clamp, 10 with both; the multipliers are one cycle less busy, so moving a sum onto them as
+/// the exact `fma(a, 1.0, b)` gains nothing where no clamp is needed, and gained nothing
+/// measurable overall). Before the stagger, one vector at a time was about 9% slower than two
+/// interleaved, four (with eight-block chunks) about 20% slower. Rounding with the vector
+/// round-to-even instead of the C's integer trick (6 operations to 3), leaving out the clamps
+/// no value reaches (about two thirds of the steps need neither) and the half-pass stagger
+/// gained about 15% together, the stagger alone about 2% (a stagger by whole passes, one
+/// vector's errors beside the other's quants, gained nothing: both vectors still finished
+/// their loops together).
 #[inline(always)]
 pub(crate) fn search<S: Lanes, const G: usize>(
     s: S,
