@@ -2,17 +2,21 @@
 //! instruction set's `#[target_feature]` function (everything here is `#[inline(always)]`).
 //!
 //! Sub-blocks sit side by side in vector lanes, one sub-block per lane, so each lane runs the
-//! scalar search of `make_qkx2_quants` in the C's own order, with its sums sequential inside
-//! the lane, and the 22 passes of the search run on all lanes at once.
+//! scalar search of `make_qkx2_quants` in the C's own order (`arch::search`), with its sums
+//! sequential inside the lane, and the 22 passes of the search run on all lanes at once. If a
+//! lane of a chunk fails the search's rounding bound, the chunk's blocks are encoded by the
+//! scalar kernel instead.
 //!
-//! One difference in the way, not in the result: the C copies the winning quants into `L` each
-//! time a step improves. Here each lane remembers the inverse scale and offset that produced its
-//! best quants, and recomputes them (the same operations on the same values give the same quants)
-//! only for the sub-blocks that keep them, those whose f16-rounded scale is zero.
+//! The search hands back, per lane, the inverse scale and offset that produced its best quants;
+//! they are recomputed (the same operations on the same values give the same quants) only for
+//! the sub-blocks that keep them, those whose f16-rounded scale is zero.
 
 use super::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
+use super::search::{self, Candidates, Values};
 use crate::encode::Element;
-use crate::scalar::encode::{NMAX, NSTEP, RDELTA, RMIN, SUB_BLOCK, SUB_BLOCKS, quantize_scales};
+use crate::scalar::encode::{
+    NSTEP, RDELTA, RMIN, SUB_BLOCK, SUB_BLOCKS, encode_block, quantize_scales,
+};
 use crate::{BLOCK_BYTES, BLOCK_VALUES};
 
 /// Blocks per chunk.
@@ -30,165 +34,52 @@ struct Found {
     lmin: Row,
 }
 
-/// One step's quants `laux[i] = quant(iscale * (x[i] - min))` and the sums over them, in the
-/// C's order: `[sum(w*l), sum(w*l*l), sum(w*l*x)]`.
+/// The search of the sub-blocks of `G` vectors, lanes `first * LANES ..`, with the weights of
+/// `quantize_row_q4_K_ref` (`av_x + |x|`). `false` if a lane failed the rounding bound.
 #[inline(always)]
-fn quants_and_sums<S: Lanes, const G: usize>(
+fn search<S: Lanes, const G: usize>(
     s: S,
-    x: &[[S::F; G]; SUB_BLOCK],
-    w: &[[S::F; G]; SUB_BLOCK],
-    iscale: &[S::F; G],
-    min: &[S::F; G],
-    laux: &mut [[S::F; G]; SUB_BLOCK],
-) -> [[S::F; G]; 3] {
-    let zero = s.splat(0.0);
-    let mut sum_l = [zero; G];
-    let mut sum_l2 = [zero; G];
-    let mut sum_xl = [zero; G];
-    for i in 0..SUB_BLOCK {
-        for g in 0..G {
-            let v = s.mul(iscale[g], s.sub(x[i][g], min[g]));
-            let l = s.quant(v);
-            laux[i][g] = l;
-            let wl = s.mul(w[i][g], l);
-            sum_l[g] = s.add(sum_l[g], wl);
-            sum_l2[g] = s.add(sum_l2[g], s.mul(wl, l));
-            sum_xl[g] = s.add(sum_xl[g], s.mul(wl, x[i][g]));
-        }
-    }
-    [sum_l, sum_l2, sum_xl]
-}
-
-/// `make_qkx2_quants(32, 15, x, weights, ..., -1.f, 0.1f, 20, false)` with the weights of
-/// `quantize_row_q4_K_ref`, for the sub-blocks of `G` vectors, lanes `first * LANES ..`.
-///
-/// The `G` vectors are independent and their operations interleaved: each step's sums are
-/// chains of 32 dependent additions per vector, and a second chain hides the latency of the
-/// first.
-///
-/// Measured on Zen 4 with AVX-512, one thread: the step loops run close to the throughput of
-/// all four FP pipes together, not of the two adders alone, so moving the sums onto the FMA
-/// pipes as `fma(a, 1.0, b)` (exact) gained at most 0.5%, within the noise. One vector at a
-/// time is about 9% slower than two interleaved (the chains between steps are exposed), four
-/// (with eight-block chunks) about 20% slower, and the two vectors' loops run one after the
-/// other instead of interleaved about 2% slower.
-#[inline(always)]
-fn search<S: Lanes, const G: usize>(s: S, xt: &[Row; SUB_BLOCK], first: usize, found: &mut Found) {
-    let zero = s.splat(0.0);
-    let x: [[S::F; G]; SUB_BLOCK] =
+    xt: &[Row; SUB_BLOCK],
+    first: usize,
+    found: &mut Found,
+) -> bool {
+    let x: Values<S, G> =
         core::array::from_fn(|i| core::array::from_fn(|g| s.load(&xt[i], first + g)));
-
-    let mut sum_x2 = [zero; G];
+    let mut sum_x2 = [s.splat(0.0); G];
     for xi in &x {
         for g in 0..G {
             sum_x2[g] = s.add(sum_x2[g], s.mul(xi[g], xi[g]));
         }
     }
     let av_x: [S::F; G] = core::array::from_fn(|g| s.sqrt(s.div(sum_x2[g], s.splat(32.0))));
-    let w: [[S::F; G]; SUB_BLOCK] =
-        x.map(|xi| core::array::from_fn(|g| s.add(av_x[g], s.abs(xi[g]))));
-
-    let mut min = x[0];
-    let mut max = x[0];
-    let mut sum_w = w[0];
-    let mut sum_x: [S::F; G] = core::array::from_fn(|g| s.mul(sum_w[g], x[0][g]));
-    for i in 1..SUB_BLOCK {
-        for g in 0..G {
-            min[g] = s.min(x[i][g], min[g]);
-            max[g] = s.max(x[i][g], max[g]);
-            sum_w[g] = s.add(sum_w[g], w[i][g]);
-            sum_x[g] = s.add(sum_x[g], s.mul(w[i][g], x[i][g]));
-        }
-    }
-    let mut flat = [s.eq(zero, zero); G];
-    for g in 0..G {
-        min[g] = s.select(s.gt(min[g], zero), zero, min[g]);
-        flat[g] = s.eq(max[g], min[g]);
-    }
-    let flat_min = min;
-
-    let nmax = NMAX as f32;
-    let mut iscale: [S::F; G] =
-        core::array::from_fn(|g| s.div(s.splat(nmax), s.sub(max[g], min[g])));
-    let mut scale: [S::F; G] = core::array::from_fn(|g| s.div(s.splat(1.0), iscale[g]));
-    let mut best_error = [zero; G];
-    for i in 0..SUB_BLOCK {
-        for g in 0..G {
-            let l = s.quant(s.mul(iscale[g], s.sub(x[i][g], min[g])));
-            let diff = s.sub(s.add(s.mul(scale[g], l), min[g]), x[i][g]);
-            best_error[g] = s.add(best_error[g], s.mul(w[i][g], s.mul(diff, diff)));
-        }
-    }
-    let mut best_iscale = iscale;
-    let mut best_lmin = min;
-
-    // Written in full by every step before it is read.
-    let mut laux = [[zero; G]; SUB_BLOCK];
-    for is in 0..=NSTEP {
-        let num = s.splat(RMIN + RDELTA * is as f32 + nmax);
-        for g in 0..G {
-            iscale[g] = s.div(num, s.sub(max[g], min[g]));
-        }
-        let [sum_l, sum_l2, sum_xl] = quants_and_sums(s, &x, &w, &iscale, &min, &mut laux);
-        let mut solvable = flat;
-        let mut this_scale = [zero; G];
-        let mut this_min = [zero; G];
-        for g in 0..G {
-            let d = s.sub(s.mul(sum_w[g], sum_l2[g]), s.mul(sum_l[g], sum_l[g]));
-            solvable[g] = s.gt(d, zero);
-            let ts = s.div(
-                s.sub(s.mul(sum_w[g], sum_xl[g]), s.mul(sum_x[g], sum_l[g])),
-                d,
-            );
-            let tm = s.div(
-                s.sub(s.mul(sum_l2[g], sum_x[g]), s.mul(sum_l[g], sum_xl[g])),
-                d,
-            );
-            let positive = s.gt(tm, zero);
-            this_min[g] = s.select(positive, zero, tm);
-            this_scale[g] = s.select(positive, s.div(sum_xl[g], sum_l2[g]), ts);
-        }
-        let mut cur_error = [zero; G];
-        for i in 0..SUB_BLOCK {
-            for g in 0..G {
-                let diff = s.sub(
-                    s.add(s.mul(this_scale[g], laux[i][g]), this_min[g]),
-                    x[i][g],
-                );
-                cur_error[g] = s.add(cur_error[g], s.mul(w[i][g], s.mul(diff, diff)));
-            }
-        }
-        for g in 0..G {
-            let better = s.and(solvable[g], s.lt(cur_error[g], best_error[g]));
-            best_error[g] = s.select(better, cur_error[g], best_error[g]);
-            scale[g] = s.select(better, this_scale[g], scale[g]);
-            best_iscale[g] = s.select(better, iscale[g], best_iscale[g]);
-            best_lmin[g] = s.select(better, min[g], best_lmin[g]);
-            min[g] = s.select(better, this_min[g], min[g]);
-        }
-    }
-
-    for g in 0..G {
+    let w: Values<S, G> = x.map(|xi| core::array::from_fn(|g| s.add(av_x[g], s.abs(xi[g]))));
+    let candidates = Candidates {
+        rmin: RMIN,
+        rdelta: RDELTA,
+        nstep: NSTEP as usize,
+    };
+    let Some(result) = search::search::<S, G>(s, &x, &w, candidates) else {
+        return false;
+    };
+    for (g, f) in result.iter().enumerate() {
         let part = first + g;
-        s.store(s.select(flat[g], zero, scale[g]), &mut found.scale, part);
-        s.store(s.select(flat[g], flat_min[g], min[g]), &mut found.min, part);
-        s.store(
-            s.select(flat[g], zero, best_iscale[g]),
-            &mut found.iscale,
-            part,
-        );
-        s.store(best_lmin[g], &mut found.lmin, part);
+        s.store(f.scale, &mut found.scale, part);
+        s.store(f.min, &mut found.min, part);
+        s.store(f.iscale, &mut found.iscale, part);
+        s.store(f.lmin, &mut found.lmin, part);
     }
+    true
 }
 
 /// The final requantization of the sub-blocks in lanes `part * LANES ..`:
-/// `quant((x + dm) / d)`, or the search's own quants where `d == 0`. Writes the quants into
-/// `lt`, transposed like `xt`.
+/// `quant((x + dm) / d)`, or the search's own quants `quant(iscale * (x - lmin))` where
+/// `d == 0`. Writes the quants into `lt`, transposed like `xt`.
 #[inline(always)]
-fn requantize<S: Lanes>(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn requantize<S: Lanes>(
     s: S,
     xt: &[Row; SUB_BLOCK],
-    found: &Found,
+    (iscale, lmin): (&Row, &Row),
     d: &Row,
     dm: &Row,
     part: usize,
@@ -197,8 +88,8 @@ fn requantize<S: Lanes>(
     let d = s.load(d, part);
     let dm = s.load(dm, part);
     let keep = s.eq(d, s.splat(0.0));
-    let iscale = s.load(&found.iscale, part);
-    let lmin = s.load(&found.lmin, part);
+    let iscale = s.load(iscale, part);
+    let lmin = s.load(lmin, part);
     for (row, out) in xt.iter().zip(lt.iter_mut()) {
         let x = s.load(row, part);
         let requantized = s.quant(s.div(s.add(x, dm), d));
@@ -238,12 +129,19 @@ pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &
             lmin: [0.0; CHUNK_SUB_BLOCKS],
         };
         let mut part = 0;
+        let mut ok = true;
         while part + 2 <= parts {
-            search::<S, 2>(s, &xt, part, &mut found);
+            ok &= search::<S, 2>(s, &xt, part, &mut found);
             part += 2;
         }
         if part < parts {
-            search::<S, 1>(s, &xt, part, &mut found);
+            ok &= search::<S, 1>(s, &xt, part, &mut found);
+        }
+        if !ok {
+            for (block, out) in blocks.iter().zip(outs.iter_mut()) {
+                encode_block(&block.map(E::widen), out);
+            }
+            continue;
         }
 
         let mut d = [0f32; CHUNK_SUB_BLOCKS];
@@ -266,7 +164,8 @@ pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &
 
         let mut lt = [[0u8; CHUNK_SUB_BLOCKS]; SUB_BLOCK];
         for part in 0..parts {
-            requantize(s, &xt, &found, &d, &dm, part, &mut lt);
+            let searched = (&found.iscale, &found.lmin);
+            requantize(s, &xt, searched, &d, &dm, part, &mut lt);
         }
         for (k, out) in outs.iter_mut().enumerate() {
             pack(&lt, k, out);
@@ -277,7 +176,11 @@ pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &
 /// Packs the quants of block `k` of the chunk (columns `8k .. 8k + 8` of `lt`) into its 128
 /// quant bytes: sub-block `2g` in the low nibbles of bytes `32g ..`, `2g + 1` in the high ones.
 #[inline(always)]
-fn pack(lt: &[[u8; CHUNK_SUB_BLOCKS]; SUB_BLOCK], k: usize, out: &mut [u8; BLOCK_BYTES]) {
+pub(crate) fn pack(
+    lt: &[[u8; CHUNK_SUB_BLOCKS]; SUB_BLOCK],
+    k: usize,
+    out: &mut [u8; BLOCK_BYTES],
+) {
     const EVEN: u64 = 0x00FF_00FF_00FF_00FF;
     let (_, qs) = out.split_at_mut(16);
     for (l, row) in lt.iter().enumerate() {

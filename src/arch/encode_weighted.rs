@@ -3,26 +3,20 @@
 //!
 //! Blocks go four at a time: their 32 sub-blocks are transposed so that lane `k` of row `i`
 //! holds value `i` of sub-block `k`. Every lane then runs `make_qkx3_quants` for its own
-//! sub-block with the scalar kernel's operations in the scalar kernel's order (each sum over the
-//! 32 values stays sequential inside its lane), and the 37 candidate scales are tried on all
-//! lanes at once. Two vectors of lanes run interleaved, so that the sequential sums of one
-//! fill the latency of the other's. The per-block 6-bit stage (`make_qp_quants`, eight values) is the scalar
-//! kernel's own code; the final re-quantization runs on the lanes again.
-//!
-//! Two places need care to stay exact:
-//! - the search rounds `iscale * (x - min)` with a vector round-to-nearest-even, which equals
-//!   llama.cpp's `nearest_int` only while the argument is below `2^22` in magnitude. Each lane
-//!   checks a bound on it for every candidate; if a lane of a step of four blocks ever fails the
-//!   check (sub-blocks whose values span less than about `1e-30` or more than about `1e30`),
-//!   the four blocks are encoded by the scalar kernel instead.
-//! - the C's search updates `min` when it accepts a candidate, and later candidates use the new
-//!   `min`; lanes do the same, so candidates run one after another, each on all lanes.
+//! sub-block (`arch::search`, with the scalar kernel's operations in the scalar kernel's order),
+//! and the 37 candidate scales are tried on all lanes at once. If a lane fails the search's
+//! rounding bound, the four blocks are encoded by the scalar kernel instead. The per-block 6-bit
+//! stage (`make_qp_quants`, eight values) runs its candidate scales on the lanes, one problem
+//! per lane, and the rest in the scalar kernel's code; the final re-quantization runs on the
+//! lanes again.
 
+use crate::arch::encode::{pack, requantize};
 use crate::arch::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
+use crate::arch::search::{self, Candidates, Values};
 use crate::f16::f32_to_f16_bits as f32_to_f16;
 use crate::scalar::encode_weighted::{
-    NSTEP, SUB, SUBS, candidate_numerator, make_qp_quants_lockstep, pack_scales, scale_min, sigma2,
-    write_block,
+    NSTEP, QP_CANDIDATES, QP_GROUP_MAX_EPS, QP_NMAX, RDELTA, RMIN, SUB, SUBS,
+    make_qp_quants_lockstep, pack_scales, qp_refine_lockstep, scale_min, sigma2,
 };
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
@@ -34,11 +28,6 @@ const WIDTH: usize = STEP * SUBS;
 const _: () = assert!(WIDTH == CHUNK_SUB_BLOCKS);
 /// The transposed blocks of a step: `rows[i][k]` is value `i` of sub-block `k`.
 type Rows = [Row; SUB];
-
-/// The search rounds with [`Lanes::round_even`] only while `|iscale * (x - min)|` stays below
-/// this bound (half of the `2^22` up to which it equals `nearest_int`, a margin for the
-/// rounding of the bound itself).
-const ROUND_BOUND: f32 = 2_097_152.0;
 
 /// Encodes the whole blocks of `input` into `out` (as many as both hold). `importance` is one
 /// row and `first` the position in its row (in blocks) of `input`'s first block.
@@ -116,10 +105,13 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
         *v = sig[k / SUBS];
     }
 
-    let mut scales = [0.0f32; WIDTH];
-    let mut mins = [0.0f32; WIDTH];
-    let mut sw = [0.0f32; WIDTH];
-    let mut lt: Rows = [[0.0; WIDTH]; SUB];
+    let mut found = Found {
+        scale: [0.0; WIDTH],
+        the_min: [0.0; WIDTH],
+        iscale: [0.0; WIDTH],
+        lmin: [0.0; WIDTH],
+        sw: [0.0; WIDTH],
+    };
     for part in 0..WIDTH / S::LANES {
         // weights[l] = qw[l] * sqrtf(sigma2 + x[l]*x[l])
         let sigv = s.load(&sig_lanes, part);
@@ -133,13 +125,8 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
     let real = out.len() / BLOCK_BYTES * SUBS;
     let mut part = 0;
     while part * S::LANES < real {
-        let Some(found) = search::<S, 2>(s, &xt, &wt, part, &mut lt) else {
+        if !search::<S, 2>(s, &xt, &wt, part, &mut found) {
             return false;
-        };
-        for (g, f) in found.iter().enumerate() {
-            s.store(f.scale, &mut scales, part + g);
-            s.store(f.the_min, &mut mins, part + g);
-            s.store(f.sw, &mut sw, part + g);
         }
         part += 2;
     }
@@ -149,11 +136,22 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
     let blocks = out.len() / BLOCK_BYTES;
     let part =
         |v: &[f32; WIDTH], k: usize| -> [f32; SUBS] { core::array::from_fn(|j| v[SUBS * k + j]) };
-    let problems: [[f32; SUBS]; 2 * STEP] =
-        core::array::from_fn(|p| part(if p % 2 == 0 { &scales } else { &mins }, p / 2));
-    let weights: [[f32; SUBS]; 2 * STEP] = core::array::from_fn(|p| part(&sw, p / 2));
+    let problems: [[f32; SUBS]; 2 * STEP] = core::array::from_fn(|p| {
+        part(
+            if p % 2 == 0 {
+                &found.scale
+            } else {
+                &found.the_min
+            },
+            p / 2,
+        )
+    });
+    let weights: [[f32; SUBS]; 2 * STEP] = core::array::from_fn(|p| part(&found.sw, p / 2));
     let mut levels = [[0u8; SUBS]; 2 * STEP];
-    let rounded = make_qp_quants_lockstep(&problems, &weights, &mut levels);
+    let rounded = match qp_candidates(s, &problems, &weights) {
+        Some((max, iscale)) => qp_refine_lockstep(&problems, &weights, &mut levels, max, iscale),
+        None => make_qp_quants_lockstep(&problems, &weights, &mut levels),
+    };
     let mut header = [(0u16, 0u16, [0u8; 12]); STEP];
     let mut d_lanes = [0.0f32; WIDTH];
     let mut dm_lanes = [0.0f32; WIDTH];
@@ -169,190 +167,226 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
         header[k] = (d16, dmin16, packed);
     }
 
-    // Re-quantization against the rounded scales; a sub-block whose `d` is 0 keeps its levels.
-    let zero = s.splat(0.0);
+    // Re-quantization against the rounded scales; a sub-block whose `d` is 0 keeps the levels
+    // of its search.
+    let mut lt = [[0u8; WIDTH]; SUB];
     for part in 0..WIDTH / S::LANES {
-        let d = s.load(&d_lanes, part);
-        let dm = s.load(&dm_lanes, part);
-        let keep = s.eq(d, zero);
-        for i in 0..SUB {
-            let x = s.load(&xt[i], part);
-            let l = s.quant(s.div(s.add(x, dm), d));
-            let l = s.select(keep, s.load(&lt[i], part), l);
-            s.store(l, &mut lt[i], part);
-        }
+        let searched = (&found.iscale, &found.lmin);
+        requantize(s, &xt, searched, &d_lanes, &dm_lanes, part, &mut lt);
     }
-
-    for (k, (d16, dmin16, packed)) in header.iter().enumerate().take(blocks) {
-        let mut l = [0u8; BLOCK_VALUES];
-        for j in 0..SUBS {
-            for i in 0..SUB {
-                l[SUB * j + i] = lt[i][SUBS * k + j] as u8;
-            }
-        }
-        write_block(
-            *d16,
-            *dmin16,
-            packed,
-            &l,
-            &mut out[k * BLOCK_BYTES..(k + 1) * BLOCK_BYTES],
-        );
+    let (outs, _) = out.as_chunks_mut::<BLOCK_BYTES>();
+    for (k, ((d16, dmin16, packed), out)) in header.iter().zip(outs).enumerate() {
+        out[0..2].copy_from_slice(&d16.to_le_bytes());
+        out[2..4].copy_from_slice(&dmin16.to_le_bytes());
+        out[4..16].copy_from_slice(packed);
+        pack(&lt, k, out);
     }
     true
 }
 
-/// What the search gives back per lane (the levels go to the caller's rows).
-struct Found<F> {
-    scale: F,
-    the_min: F,
-    sw: F,
+/// [`qp_candidates_lockstep`] for the eight `make_qp_quants` problems of a step, one problem
+/// per lane: the largest value of each and its best candidate inverse scale. `None` where a
+/// problem that is not all zeros has a negative, NaN or infinite value: only without them do
+/// all the products `iscale * x` lie in `0..=64`, where the vector's round-to-even and a
+/// clamp at 63 equal the C's `nearest_int` (and its `uint8_t` and `MIN(nmax, ...)`).
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn qp_candidates<S: Lanes>(
+    s: S,
+    x: &[[f32; SUBS]; 2 * STEP],
+    w: &[[f32; SUBS]; 2 * STEP],
+) -> Option<([f32; 2 * STEP], [f32; 2 * STEP])> {
+    // Row `i` holds value `i` of every problem; lanes past the problems stay 0 (all zeros).
+    let mut xr = [[0.0f32; WIDTH]; SUBS];
+    let mut wr = [[0.0f32; WIDTH]; SUBS];
+    for (k, (x, w)) in x.iter().zip(w).enumerate() {
+        for i in 0..SUBS {
+            xr[i][k] = x[i];
+            wr[i][k] = w[i];
+        }
+    }
+    let zero = s.splat(0.0);
+    let nmax = s.splat(QP_NMAX as f32);
+    let mut max_row = [0.0f32; WIDTH];
+    let mut iscale_row = [0.0f32; WIDTH];
+    for part in 0..(2 * STEP).div_ceil(S::LANES) {
+        let x: [S::F; SUBS] = core::array::from_fn(|i| s.load(&xr[i], part));
+        let w: [S::F; SUBS] = core::array::from_fn(|i| s.load(&wr[i], part));
+        // C's `MAX(max, x)`: `max > x ? max : x`.
+        let max = x.iter().fold(zero, |max, &v| s.max(max, v));
+        let mut ok = s.or(
+            s.lt(max, s.splat(QP_GROUP_MAX_EPS)),
+            s.lt(max, s.splat(f32::INFINITY)),
+        );
+        for &v in &x {
+            ok = s.and(ok, s.or(s.gt(v, zero), s.eq(v, zero)));
+        }
+        let all_zero = s.lt(max, s.splat(QP_GROUP_MAX_EPS));
+        if !s.all(s.or(ok, all_zero)) {
+            return None;
+        }
+        let mut iscale = s.div(nmax, max);
+        let mut best = qp_error::<S, false>(s, &x, &w, iscale);
+        for is in QP_CANDIDATES {
+            let candidate = s.div(s.splat(0.1 * is as f32 + QP_NMAX as f32), max);
+            let mse = qp_error::<S, true>(s, &x, &w, candidate);
+            let better = s.lt(mse, best);
+            best = s.select(better, mse, best);
+            iscale = s.select(better, candidate, iscale);
+        }
+        s.store(max, &mut max_row, part);
+        s.store(iscale, &mut iscale_row, part);
+    }
+    Some((
+        core::array::from_fn(|k| max_row[k]),
+        core::array::from_fn(|k| iscale_row[k]),
+    ))
+}
+
+/// The weighted squared error of the levels `nearest_int(iscale * x)` of one lane's problem
+/// (`MIN(63, l)` with `CLAMP`), for `iscale * x` in `0..=64`.
+#[inline(always)]
+fn qp_error<S: Lanes, const CLAMP: bool>(
+    s: S,
+    x: &[S::F; SUBS],
+    w: &[S::F; SUBS],
+    iscale: S::F,
+) -> S::F {
+    let scale = s.div(s.splat(1.0), iscale);
+    let mut error = s.splat(0.0);
+    for (&x, &w) in x.iter().zip(w) {
+        let mut l = s.round_even(s.mul(iscale, x));
+        if CLAMP {
+            l = s.min(l, s.splat(QP_NMAX as f32));
+        }
+        let diff = s.sub(x, s.mul(scale, l));
+        error = s.add(error, s.mul(s.mul(w, diff), diff));
+    }
+    error
 }
 
 /// `make_qkx3_quants(32, 15, x, weights, L, &the_min, Laux, -0.9f, 0.05f, 36, false)` and the
-/// weight sum `sw`, on `P` independent groups of lanes (part `first + g` of a row for group `g`), with the
-/// levels as floats into `lt`. The groups run interleaved, so that one group's sequential sums
-/// fill the other's latency. `None` if a lane failed the rounding bound.
+/// weight sum `sw`, on `G` vectors of lanes (part `first + g` of a row for vector `g`): the
+/// scale, `min` and the inverse scale and offset of the best quants into the rows of `found`.
+/// `false` if a lane failed the rounding bound.
 #[inline(always)]
-// Value `i` of group `g` is read from several rows at once: indices read better than zips.
-#[allow(clippy::needless_range_loop)]
-fn search<S: Lanes, const P: usize>(
+fn search<S: Lanes, const G: usize>(
     s: S,
     xt: &Rows,
     wt: &Rows,
     first: usize,
-    lt: &mut Rows,
-) -> Option<[Found<S::F>; P]> {
-    let zero = s.splat(0.0);
-    let parts: [usize; P] = core::array::from_fn(|g| first + g);
-    let x_at = |i: usize, g: usize| s.load(&xt[i], parts[g]);
-    let w_at = |i: usize, g: usize| s.load(&wt[i], parts[g]);
-
-    let mut min: [S::F; P] = core::array::from_fn(|g| x_at(0, g));
-    let mut max = min;
-    let mut sum_w: [S::F; P] = core::array::from_fn(|g| w_at(0, g));
-    let mut sum_x: [S::F; P] = core::array::from_fn(|g| s.mul(sum_w[g], x_at(0, g)));
-    let mut sw: [S::F; P] = core::array::from_fn(|g| s.add(zero, sum_w[g]));
-    for i in 1..SUB {
-        for g in 0..P {
-            let (x, w) = (x_at(i, g), w_at(i, g));
-            min[g] = s.min(x, min[g]);
-            max[g] = s.max(x, max[g]);
-            sum_w[g] = s.add(sum_w[g], w);
-            sum_x[g] = s.add(sum_x[g], s.mul(w, x));
-            sw[g] = s.add(sw[g], w);
+    found: &mut Found,
+) -> bool {
+    let x: Values<S, G> =
+        core::array::from_fn(|i| core::array::from_fn(|g| s.load(&xt[i], first + g)));
+    let w: Values<S, G> =
+        core::array::from_fn(|i| core::array::from_fn(|g| s.load(&wt[i], first + g)));
+    // `sw` starts from 0 (the C's `float sw = 0`), which `-0.0` weights do not change.
+    let mut sw = [s.splat(0.0); G];
+    for wi in &w {
+        for g in 0..G {
+            sw[g] = s.add(sw[g], wi[g]);
         }
     }
-    // The largest |x| of each lane, for the rounding bound.
-    let x_abs: [S::F; P] = core::array::from_fn(|g| s.max(s.abs(max[g]), s.abs(min[g])));
-    let mut flat = [s.lt(zero, zero); P];
-    for g in 0..P {
-        min[g] = s.select(s.gt(min[g], zero), zero, min[g]);
-        flat[g] = s.le(max[g], min[g]);
-    }
-
-    let bound = s.splat(ROUND_BOUND);
-    // Whether rounding `iscale * (x - min)` stays in the exact range (flat lanes return before
-    // any rounding in the C, so they always pass).
-    let within = |g: usize, iscale: S::F, min: S::F| {
-        let t = s.mul(s.abs(iscale), s.add(x_abs[g], s.abs(min)));
-        s.or(s.lt(t, bound), flat[g])
+    let candidates = Candidates {
+        rmin: RMIN,
+        rdelta: RDELTA,
+        nstep: NSTEP,
     };
-    let level = |iscale: S::F, x: S::F, min: S::F| {
-        let t = s.mul(iscale, s.sub(x, min));
-        s.min(s.max(s.round_even(t), zero), s.splat(15.0))
+    let Some(result) = search::search::<S, G>(s, &x, &w, candidates) else {
+        return false;
     };
-
-    let mut iscale: [S::F; P] =
-        core::array::from_fn(|g| s.div(s.splat(15.0), s.sub(max[g], min[g])));
-    let mut scale: [S::F; P] = core::array::from_fn(|g| s.div(s.splat(1.0), iscale[g]));
-    let mut ok: [S::M; P] = core::array::from_fn(|g| within(g, iscale[g], min[g]));
-    let mut best_mad = [zero; P];
-    for i in 0..SUB {
-        for g in 0..P {
-            let (x, w) = (x_at(i, g), w_at(i, g));
-            let l = level(iscale[g], x, min[g]);
-            let mut diff = s.sub(s.add(s.mul(scale[g], l), min[g]), x);
-            diff = s.mul(diff, diff);
-            best_mad[g] = s.add(best_mad[g], s.mul(w, diff));
-        }
+    for (g, f) in result.iter().enumerate() {
+        let part = first + g;
+        s.store(f.scale, &mut found.scale, part);
+        s.store(s.neg(f.min), &mut found.the_min, part);
+        s.store(f.iscale, &mut found.iscale, part);
+        s.store(f.lmin, &mut found.lmin, part);
+        s.store(sw[g], &mut found.sw, part);
     }
-    // The levels are recomputed at the end from the accepted `iscale` and the `min` it used.
-    let mut best_iscale = iscale;
-    let mut best_level_min = min;
+    true
+}
 
-    let mut laux = [[[0.0f32; WIDTH]; SUB]; P];
-    for is in 0..=NSTEP {
-        let numerator = s.splat(candidate_numerator(is));
-        let (mut sum_l, mut sum_l2, mut sum_xl) = ([zero; P], [zero; P], [zero; P]);
-        for g in 0..P {
-            iscale[g] = s.div(numerator, s.sub(max[g], min[g]));
-            ok[g] = s.and(ok[g], within(g, iscale[g], min[g]));
-        }
-        for i in 0..SUB {
-            for g in 0..P {
-                let (x, w) = (x_at(i, g), w_at(i, g));
-                let l = level(iscale[g], x, min[g]);
-                s.store(l, &mut laux[g][i], 0);
-                let wl = s.mul(w, l);
-                sum_l[g] = s.add(sum_l[g], wl);
-                sum_l2[g] = s.add(sum_l2[g], s.mul(wl, l));
-                sum_xl[g] = s.add(sum_xl[g], s.mul(wl, x));
+/// What the searches of a step hand to the rest of it, one row per quantity.
+struct Found {
+    /// The scale `make_qkx3_quants` returns.
+    scale: Row,
+    /// The `the_min` it returns.
+    the_min: Row,
+    /// The inverse scale of the best quants (0 for a constant sub-block, whose quants are 0).
+    iscale: Row,
+    /// The offset the best quants were computed with: `quant(iscale * (x - lmin))`.
+    lmin: Row,
+    /// The sum of the weights.
+    sw: Row,
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::arch::x86_64::avx512::encode::Avx512;
+    use crate::arch::x86_64::sse2::encode::Sse2;
+    use crate::scalar::encode_weighted::qp_candidates_lockstep;
+    use crate::test_rng::Rng;
+
+    /// The lane search of the 6-bit stage gives the scalar lockstep's bits wherever it does not
+    /// hand the problems back, and hands back only problems with a negative or huge value.
+    fn qp_candidates_match<S: Lanes>(s: S) {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut taken = 0;
+        for round in 0..2000u64 {
+            let mut x = [[0.0f32; SUBS]; 2 * STEP];
+            let mut w = [[0.0f32; SUBS]; 2 * STEP];
+            // Most rounds hold only ordinary problems; the others mix in every kind.
+            let kinds = if round % 4 == 0 { 7 } else { 3 };
+            for (x, w) in x.iter_mut().zip(&mut w) {
+                let kind = rng.next() % kinds;
+                for (x, w) in x.iter_mut().zip(w.iter_mut()) {
+                    let u = (rng.next() >> 40) as f32 / (1u64 << 24) as f32;
+                    *x = match kind {
+                        0 => u * 0.1,
+                        1 => (u * 40.0).exp() * 1e-9,
+                        2 => 0.0,
+                        3 => u * 1e-16,
+                        4 => u * 3.0 - 0.5,
+                        5 => f32::from_bits(rng.next() as u32 & 0x7FFF_FFFF).min(1e30),
+                        _ => -0.0,
+                    };
+                    *w = if rng.next().is_multiple_of(5) {
+                        0.0
+                    } else {
+                        u * 32.0
+                    };
+                }
+            }
+            let want = qp_candidates_lockstep(&x, &w);
+            let Some(got) = qp_candidates(s, &x, &w) else {
+                assert!(x.iter().flatten().any(|&v| v < 0.0));
+                continue;
+            };
+            taken += 1;
+            for k in 0..2 * STEP {
+                assert_eq!(
+                    got.0[k].to_bits(),
+                    want.0[k].to_bits(),
+                    "round {round} max {k}"
+                );
+                // The chosen inverse scale matters only where the problem is not all zeros.
+                if want.0[k] >= QP_GROUP_MAX_EPS {
+                    assert_eq!(got.1[k].to_bits(), want.1[k].to_bits(), "round {round} {k}");
+                }
             }
         }
-        let mut positive = flat;
-        let mut this_scale = [zero; P];
-        let mut this_min = [zero; P];
-        let mut any = false;
-        for g in 0..P {
-            let d = s.sub(s.mul(sum_w[g], sum_l2[g]), s.mul(sum_l[g], sum_l[g]));
-            positive[g] = s.and_not(s.gt(d, zero), flat[g]);
-            any |= s.any(positive[g]);
-            this_scale[g] = s.div(
-                s.sub(s.mul(sum_w[g], sum_xl[g]), s.mul(sum_x[g], sum_l[g])),
-                d,
-            );
-            this_min[g] = s.div(
-                s.sub(s.mul(sum_l2[g], sum_x[g]), s.mul(sum_l[g], sum_xl[g])),
-                d,
-            );
-            let min_positive = s.gt(this_min[g], zero);
-            this_min[g] = s.select(min_positive, zero, this_min[g]);
-            this_scale[g] = s.select(min_positive, s.div(sum_xl[g], sum_l2[g]), this_scale[g]);
-        }
-        if !any {
-            continue;
-        }
-        let mut mad = [zero; P];
-        for i in 0..SUB {
-            for g in 0..P {
-                let (x, w) = (x_at(i, g), w_at(i, g));
-                let l = s.load(&laux[g][i], 0);
-                let mut diff = s.sub(s.add(s.mul(this_scale[g], l), this_min[g]), x);
-                diff = s.mul(diff, diff);
-                mad[g] = s.add(mad[g], s.mul(w, diff));
-            }
-        }
-        for g in 0..P {
-            let better = s.and(positive[g], s.lt(mad[g], best_mad[g]));
-            best_mad[g] = s.select(better, mad[g], best_mad[g]);
-            scale[g] = s.select(better, this_scale[g], scale[g]);
-            best_iscale[g] = s.select(better, iscale[g], best_iscale[g]);
-            best_level_min[g] = s.select(better, min[g], best_level_min[g]);
-            min[g] = s.select(better, this_min[g], min[g]);
+        assert!(taken > 1000, "only {taken} rounds on the lanes");
+    }
+
+    #[test]
+    fn qp_candidates_is_the_scalar_search() {
+        // SAFETY: SSE2 is part of every x86_64 CPU this build runs on (the module's cfg).
+        qp_candidates_match(unsafe { Sse2::new() });
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F was detected just now.
+            qp_candidates_match(unsafe { Avx512::new() });
         }
     }
-    if !ok.iter().all(|&m| s.all(m)) {
-        return None;
-    }
-    for i in 0..SUB {
-        for g in 0..P {
-            let l = level(best_iscale[g], x_at(i, g), best_level_min[g]);
-            s.store(s.select(flat[g], zero, l), &mut lt[i], parts[g]);
-        }
-    }
-    Some(core::array::from_fn(|g| Found {
-        scale: s.select(flat[g], zero, scale[g]),
-        the_min: s.neg(min[g]),
-        sw: sw[g],
-    }))
 }

@@ -22,7 +22,7 @@ macro_rules! simd_modules {
     };
 }
 
-simd_modules!(encode, encode_weighted, lanes, prepared);
+simd_modules!(encode, encode_weighted, lanes, prepared, search);
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 pub(crate) mod x86_64;

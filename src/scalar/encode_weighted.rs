@@ -18,28 +18,9 @@ pub(crate) const SUBS: usize = BLOCK_VALUES / SUB;
 
 /// `make_qkx3_quants`' search: `rmin`, `rdelta`, `nstep` as `quantize_row_q4_K_impl` passes
 /// them.
-const RMIN: f32 = -0.9;
-const RDELTA: f32 = 0.05;
+pub(crate) const RMIN: f32 = -0.9;
+pub(crate) const RDELTA: f32 = 0.05;
 pub(crate) const NSTEP: usize = 36;
-
-/// The numerator of candidate `is` of the search, `rmin + rdelta*is + nmax` with the 4-bit
-/// `nmax`, as the C rounds it.
-#[cfg_attr(
-    not(any(
-        all(target_arch = "x86_64", target_feature = "sse2"),
-        all(
-            target_arch = "aarch64",
-            target_feature = "neon",
-            target_endian = "little"
-        )
-    )),
-    allow(dead_code, reason = "only the SIMD search uses it")
-)]
-#[inline(always)]
-pub(crate) fn candidate_numerator(is: usize) -> f32 {
-    const NMAX: f32 = 15.0;
-    (RMIN + RDELTA * is as f32) + NMAX
-}
 
 /// `get_scale_min_k4`: sub-block `j`'s 6-bit scale and min from the packed bytes.
 #[inline(always)]
@@ -78,6 +59,14 @@ fn c_max(a: f32, b: f32) -> f32 {
     if a > b { a } else { b }
 }
 
+/// `make_qp_quants`' largest level.
+pub(crate) const QP_NMAX: i32 = 63;
+/// `make_qp_quants`' `GROUP_MAX_EPS`: a group whose largest value is below it is all zeros.
+pub(crate) const QP_GROUP_MAX_EPS: f32 = 1e-15;
+/// `make_qp_quants`' candidate inverse scales beside `63 / max`: `(0.1 * is + 63) / max` for
+/// these `is`.
+pub(crate) const QP_CANDIDATES: [i32; 8] = [-4, -3, -2, -1, 1, 2, 3, 4];
+
 /// `make_qp_quants(8, 63, x, L, quant_weights)`: the 6-bit quantization of a block's eight
 /// scales (or mins), weighted by the sub-blocks' weight sums.
 pub(crate) fn make_qp_quants(
@@ -85,13 +74,12 @@ pub(crate) fn make_qp_quants(
     l: &mut [u8; SUBS],
     quant_weights: &[f32; SUBS],
 ) -> f32 {
-    const NMAX: i32 = 63;
-    const GROUP_MAX_EPS: f32 = 1e-15;
+    const NMAX: i32 = QP_NMAX;
     let mut max = 0.0f32;
     for &v in x {
         max = c_max(max, v);
     }
-    if max < GROUP_MAX_EPS {
+    if max < QP_GROUP_MAX_EPS {
         *l = [0; SUBS];
         return 0.0;
     }
@@ -184,17 +172,24 @@ pub(crate) fn make_qp_quants_lockstep<const K: usize>(
     quant_weights: &[[f32; SUBS]; K],
     l: &mut [[u8; SUBS]; K],
 ) -> [f32; K] {
-    const NMAX: i32 = 63;
-    const GROUP_MAX_EPS: f32 = 1e-15;
+    let (max, iscale) = qp_candidates_lockstep(x, quant_weights);
+    qp_refine_lockstep(x, quant_weights, l, max, iscale)
+}
+
+/// The first part of [`make_qp_quants_lockstep`]: each problem's largest value and the best
+/// of its candidate inverse scales.
+#[allow(clippy::needless_range_loop)]
+pub(crate) fn qp_candidates_lockstep<const K: usize>(
+    x: &[[f32; SUBS]; K],
+    quant_weights: &[[f32; SUBS]; K],
+) -> ([f32; K], [f32; K]) {
+    const NMAX: i32 = QP_NMAX;
     let mut max = [0.0f32; K];
     for k in 0..K {
         for &v in &x[k] {
             max[k] = c_max(max[k], v);
         }
     }
-    // All-zero problems return early in the C; here they compute alongside and are replaced
-    // at the end.
-    let all_zero: [bool; K] = core::array::from_fn(|k| max[k] < GROUP_MAX_EPS);
     let mut iscale: [f32; K] = core::array::from_fn(|k| NMAX as f32 / max[k]);
     let scale: [f32; K] = core::array::from_fn(|k| 1.0 / iscale[k]);
     let mut best_mse = [0.0f32; K];
@@ -206,10 +201,7 @@ pub(crate) fn make_qp_quants_lockstep<const K: usize>(
             best_mse[k] += w * diff * diff;
         }
     }
-    for is in -4i32..=4 {
-        if is == 0 {
-            continue;
-        }
+    for is in QP_CANDIDATES {
         let iscale_is: [f32; K] =
             core::array::from_fn(|k| (0.1 * is as f32 + NMAX as f32) / max[k]);
         let scale_is: [f32; K] = core::array::from_fn(|k| 1.0 / iscale_is[k]);
@@ -229,6 +221,23 @@ pub(crate) fn make_qp_quants_lockstep<const K: usize>(
             }
         }
     }
+    (max, iscale)
+}
+
+/// The rest of [`make_qp_quants_lockstep`], from each problem's largest value `max` and chosen
+/// inverse scale `iscale`: the levels, refined, and the scales.
+#[allow(clippy::needless_range_loop)]
+pub(crate) fn qp_refine_lockstep<const K: usize>(
+    x: &[[f32; SUBS]; K],
+    quant_weights: &[[f32; SUBS]; K],
+    l: &mut [[u8; SUBS]; K],
+    max: [f32; K],
+    iscale: [f32; K],
+) -> [f32; K] {
+    const NMAX: i32 = QP_NMAX;
+    // All-zero problems return early in the C; here they compute alongside and are replaced
+    // at the end.
+    let all_zero: [bool; K] = core::array::from_fn(|k| max[k] < QP_GROUP_MAX_EPS);
     let mut sumlx = [0.0f32; K];
     let mut suml2 = [0.0f32; K];
     for i in 0..SUBS {

@@ -134,24 +134,9 @@ impl Lanes for Neon {
         unsafe { vrndnq_f32(a) }
     }
     #[inline(always)]
-    fn le(self, a: float32x4_t, b: float32x4_t) -> uint32x4_t {
-        // SAFETY: NEON is present (`Neon::new`).
-        unsafe { vcleq_f32(a, b) }
-    }
-    #[inline(always)]
-    fn and_not(self, a: uint32x4_t, b: uint32x4_t) -> uint32x4_t {
-        // SAFETY: NEON is present (`Neon::new`).
-        unsafe { vbicq_u32(a, b) }
-    }
-    #[inline(always)]
     fn or(self, a: uint32x4_t, b: uint32x4_t) -> uint32x4_t {
         // SAFETY: NEON is present (`Neon::new`).
         unsafe { vorrq_u32(a, b) }
-    }
-    #[inline(always)]
-    fn any(self, m: uint32x4_t) -> bool {
-        // SAFETY: NEON is present (`Neon::new`).
-        unsafe { vmaxvq_u32(m) != 0 }
     }
     #[inline(always)]
     fn all(self, m: uint32x4_t) -> bool {

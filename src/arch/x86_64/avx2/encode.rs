@@ -148,24 +148,9 @@ impl Lanes for Avx2 {
         unsafe { _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
     }
     #[inline(always)]
-    fn le(self, a: __m256, b: __m256) -> __m256 {
-        // SAFETY: AVX2 is present (`Avx2::new`).
-        unsafe { _mm256_cmp_ps::<_CMP_LE_OQ>(a, b) }
-    }
-    #[inline(always)]
-    fn and_not(self, a: __m256, b: __m256) -> __m256 {
-        // SAFETY: AVX2 is present (`Avx2::new`).
-        unsafe { _mm256_andnot_ps(b, a) }
-    }
-    #[inline(always)]
     fn or(self, a: __m256, b: __m256) -> __m256 {
         // SAFETY: AVX2 is present (`Avx2::new`).
         unsafe { _mm256_or_ps(a, b) }
-    }
-    #[inline(always)]
-    fn any(self, m: __m256) -> bool {
-        // SAFETY: AVX2 is present (`Avx2::new`).
-        unsafe { _mm256_movemask_ps(m) != 0 }
     }
     #[inline(always)]
     fn all(self, m: __m256) -> bool {

@@ -156,21 +156,8 @@ impl Lanes for Avx512 {
         unsafe { _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
     }
     #[inline(always)]
-    fn le(self, a: __m512, b: __m512) -> __mmask16 {
-        // SAFETY: AVX-512F is present (`Avx512::new`).
-        unsafe { _mm512_cmp_ps_mask::<_CMP_LE_OQ>(a, b) }
-    }
-    #[inline(always)]
-    fn and_not(self, a: __mmask16, b: __mmask16) -> __mmask16 {
-        a & !b
-    }
-    #[inline(always)]
     fn or(self, a: __mmask16, b: __mmask16) -> __mmask16 {
         a | b
-    }
-    #[inline(always)]
-    fn any(self, m: __mmask16) -> bool {
-        m != 0
     }
     #[inline(always)]
     fn all(self, m: __mmask16) -> bool {

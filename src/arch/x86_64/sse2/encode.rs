@@ -141,24 +141,9 @@ impl Lanes for Sse2 {
         }
     }
     #[inline(always)]
-    fn le(self, a: __m128, b: __m128) -> __m128 {
-        // SAFETY: SSE2 is present (`Sse2::new`).
-        unsafe { _mm_cmple_ps(a, b) }
-    }
-    #[inline(always)]
-    fn and_not(self, a: __m128, b: __m128) -> __m128 {
-        // SAFETY: SSE2 is present (`Sse2::new`).
-        unsafe { _mm_andnot_ps(b, a) }
-    }
-    #[inline(always)]
     fn or(self, a: __m128, b: __m128) -> __m128 {
         // SAFETY: SSE2 is present (`Sse2::new`).
         unsafe { _mm_or_ps(a, b) }
-    }
-    #[inline(always)]
-    fn any(self, m: __m128) -> bool {
-        // SAFETY: SSE2 is present (`Sse2::new`).
-        unsafe { _mm_movemask_ps(m) != 0 }
     }
     #[inline(always)]
     fn all(self, m: __m128) -> bool {
