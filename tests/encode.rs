@@ -558,3 +558,26 @@ fn half_of_checked(v: f32) -> Option<u16> {
     let sign = ((bits >> 16) & 0x8000) as u16;
     Some(sign | ((exponent as u16) << 10) | ((bits >> 13) & 0x3FF) as u16)
 }
+
+/// Every kernel encodes (both encoders) on a thread with a 1 MiB stack, half of what std gives
+/// a spawned thread: in an unoptimised build the SIMD search's frame grows with every variant
+/// inlined into it, and once passed 2 MiB.
+#[test]
+fn encoders_fit_a_small_thread_stack() {
+    let x: Vec<f32> = (0..2 * BLOCK_VALUES)
+        .map(|i| (i as f32 * 0.37).sin())
+        .collect();
+    let importance = vec![1.0f32; BLOCK_VALUES];
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            for kernel in available_kernels("encoders_fit_a_small_thread_stack") {
+                let mut out = [0u8; 2 * BLOCK_BYTES];
+                q4k::encode_with(kernel, &x, &mut out).unwrap();
+                q4k::encode_weighted_with(kernel, &x, &importance, &mut out).unwrap();
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -245,33 +245,33 @@ impl<S: Lanes, const G: usize> Search<'_, S, G> {
         if G == 1 {
             for is in 0..=nstep {
                 self.begin(0, is, candidates);
-                self.half_pass([(QUANT, 0); G]);
-                self.half_pass([(QUANT, HALF); G]);
+                self.half_pass::<QUANT, IDLE>([0; G]);
+                self.half_pass::<QUANT, IDLE>([HALF; G]);
                 self.solve(0);
-                self.half_pass([(ERROR, 0); G]);
-                self.half_pass([(ERROR, HALF); G]);
+                self.half_pass::<ERROR, IDLE>([0; G]);
+                self.half_pass::<ERROR, IDLE>([HALF; G]);
                 self.update(0);
             }
             return;
         }
-        let ops = |a: (u8, usize), b: (u8, usize)| -> [(u8, usize); G] {
+        let from = |a: usize, b: usize| -> [usize; G] {
             core::array::from_fn(|g| if g == 0 { a } else { b })
         };
         self.begin(0, 0, candidates);
-        self.half_pass(ops((QUANT, 0), (IDLE, 0)));
+        self.half_pass::<QUANT, IDLE>(from(0, 0));
         self.begin(1, 0, candidates);
         for is in 0..=nstep {
-            self.half_pass(ops((QUANT, HALF), (QUANT, 0)));
+            self.half_pass::<QUANT, QUANT>(from(HALF, 0));
             self.solve(0);
-            self.half_pass(ops((ERROR, 0), (QUANT, HALF)));
+            self.half_pass::<ERROR, QUANT>(from(0, HALF));
             self.solve(1);
-            self.half_pass(ops((ERROR, HALF), (ERROR, 0)));
+            self.half_pass::<ERROR, ERROR>(from(HALF, 0));
             self.update(0);
             if is < nstep {
                 self.begin(0, is + 1, candidates);
-                self.half_pass(ops((QUANT, 0), (ERROR, HALF)));
+                self.half_pass::<QUANT, ERROR>(from(0, HALF));
             } else {
-                self.half_pass(ops((IDLE, 0), (ERROR, HALF)));
+                self.half_pass::<IDLE, ERROR>(from(0, HALF));
             }
             self.update(1);
             if is < nstep {
@@ -325,39 +325,24 @@ impl<S: Lanes, const G: usize> Search<'_, S, G> {
         self.min[g] = s.select(better, self.this_min[g], self.min[g]);
     }
 
-    /// One half pass: each vector's `(op, first value)`, the quants clamped where a vector
-    /// that quantizes needs it.
+    /// One half pass: vector 0 does `A`, vector 1 (if any) `B`, on the 16 values from
+    /// `from[g]`, the quants clamped where a vector that quantizes needs it. The operations are
+    /// parameters of the type, so that each call site holds only its own four clamp variants
+    /// (an unoptimised build inlines every variant at every site otherwise, megabytes of stack).
     #[inline(always)]
-    fn half_pass(&mut self, ops: [(u8, usize); G]) {
+    fn half_pass<const A: u8, const B: u8>(&mut self, from: [usize; G]) {
         let (mut low, mut high) = (false, false);
-        for (g, &(op, _)) in ops.iter().enumerate() {
-            if op == QUANT {
+        for g in 0..G {
+            if (if g == 0 { A } else { B }) == QUANT {
                 low |= self.clamps[g].low;
                 high |= self.clamps[g].high;
             }
         }
         match (low, high) {
-            (true, true) => self.half_ops::<true, true>(ops),
-            (true, false) => self.half_ops::<true, false>(ops),
-            (false, true) => self.half_ops::<false, true>(ops),
-            (false, false) => self.half_ops::<false, false>(ops),
-        }
-    }
-
-    /// [`half_pass`](Self::half_pass) with the clamps fixed.
-    #[inline(always)]
-    fn half_ops<const LOW: bool, const HIGH: bool>(&mut self, ops: [(u8, usize); G]) {
-        let from = ops.map(|(_, first)| first);
-        let op = |g: usize| ops.get(g).map_or(IDLE, |&(op, _)| op);
-        match (op(0), op(1)) {
-            (QUANT, QUANT) => self.half_with::<QUANT, QUANT, LOW, HIGH>(from),
-            (QUANT, ERROR) => self.half_with::<QUANT, ERROR, LOW, HIGH>(from),
-            (ERROR, QUANT) => self.half_with::<ERROR, QUANT, LOW, HIGH>(from),
-            (ERROR, ERROR) => self.half_with::<ERROR, ERROR, LOW, HIGH>(from),
-            (QUANT, _) => self.half_with::<QUANT, IDLE, LOW, HIGH>(from),
-            (ERROR, _) => self.half_with::<ERROR, IDLE, LOW, HIGH>(from),
-            (_, ERROR) => self.half_with::<IDLE, ERROR, LOW, HIGH>(from),
-            _ => {}
+            (true, true) => self.half_with::<A, B, true, true>(from),
+            (true, false) => self.half_with::<A, B, true, false>(from),
+            (false, true) => self.half_with::<A, B, false, true>(from),
+            (false, false) => self.half_with::<A, B, false, false>(from),
         }
     }
 
