@@ -75,7 +75,6 @@ fn search<S: Lanes, const G: usize>(
 /// `quant((x + dm) / d)`, or the search's own quants `quant(iscale * (x - lmin))` where
 /// `d == 0`. Writes the quants into `lt`, transposed like `xt`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn requantize<S: Lanes>(
     s: S,
     xt: &[Row; SUB_BLOCK],

@@ -14,6 +14,7 @@ use crate::arch::encode::{pack, requantize};
 use crate::arch::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
 use crate::arch::search::{self, Candidates, Values};
 use crate::f16::f32_to_f16_bits as f32_to_f16;
+use crate::scalar::encode::write_header;
 use crate::scalar::encode_weighted::{
     NSTEP, QP_CANDIDATES, QP_GROUP_MAX_EPS, QP_NMAX, RDELTA, RMIN, SUB, SUBS,
     make_qp_quants_lockstep, pack_scales, qp_refine_lockstep, scale_min, sigma2,
@@ -176,9 +177,7 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
     }
     let (outs, _) = out.as_chunks_mut::<BLOCK_BYTES>();
     for (k, ((d16, dmin16, packed), out)) in header.iter().zip(outs).enumerate() {
-        out[0..2].copy_from_slice(&d16.to_le_bytes());
-        out[2..4].copy_from_slice(&dmin16.to_le_bytes());
-        out[4..16].copy_from_slice(packed);
+        write_header(out, *d16, *dmin16, packed);
         pack(&lt, k, out);
     }
     true
@@ -214,10 +213,7 @@ fn qp_candidates<S: Lanes>(
         let w: [S::F; SUBS] = core::array::from_fn(|i| s.load(&wr[i], part));
         // C's `MAX(max, x)`: `max > x ? max : x`.
         let max = x.iter().fold(zero, |max, &v| s.max(max, v));
-        let mut ok = s.or(
-            s.lt(max, s.splat(QP_GROUP_MAX_EPS)),
-            s.lt(max, s.splat(f32::INFINITY)),
-        );
+        let mut ok = s.lt(max, s.splat(f32::INFINITY));
         for &v in &x {
             ok = s.and(ok, s.or(s.gt(v, zero), s.eq(v, zero)));
         }
@@ -330,7 +326,8 @@ mod tests {
     use crate::test_rng::Rng;
 
     /// The lane search of the 6-bit stage gives the scalar lockstep's bits wherever it does not
-    /// hand the problems back, and hands back only problems with a negative or huge value.
+    /// hand the problems back, and (the values here being finite) hands back only steps with a
+    /// negative value.
     fn qp_candidates_match<S: Lanes>(s: S) {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let mut taken = 0;

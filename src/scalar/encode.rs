@@ -100,14 +100,21 @@ pub(crate) fn quantize_scales(
     }
     let d = f32_to_f16_bits(max_scale / 63.0);
     let dmin = f32_to_f16_bits(max_min / 63.0);
-    head[0..2].copy_from_slice(&d.to_le_bytes());
-    head[2..4].copy_from_slice(&dmin.to_le_bytes());
-    head[4..16].copy_from_slice(&pack_scales(&ls, &lm));
+    write_header(head, d, dmin, &pack_scales(&ls, &lm));
     let (d, dmin) = (f16_to_f32(d), f16_to_f32(dmin));
     (
         ls.map(|sc| d * f32::from(sc)),
         lm.map(|m| dmin * f32::from(m)),
     )
+}
+
+/// Writes a block's first 16 bytes (of `out`, at least 16): `d` and `dmin` (f16 bits,
+/// little-endian), then the packed 6-bit scales and mins.
+#[inline]
+pub(crate) fn write_header(out: &mut [u8], d: u16, dmin: u16, packed: &[u8; 12]) {
+    out[0..2].copy_from_slice(&d.to_le_bytes());
+    out[2..4].copy_from_slice(&dmin.to_le_bytes());
+    out[4..16].copy_from_slice(packed);
 }
 
 /// The final step of a block: each value requantized with the f16-rounded scale and offset of

@@ -7,7 +7,7 @@
 //! against.
 
 use crate::f16::f32_to_f16_bits as f32_to_f16;
-use crate::scalar::encode::make_qkx_quants;
+use crate::scalar::encode::{make_qkx_quants, write_header};
 pub(crate) use crate::scalar::encode::{nearest_int, pack_scales, sqrt as sqrtf};
 use crate::{BLOCK_BYTES, BLOCK_VALUES, f16_to_f32};
 
@@ -354,9 +354,7 @@ pub(crate) fn write_block(
     l: &[u8; BLOCK_VALUES],
     out: &mut [u8],
 ) {
-    out[0..2].copy_from_slice(&d16.to_le_bytes());
-    out[2..4].copy_from_slice(&dmin16.to_le_bytes());
-    out[4..16].copy_from_slice(packed);
+    write_header(out, d16, dmin16, packed);
     let qs = &mut out[16..BLOCK_BYTES];
     for g in 0..4 {
         for i in 0..32 {
