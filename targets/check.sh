@@ -55,6 +55,8 @@ grep -qx 'target_feature="neon"' <<<"$cfgs" ||
 # (mps2-an500), and a Cortex-M33 build (mps2-an505). Each run ends with `N passed, M failed`
 # and fails the script unless everything passed.
 cd targets/firmware
+echo "== firmware lints"
+cargo clippy --tests --examples -- -D warnings
 echo "== firmware on mps2-an386 (Cortex-M4F)"
 cargo test
 echo "== firmware on mps2-an500 (Cortex-M7)"

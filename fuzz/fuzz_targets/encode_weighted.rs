@@ -28,7 +28,10 @@ fn floats(bytes: &[u8], mode: u8, count: usize) -> Vec<f32> {
                 byte(4 * i + 2),
                 byte(4 * i + 3),
             ])),
-            1 => f32::from(byte(2 * i) as i8) * f32::from_bits((100 + u32::from(byte(2 * i + 1) % 40)) << 23),
+            1 => {
+                f32::from(byte(2 * i) as i8)
+                    * f32::from_bits((100 + u32::from(byte(2 * i + 1) % 40)) << 23)
+            }
             _ => f32::from(byte(i) as i8) / 64.0,
         })
         .collect()
@@ -45,10 +48,22 @@ fuzz_target!(|data: &[u8]| {
     let body = &data[6..];
     let row = row_blocks * BLOCK_VALUES;
     // Now and then a wrong importance, input or output length.
-    let importance_len = if tweak % 16 == 1 { row - 1 - usize::from(tweak / 16) } else { row };
-    let input_len = if tweak % 16 == 2 { rows * row + 1 } else { rows * row };
+    let importance_len = if tweak % 16 == 1 {
+        row - 1 - usize::from(tweak / 16)
+    } else {
+        row
+    };
+    let input_len = if tweak % 16 == 2 {
+        rows * row + 1
+    } else {
+        rows * row
+    };
     let expected = input_len / BLOCK_VALUES * BLOCK_BYTES;
-    let output_len = if tweak % 16 == 3 { expected + 1 } else { expected };
+    let output_len = if tweak % 16 == 3 {
+        expected + 1
+    } else {
+        expected
+    };
     let input = floats(body, data[1], input_len);
     let mut importance = floats(body.get(7..).unwrap_or(&[]), data[2], importance_len);
     if data[2] % 2 == 0 {
@@ -68,7 +83,10 @@ fuzz_target!(|data: &[u8]| {
     let got = q4k::encode_weighted_with(Kernel::Scalar, &input, &importance, &mut scalar);
     assert_eq!(got.is_ok(), valid, "scalar: {got:?}");
     if got.is_err() {
-        assert!(scalar.iter().all(|&b| b == UNTOUCHED), "scalar wrote on error");
+        assert!(
+            scalar.iter().all(|&b| b == UNTOUCHED),
+            "scalar wrote on error"
+        );
     }
 
     let mut out = vec![UNTOUCHED; output_len];
@@ -80,11 +98,17 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(Error::KernelUnavailable { .. }) => {
             assert!(valid && !kernel.is_available());
-            assert!(out.iter().all(|&b| b == UNTOUCHED), "{kernel} wrote on error");
+            assert!(
+                out.iter().all(|&b| b == UNTOUCHED),
+                "{kernel} wrote on error"
+            );
         }
         Err(_) => {
             assert!(!valid);
-            assert!(out.iter().all(|&b| b == UNTOUCHED), "{kernel} wrote on error");
+            assert!(
+                out.iter().all(|&b| b == UNTOUCHED),
+                "{kernel} wrote on error"
+            );
         }
     }
 
@@ -96,7 +120,10 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(got.is_ok(), valid, "{got:?}");
     if valid {
-        assert!(out == scalar, "best kernel or parallel differs from the scalar kernel");
+        assert!(
+            out == scalar,
+            "best kernel or parallel differs from the scalar kernel"
+        );
     } else {
         assert!(out.iter().all(|&b| b == UNTOUCHED), "wrote on error");
     }

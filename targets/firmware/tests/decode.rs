@@ -225,7 +225,7 @@ fn half_matches(got: u16, want: f32, bf16: bool) -> bool {
         let base = (want.abs() * f32::from_bits(0x7780_0000)) * f32::from_bits(0x0880_0000);
         let bias = (w.wrapping_add(w) & 0xFF00_0000).max(0x7100_0000);
         let bits = (f32::from_bits((bias >> 1) + 0x0780_0000) + base).to_bits();
-        (((w & 0x8000_0000) >> 16) | ((bits >> 13) & 0x7C00) + (bits & 0x0FFF)) as u16
+        (((w & 0x8000_0000) >> 16) | (((bits >> 13) & 0x7C00) + (bits & 0x0FFF))) as u16
     };
     got == rounded
 }
