@@ -8,7 +8,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
-use crate::arch::x86_64::{f16_to_f32_branchless, prefetch_ahead, scales_and_mins_u64};
+use crate::arch::x86_64::{f16_to_f32_branchless, prefetch_line_ahead, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -43,7 +43,7 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
     let scale_patterns =
         core::hint::black_box(core::array::from_fn::<_, 8, _>(|j| scale_pattern(j)));
     for (x, y) in row.iter().zip(prepared) {
-        prefetch_ahead(x);
+        prefetch_line_ahead(x);
         let (scales, mins) = scales_and_mins_u64(x);
         let scales =
             _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));

@@ -13,7 +13,7 @@ use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
 use crate::arch::x86_64::avx2::dot::min_sum;
-use crate::arch::x86_64::{prefetch_ahead, scales_and_mins_u64};
+use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -92,7 +92,7 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     // SAFETY: `INTERLEAVE` is 64 readable bytes.
     let interleave = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
     for (x, y) in row.iter().zip(prepared) {
-        prefetch_ahead(x);
+        prefetch_line_ahead(x);
         let (scales, mins) = scales_and_mins_u64(x);
         // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
         let scales = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
