@@ -204,6 +204,53 @@ fn extreme_values_stay_exact_in_the_lanes() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "SIMD kernels are not supported under Miri")]
+fn sub_block_sums_at_the_edge_of_16_bits() {
+    // The x86 SIMD kernels add each pair of block sums into one 16-bit sub-block sum when every
+    // pair of the block fits, and use the sixteen sums otherwise. Pairs at both edges of 16
+    // bits (32767 and -32768 fit, 32768 does not), with every min 63.
+    let fits: [i16; 16] = [
+        16383, 16384, -16384, -16384, 32767, 0, -32768, 0, 0, 32767, 0, -32768, 100, -100, 2048,
+        -2048,
+    ];
+    // (Overflows of both signs would cancel in a wrapped sum, the mins being equal.)
+    let overflows: [i16; 16] = [
+        16384, 16384, -16384, -16384, 32767, 1, -32768, 0, 1, 32767, 0, 0, 0, 0, 0, 0,
+    ];
+    let quants = pseudo_random_bytes(7, 4 * 256);
+    let block = |k: usize, bsums: [i16; 16]| {
+        let qs: [i8; 256] = core::array::from_fn(|i| quants[256 * k + i] as i8);
+        BlockQ8K::new(0.5 + k as f32, qs, bsums)
+    };
+    let mut reversed = fits;
+    reversed.reverse();
+    let all_fit = [
+        block(0, fits),
+        block(1, [0; 16]),
+        block(2, reversed),
+        block(3, core::array::from_fn(|k| fits[k ^ 1])),
+    ];
+    let mut one_overflows = all_fit;
+    one_overflows[2] = block(2, overflows);
+    let mut weights = realistic_blocks(11, 4);
+    for x in weights.chunks_exact_mut(BLOCK_BYTES) {
+        x[4..16].fill(0xFF);
+    }
+    for (name, a) in [("all fit", all_fit), ("one overflows", one_overflows)] {
+        let want = reference_dot(&weights, &a);
+        assert!(want.is_finite(), "{name}: {want}");
+        for kernel in dot_kernels("sub_block_sums_at_the_edge_of_16_bits") {
+            let got = q4k::dot_q8k_with(kernel, &weights, &a).unwrap();
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{kernel}, {name}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
 #[cfg_attr(miri, ignore = "the best kernel is a SIMD one")]
 fn the_default_entry_points_match_their_with_forms() {
     let w = weights(7, 6 * 3);

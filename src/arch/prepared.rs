@@ -35,6 +35,12 @@ pub(crate) struct Prepared {
     pub(crate) qs: [i8; BLOCK_VALUES],
     /// The block sums as stored.
     pub(crate) bsums: [i16; 16],
+    /// The sums of each sub-block, `bsums[2j] + bsums[2j + 1]`, when `pairs_exact`.
+    pub(crate) pair_sums: [i16; 8],
+    /// Whether every sub-block sum fits in 16 bits, so that `pair_sums` is exact. True for
+    /// every block `quantize_q8k` writes (a sub-block sum is at most 32 * 128 in magnitude);
+    /// block sums made up by hand may need 17 bits, and then the kernels use `bsums`.
+    pub(crate) pairs_exact: bool,
     /// The scale.
     pub(crate) d: f32,
 }
@@ -53,9 +59,19 @@ impl Prepared {
                 }
             }
         }
+        let bsums = y.block_sums();
+        let mut pair_sums = [0i16; 8];
+        let mut pairs_exact = true;
+        for (pair, two) in pair_sums.iter_mut().zip(bsums.chunks_exact(2)) {
+            let sum = i32::from(two[0]) + i32::from(two[1]);
+            pairs_exact &= i16::try_from(sum).is_ok();
+            *pair = sum as i16;
+        }
         Prepared {
             qs,
-            bsums: *y.block_sums(),
+            bsums: *bsums,
+            pair_sums,
+            pairs_exact,
             d: y.d(),
         }
     }
@@ -65,6 +81,9 @@ impl Prepared {
 pub(crate) struct RowState {
     pub(crate) sums: [f32; 8],
     pub(crate) sumf: f32,
+    /// Whether every block of the prepared chunk has exact 16-bit sub-block sums
+    /// ([`Prepared::pairs_exact`]), so that a kernel may use `pair_sums` throughout.
+    pub(crate) pairs_exact: bool,
 }
 
 /// `out[r] = dot(row r, activations)`, with `blocks(row_chunk, prepared_chunk, state)` running
@@ -87,26 +106,29 @@ pub(crate) fn matvec(
     }
     // Uninitialised: a dot product of a few blocks should not pay for clearing 20 KiB.
     let mut buffer = [const { MaybeUninit::<Prepared>::uninit() }; CHUNK_BLOCKS];
+    // Whether every block of the chunk has exact 16-bit sub-block sums.
     let prepare = |buffer: &mut [MaybeUninit<Prepared>; CHUNK_BLOCKS], chunk: &[BlockQ8K]| {
+        let mut exact = true;
         for (p, y) in buffer.iter_mut().zip(chunk) {
-            p.write(Prepared::new(y));
+            exact &= p.write(Prepared::new(y)).pairs_exact;
         }
+        exact
     };
     let once = row_blocks <= CHUNK_BLOCKS;
-    if once {
-        prepare(&mut buffer, activations);
-    }
+    let mut pairs_exact = once && prepare(&mut buffer, activations);
     for (row, y) in weights.chunks_exact(row_blocks).zip(out) {
         let mut state = RowState {
             sums: [0.0; 8],
             sumf: 0.0,
+            pairs_exact,
         };
         for (row_chunk, act_chunk) in row
             .chunks(CHUNK_BLOCKS)
             .zip(activations.chunks(CHUNK_BLOCKS))
         {
             if !once {
-                prepare(&mut buffer, act_chunk);
+                pairs_exact = prepare(&mut buffer, act_chunk);
+                state.pairs_exact = pairs_exact;
             }
             // SAFETY: `prepare` has initialised the first `act_chunk.len()` (at most
             // `CHUNK_BLOCKS`) elements from this chunk: just now, or before the row loop when

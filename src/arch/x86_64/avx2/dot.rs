@@ -20,18 +20,26 @@ use crate::{BlockQ4K, BlockQ8K};
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
     prepared::matvec(weights, activations, out, |row, prepared, state| {
         // SAFETY: AVX2 and FMA are enabled in the enclosing function.
-        unsafe { blocks(row, prepared, state) }
+        unsafe {
+            if state.pairs_exact {
+                blocks::<true>(row, prepared, state);
+            } else {
+                blocks::<false>(row, prepared, state);
+            }
+        }
     });
 }
 
-/// The block loop of one row over matching chunks of weights and prepared activations.
+/// The block loop of one row over matching chunks of weights and prepared activations; with
+/// `PAIRS`, the min sums come from the 16-bit sub-block sums (see [`min_sum_of`]).
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2 and FMA.
+/// The CPU must support AVX2 and FMA; with `PAIRS`, every block of `prepared` must have exact
+/// `pair_sums`.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
+unsafe fn blocks<const PAIRS: bool>(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
     // SAFETY: `state.sums` is eight readable floats.
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
     let mut sumf = state.sumf;
@@ -73,7 +81,7 @@ unsafe fn blocks(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) 
             aux = _mm256_add_epi32(aux, _mm256_add_epi32(low, high));
         }
         // SAFETY: AVX2 and FMA are enabled here.
-        let sumi = unsafe { min_sum(mins, &y.bsums) };
+        let sumi = unsafe { min_sum_of::<PAIRS>(mins, y) };
         let (d_bits, dmin_bits) = x.d_dmin_bits();
         let d = f16_to_f32_branchless(d_bits) * y.d;
         sums = _mm256_add_ps(
@@ -111,6 +119,36 @@ fn transpose_lanes(raw: __m256i, dword_order: __m256i) -> __m256i {
 fn scale_pattern(j: usize) -> __m256i {
     let j = j as i16;
     _mm256_set1_epi16(((2 * j + 1) << 8) | (2 * j))
+}
+
+/// `Σ bsums[k] * mins[k / 2]`, exact: with `PAIRS`, from the eight 16-bit sub-block sums
+/// ([`min_sum_pairs`]), else from the sixteen block sums ([`min_sum`]).
+///
+/// # Safety
+///
+/// The CPU must support AVX2; with `PAIRS`, `y.pair_sums` must be exact (`y.pairs_exact`).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn min_sum_of<const PAIRS: bool>(mins: u64, y: &Prepared) -> i32 {
+    if PAIRS {
+        min_sum_pairs(mins, &y.pair_sums)
+    } else {
+        // SAFETY: AVX2 is enabled here.
+        unsafe { min_sum(mins, &y.bsums) }
+    }
+}
+
+/// `Σ pairs[j] * mins[j]`, exact when every `pairs[j]` is a block's exact sub-block sum (then
+/// each product and sum fits in 32 bits): one 128-bit multiply-add and a reduction.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) fn min_sum_pairs(mins: u64, pairs: &[i16; 8]) -> i32 {
+    // SAFETY: `pairs` is 16 readable bytes.
+    let pairs = unsafe { _mm_loadu_si128(pairs.as_ptr().cast()) };
+    let s = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)), pairs);
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
 }
 
 /// `Σ bsums[k] * mins[k / 2]`, exact.
