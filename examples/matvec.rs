@@ -11,7 +11,8 @@
 //!   them into one register;
 //! - `quantize_q8k` of a 4096-value row beside a 4096 x 4096 `matvec_q8k`;
 //! - with `--features parallel`: `matvec_q8k_parallel` in pools of 1 and 2 threads at 32 MiB,
-//!   wall-clock time.
+//!   wall-clock time, and the read loop split over the same pools' threads (at 32 MiB, about
+//!   the L3 of the machines measured, the shared limit of the threads).
 //!
 //! Reports the median and the min-max spread of the samples, in GB/s of weights (GB = 10^9
 //! bytes) and weights/s.
@@ -49,6 +50,8 @@ mod pools;
 
 #[cfg(feature = "parallel")]
 use pools::{print_pools, thread_pools, time_pools};
+#[cfg(feature = "parallel")]
+use rayon::prelude::*;
 
 const COLS: usize = 4096;
 const ROW_BYTES: usize = COLS / BLOCK_VALUES * BLOCK_BYTES;
@@ -228,17 +231,31 @@ fn main() {
     {
         let rows = (32 << 20) / ROW_BYTES;
         let w = weights(rows * ROW_BYTES);
-        let pools = thread_pools(&[1, 2]);
-        let mut outs = vec![vec![0f32; rows]; pools.len()];
+        // Pools 0 and 1 run the product, 2 and 3 the read loop split over their threads (the
+        // limit once the threads share the memory bandwidth), all taking turns by block.
+        let pools = thread_pools(&[1, 2, 1, 2]);
+        let mut outs = vec![vec![0f32; rows]; 2];
         let (blocks, calls, warm_up) = (if quick { 6 } else { 30 }, 20, Duration::from_millis(100));
         let samples = time_pools(&pools, blocks, calls, warm_up, &mut |i| {
-            q4k::matvec_q8k_parallel(black_box(&w), &a, &mut outs[i]).unwrap();
+            if i < 2 {
+                q4k::matvec_q8k_parallel(black_box(&w), &a, &mut outs[i]).unwrap();
+            } else {
+                let part = w.len().div_ceil(rayon::current_num_threads());
+                let folded = w
+                    .par_chunks(part)
+                    .map(|c| read_all(black_box(c)))
+                    .reduce(|| 0, |x, y| x ^ y);
+                black_box(folded);
+            }
         });
+        let (product, read) = samples.split_at(2);
         println!(
             "matvec_q8k_parallel at 32 MiB ({rows} x {COLS}), {blocks} blocks of {calls} calls per \
              pool, each after {} ms of calls:",
             warm_up.as_millis()
         );
-        print_pools(w.len() as f64 / 1e9, "GB/s", &samples);
+        print_pools(w.len() as f64 / 1e9, "GB/s", product);
+        println!("the read loop over the same bytes, split over the pool's threads:");
+        print_pools(w.len() as f64 / 1e9, "GB/s", read);
     }
 }
