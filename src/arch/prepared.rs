@@ -10,6 +10,10 @@
 //! and a 4-byte dot product then yields the sub-block's exact sum for each lane. Activations are
 //! shared by every row of a matrix, so they are rearranged once per call (for rows of up to
 //! [`CHUNK_BLOCKS`] blocks) and the cost vanishes.
+//!
+//! The same goes for the min sums: each block also carries its eight sub-block sums in 16 bits
+//! where they fit, so that a kernel multiplies them by the eight mins in one 128-bit
+//! multiply-add, instead of the sixteen block sums by each min twice.
 
 use core::mem::MaybeUninit;
 
