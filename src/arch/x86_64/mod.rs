@@ -308,7 +308,8 @@ pub(crate) fn prefetch_line_ahead(block: &BlockQ4K) {
 }
 
 /// Prefetches the cache lines of the weights [`PREFETCH_BYTES`] after the start of `block`
-/// (a block spans at most three lines): the `f32` dot kernels' hint. Only a hint: it never faults, whatever the address.
+/// (a block spans at most three lines): the `f32` dot kernels' hint. Only a hint: it never
+/// faults, whatever the address.
 #[target_feature(enable = "sse2")]
 #[inline]
 pub(crate) fn prefetch_ahead(block: &BlockQ4K) {

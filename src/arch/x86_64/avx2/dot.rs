@@ -31,12 +31,13 @@ pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out:
 }
 
 /// The block loop of one row over matching chunks of weights and prepared activations; with
-/// `PAIRS`, the min sums come from the 16-bit sub-block sums (see [`min_sum_of`]).
+/// `PAIRS`, the min sums come from the 16-bit sub-block sums (see [`min_sum_of`]), which gives
+/// the reference's bits only when every block of `prepared` has exact `pair_sums`
+/// (`state.pairs_exact`).
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2 and FMA; with `PAIRS`, every block of `prepared` must have exact
-/// `pair_sums`.
+/// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn blocks<const PAIRS: bool>(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
@@ -121,12 +122,13 @@ fn scale_pattern(j: usize) -> __m256i {
     _mm256_set1_epi16(((2 * j + 1) << 8) | (2 * j))
 }
 
-/// `Σ bsums[k] * mins[k / 2]`, exact: with `PAIRS`, from the eight 16-bit sub-block sums
-/// ([`min_sum_pairs`]), else from the sixteen block sums ([`min_sum`]).
+/// `Σ bsums[k] * mins[k / 2]`: with `PAIRS`, from the eight 16-bit sub-block sums
+/// ([`min_sum_pairs`], exact when `y.pairs_exact`), else from the sixteen block sums
+/// ([`min_sum`], always exact).
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2; with `PAIRS`, `y.pair_sums` must be exact (`y.pairs_exact`).
+/// The CPU must support AVX2.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn min_sum_of<const PAIRS: bool>(mins: u64, y: &Prepared) -> i32 {

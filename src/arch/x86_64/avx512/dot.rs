@@ -149,8 +149,9 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
             _mm512_castsi512_si256(aux),
             _mm512_extracti64x4_epi64::<1>(aux),
         );
-        // A test per block measured faster here than a loop per case (and the same in the
-        // AVX2 kernel, with half the registers, spilled its accumulators).
+        // Exact sub-block sums where the block has them. A test per block measured faster here
+        // than one loop per case; in the AVX2 kernel, which has half the registers, it spilled
+        // the accumulators, so that kernel runs one loop per chunk instead.
         let sumi = if y.pairs_exact {
             min_sum_pairs(mins, &y.pair_sums)
         } else {
