@@ -277,6 +277,16 @@ pub(crate) fn reduce_h4(h4: core::arch::x86_64::__m128) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps::<1>(h2, h2)))
 }
 
+/// The sum of the four `i32` lanes of `s` (the min sums of the `Q8_K` dot kernels: exact, in
+/// any order).
+#[target_feature(enable = "sse2")]
+#[inline]
+pub(crate) fn sum_i32x4(s: core::arch::x86_64::__m128i) -> i32 {
+    use core::arch::x86_64::*;
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s)))
+}
+
 /// How far ahead of the block being multiplied the matrix-vector kernels prefetch the weights.
 ///
 /// With the hardware prefetcher alone the AVX-512 `f32` kernel ran at about 0.6 of its

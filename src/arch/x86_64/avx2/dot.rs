@@ -8,7 +8,9 @@
 use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
-use crate::arch::x86_64::{f16_to_f32_branchless, prefetch_line_ahead, scales_and_mins_u64};
+use crate::arch::x86_64::{
+    f16_to_f32_branchless, prefetch_line_ahead, scales_and_mins_u64, sum_i32x4,
+};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -148,9 +150,7 @@ pub(crate) fn min_sum_pairs(mins: u64, pairs: &[i16; 8]) -> i32 {
     // SAFETY: `pairs` is 16 readable bytes.
     let pairs = unsafe { _mm_loadu_si128(pairs.as_ptr().cast()) };
     let s = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)), pairs);
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-    _mm_cvtsi128_si32(s)
+    sum_i32x4(s)
 }
 
 /// `Σ bsums[k] * mins[k / 2]`, exact.
@@ -172,7 +172,5 @@ pub(crate) unsafe fn min_sum(mins: u64, bsums: &[i16; 16]) -> i32 {
         _mm256_castsi256_si128(products),
         _mm256_extracti128_si256::<1>(products),
     );
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-    _mm_cvtsi128_si32(s)
+    sum_i32x4(s)
 }

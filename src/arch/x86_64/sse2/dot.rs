@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::x86_64::{f16_to_f32_branchless, scales_and_mins_u64};
+use crate::arch::x86_64::{f16_to_f32_branchless, scales_and_mins_u64, sum_i32x4};
 use crate::dot::for_each_row;
 use crate::{BlockQ4K, BlockQ8K};
 
@@ -110,7 +110,5 @@ fn min_sum(mins: u64, bsums: &[i16; 16]) -> i32 {
         _mm_madd_epi16(_mm_unpacklo_epi16(m, m), b0),
         _mm_madd_epi16(_mm_unpackhi_epi16(m, m), b1),
     );
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-    _mm_cvtsi128_si32(s)
+    sum_i32x4(s)
 }
