@@ -119,7 +119,7 @@ pub(crate) fn matvec(
         exact
     };
     let once = row_blocks <= CHUNK_BLOCKS;
-    let mut pairs_exact = once && prepare(&mut buffer, activations);
+    let pairs_exact = once && prepare(&mut buffer, activations);
     for (row, y) in weights.chunks_exact(row_blocks).zip(out) {
         let mut state = RowState {
             sums: [0.0; 8],
@@ -131,8 +131,7 @@ pub(crate) fn matvec(
             .zip(activations.chunks(CHUNK_BLOCKS))
         {
             if !once {
-                pairs_exact = prepare(&mut buffer, act_chunk);
-                state.pairs_exact = pairs_exact;
+                state.pairs_exact = prepare(&mut buffer, act_chunk);
             }
             // SAFETY: `prepare` has initialised the first `act_chunk.len()` (at most
             // `CHUNK_BLOCKS`) elements from this chunk: just now, or before the row loop when
