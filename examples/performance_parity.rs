@@ -232,8 +232,18 @@ impl Bench {
         &mut self.output[start..start + values]
     }
 
-    /// Runs `case` `iters` times on the first `blocks` blocks.
-    fn run(&mut self, case: Case, blocks: usize, iters: usize) -> Result<(), q4k::Error> {
+    /// Runs `case` `warm` times untimed, then `iters` times timed, on the first `blocks`
+    /// blocks; returns the seconds of the timed calls.
+    ///
+    /// A pool's calls, untimed and timed, run in one `install`: between `install`s rayon's
+    /// workers go to sleep, and the call that wakes them can find them on one core.
+    fn time(
+        &mut self,
+        case: Case,
+        blocks: usize,
+        warm: usize,
+        iters: usize,
+    ) -> Result<f64, q4k::Error> {
         let values = blocks * BLOCK_VALUES;
         let isa = self.isa;
         let half_case = match case {
@@ -241,25 +251,21 @@ impl Bench {
             Case::HalfOffset(half, bytes) => Some((half, Stores::Auto, bytes)),
             _ => None,
         };
-        if let Some((half, stores, offset)) = half_case {
-            let start = self.half_aligned + offset / 2;
-            let input = &self.input[..blocks * BLOCK_BYTES];
-            let out = &mut self.half_output[start..start + values];
-            let decoder = Decoder::new().stores(stores);
-            for _ in 0..iters {
-                half.decode(decoder, input, out)?;
-                black_box(&mut *out);
-            }
-            return Ok(());
-        }
         let offset = match case {
             Case::Offset(bytes) => bytes,
             _ => 0,
         };
+        let input = &self.input[..blocks * BLOCK_BYTES];
         let start = self.aligned + offset / 4;
-        let (input, output) = (&self.input[..blocks * BLOCK_BYTES], &mut self.output);
-        let out = &mut output[start..start + values];
-        for _ in 0..iters {
+        let out = &mut self.output[start..start + values];
+        let half_start = self.half_aligned + half_case.map_or(0, |(_, _, bytes)| bytes / 2);
+        let half_out = &mut self.half_output[half_start..half_start + values];
+        let mut call = || -> Result<(), q4k::Error> {
+            if let Some((half, stores, _)) = half_case {
+                half.decode(Decoder::new().stores(stores), input, half_out)?;
+                black_box(&mut *half_out);
+                return Ok(());
+            }
             match case {
                 Case::PlainStore => isa.plain(out, 1.0),
                 Case::StreamStore => isa.stream(out, 1.0),
@@ -271,23 +277,27 @@ impl Bench {
                 Case::Stores(stores) => Decoder::new().stores(stores).decode(input, out)?,
                 Case::Offset(_) => q4k::decode_with(Kernel::best(), input, out)?,
                 #[cfg(feature = "parallel")]
-                Case::Parallel(None) => q4k::decode_parallel(input, out)?,
-                #[cfg(feature = "parallel")]
-                Case::Parallel(Some(threads)) => {
-                    let pool = &self.pools.iter().find(|(n, _)| *n == threads).unwrap().1;
-                    // One `install` per sample, not per call: its cost is not the decoder's.
-                    return pool.install(|| {
-                        for _ in 0..iters {
-                            q4k::decode_parallel(input, out)?;
-                            black_box(&mut *out);
-                        }
-                        Ok(())
-                    });
-                }
+                Case::Parallel(_) => q4k::decode_parallel(input, out)?,
             }
             black_box(&mut *out);
+            Ok(())
+        };
+        let mut run = || -> Result<f64, q4k::Error> {
+            for _ in 0..warm {
+                call()?;
+            }
+            let start = Instant::now();
+            for _ in 0..iters {
+                call()?;
+            }
+            Ok(start.elapsed().as_secs_f64())
+        };
+        #[cfg(feature = "parallel")]
+        if let Case::Parallel(Some(threads)) = case {
+            let pool = &self.pools.iter().find(|(n, _)| *n == threads).unwrap().1;
+            return pool.install(run);
         }
-        Ok(())
+        run()
     }
 }
 
@@ -396,7 +406,7 @@ fn measure(bench: &mut Bench, label: &str, blocks: usize, options: &Options) -> 
 
     // The reference output, from the scalar kernel.
     bench
-        .run(Case::Kernel(Kernel::Scalar), blocks, 1)
+        .time(Case::Kernel(Kernel::Scalar), blocks, 0, 1)
         .expect("scalar decode");
     let reference = checksum(bench.out(values, 0));
     let half_reference = [Half::F16, Half::Bf16].map(|half| {
@@ -408,13 +418,16 @@ fn measure(bench: &mut Bench, label: &str, blocks: usize, options: &Options) -> 
     });
 
     // Calibrate: a warm-up call (which also checks the output), then the time of one call,
-    // and the number of calls per sample (at least ~200 µs per sample).
+    // and the number of calls per sample (at least ~200 µs per sample) and of untimed calls
+    // before each sample (at least one sample's worth and ~1 ms; 10 ms for the pools, whose
+    // workers wake from sleep at each sample and need a moment to spread over the cores).
     let target_sample = 200e-6;
     let mut iters = Vec::with_capacity(cases.len());
+    let mut warm = Vec::with_capacity(cases.len());
     let mut round_seconds = 0.0;
     for &case in &cases {
         bench.out(values, 0).fill(-1.0);
-        bench.run(case, blocks, 1).expect("decode");
+        bench.time(case, blocks, 0, 1).expect("decode");
         let half = match case {
             Case::HalfDecode(half, _) => Some((half, 0)),
             Case::HalfOffset(half, bytes) => Some((half, bytes)),
@@ -436,31 +449,37 @@ fn measure(bench: &mut Bench, label: &str, blocks: usize, options: &Options) -> 
         // costs (a pool's `install`) are spread over many calls.
         let mut n = 1;
         let seconds = loop {
-            let start = Instant::now();
-            bench.run(case, blocks, n).expect("decode");
-            let seconds = start.elapsed().as_secs_f64();
+            let seconds = bench.time(case, blocks, 0, n).expect("decode");
             if seconds >= target_sample || n >= 1 << 20 {
                 break seconds;
             }
             n *= 2;
         };
+        #[cfg(feature = "parallel")]
+        let pool = matches!(case, Case::Parallel(Some(_)));
+        #[cfg(not(feature = "parallel"))]
+        let pool = false;
+        let target_warm = if pool { 10e-3 } else { 1e-3 };
+        let per_call = seconds / n as f64;
+        let warm_calls = n.max((target_warm / per_call).ceil() as usize);
         iters.push(n);
-        round_seconds += seconds;
+        warm.push(warm_calls);
+        round_seconds += seconds + per_call * warm_calls as f64;
     }
     let (min_rounds, max_rounds) = if options.quick { (3, 300) } else { (5, 2000) };
-    let rounds =
-        ((options.budget_seconds / (2.0 * round_seconds)) as usize).clamp(min_rounds, max_rounds);
+    let rounds = ((options.budget_seconds / round_seconds) as usize).clamp(min_rounds, max_rounds);
 
     // Round-robin: every case takes one sample per round, so drift hits all rows alike.
     let mut samples: Vec<Vec<f64>> = cases.iter().map(|_| Vec::with_capacity(rounds)).collect();
     for _ in 0..rounds {
         for (i, &case) in cases.iter().enumerate() {
-            // One untimed call first: the case before may have left the output out of the
-            // caches (streaming stores do), and each case is timed in its own steady state.
-            bench.run(case, blocks, 1).expect("decode");
-            let start = Instant::now();
-            bench.run(case, blocks, iters[i]).expect("decode");
-            let seconds = start.elapsed().as_secs_f64();
+            // Untimed calls first, for as long as a sample and at least ~1 ms: the case before
+            // may have left this case's output out of the caches (streaming stores do), and
+            // each case is timed in its own steady state. On a Zen 4 at 1 MiB of input (about
+            // 100 us a call), the case that follows the streaming ones measured 0.52-0.56x its
+            // speed in another slot after one untimed call, 0.72-0.74x after two, and its full
+            // speed after eight.
+            let seconds = bench.time(case, blocks, warm[i], iters[i]).expect("decode");
             samples[i].push(seconds / iters[i] as f64);
         }
     }
