@@ -8,24 +8,29 @@ use crate::decode_half::Half;
 use crate::f16::{f32_to_bf16_bits, f32_to_f16_bits};
 use crate::{BLOCK_VALUES, BlockQ4K};
 
-/// The eight 16-entry `f32` tables of one block: `tables[j][q] = (d * sc[j]) * q - dmin * m[j]`.
-#[inline]
-pub(crate) fn tables(block: &BlockQ4K) -> [[f32; 16]; 8] {
+/// The eight 16-entry tables of one block, rounded by `round`:
+/// `tables[j][q] = round((d * sc[j]) * q - dmin * m[j])`.
+#[inline(always)]
+fn tables(block: &BlockQ4K, round: impl Fn(f32) -> u16) -> [[u16; 16]; 8] {
     let (d, dmin) = (block.d(), block.dmin());
-    block.scales_and_mins().map(|(sc, m)| {
+    let mut tables = [[0u16; 16]; 8];
+    for (table, (sc, m)) in tables.iter_mut().zip(block.scales_and_mins()) {
         let (scale, min) = (d * f32::from(sc), dmin * f32::from(m));
-        core::array::from_fn(|q| scale * f32::from(q as u8) - min)
-    })
+        for (q, entry) in (0u8..).zip(table.iter_mut()) {
+            *entry = round(scale * f32::from(q) - min);
+        }
+    }
+    tables
 }
 
 /// Decodes one block into 256 half-width values.
 #[inline]
 pub(crate) fn decode_block(block: &BlockQ4K, out: &mut [u16; BLOCK_VALUES], half: Half) {
-    let round = match half {
-        Half::F16 => f32_to_f16_bits,
-        Half::Bf16 => f32_to_bf16_bits,
+    // One instance per format, not a function pointer: the rounding inlines into the loop.
+    let tables = match half {
+        Half::F16 => tables(block, f32_to_f16_bits),
+        Half::Bf16 => tables(block, f32_to_bf16_bits),
     };
-    let tables = tables(block).map(|table| table.map(round));
     let (groups, _) = out.as_chunks_mut::<64>();
     let (quant_groups, _) = block.quants().as_chunks::<32>();
     for (g, (group, quants)) in groups.iter_mut().zip(quant_groups).enumerate() {
