@@ -476,7 +476,7 @@ fn measure(bench: &mut Bench, label: &str, blocks: usize, options: &Options) -> 
             // Untimed calls first, for as long as a sample and at least ~1 ms: the case before
             // may have left this case's output out of the caches (streaming stores do), and
             // each case is timed in its own steady state. On a Zen 4 at 1 MiB of input (about
-            // 100 us a call), the case that follows the streaming ones measured 0.52-0.56x its
+            // 100 us a call), the case that follows the streaming ones measured 0.51-0.56x its
             // speed in another slot after one untimed call, 0.72-0.74x after two, and its full
             // speed after eight.
             let seconds = bench.time(case, blocks, warm[i], iters[i]).expect("decode");
