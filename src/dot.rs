@@ -128,7 +128,9 @@ pub(crate) fn run(
 ///   `sumf -= (dmin_w * d_a) * sumi`;
 /// - at the end `sumf += sums[0]`, then `sums[1]`, ... `sums[7]`.
 ///
-/// Activations come from [`quantize_q8k`](crate::quantize_q8k).
+/// Activations come from [`quantize_q8k`](crate::quantize_q8k). The SIMD kernels rearrange
+/// them for their 4-byte dot-product instructions on every call, which for one row costs about
+/// as much as the product: for the rows of a matrix, [`matvec_q8k`] rearranges them once.
 ///
 /// ```
 /// let weights = [0u8; 144];                  // one block: d = dmin = 0

@@ -168,6 +168,43 @@ fn edge_shapes_on_every_kernel() {
     }
 }
 
+/// Rows longer than the 64-block preparation chunk, which the SIMD kernels run in groups of
+/// 32 rows sharing each prepared chunk, with finite results only (the shapes above mostly end
+/// in NaN on rows this long, which would hide a wrong block).
+#[test]
+#[cfg_attr(miri, ignore = "SIMD kernels are not supported under Miri")]
+fn long_rows_on_every_kernel() {
+    let kernels = dot_kernels("long_rows_on_every_kernel");
+    for (rows, cols) in [(1, 129), (32, 66), (33, 65), (65, 129), (3, 200)] {
+        for seed in 0..3u64 {
+            let w = common::realistic_blocks(seed, rows * cols);
+            let values: Vec<f32> = common::pseudo_random_bytes(seed ^ 0x5A, cols * 256 * 4)
+                .chunks_exact(4)
+                .map(|c| {
+                    (u32::from_le_bytes(c.try_into().unwrap()) % 20_001) as f32 / 10_000.0 - 1.0
+                })
+                .collect();
+            let mut a = vec![BlockQ8K::ZERO; cols];
+            q4k::quantize_q8k(&values, &mut a).unwrap();
+            let want: Vec<f32> = w
+                .chunks_exact(cols * BLOCK_BYTES)
+                .map(|row| reference_dot(row, &a))
+                .collect();
+            assert!(want.iter().all(|x| x.is_finite()), "{want:?}");
+            for &kernel in &kernels {
+                let mut got = vec![f32::NAN; rows];
+                q4k::matvec_q8k_with(kernel, &w, &a, &mut got).unwrap();
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "{kernel} {rows} x {cols}, seed {seed}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn scalar_matches_the_reference() {
     // The scalar kernel alone, small enough for Miri.

@@ -94,10 +94,16 @@ pub(crate) unsafe fn matvec_dotprod(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
-    prepared::matvec(weights, activations, out, |row, prepared, state| {
-        // SAFETY: NEON and dotprod are enabled in the enclosing function.
-        unsafe { blocks_dotprod(row, prepared, state) }
-    });
+    prepared::matvec(
+        weights,
+        activations,
+        out,
+        |s, d| transpose_sub_block(s, d),
+        |row, prepared, state| {
+            // SAFETY: NEON and dotprod are enabled in the enclosing function.
+            unsafe { blocks_dotprod(row, prepared, state) }
+        },
+    );
 }
 
 /// `TBL` indices that gather bytes `l, l + 8, l + 16, l + 24` of 32 into dword `l`, for lanes
@@ -112,6 +118,25 @@ const TRANSPOSE: [[u8; 16]; 2] = {
     }
     t
 };
+
+/// [`prepared::transpose_sub_block`] in two `TBL`s.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(crate) fn transpose_sub_block(src: &[i8; 32], dst: &mut [i8; 32]) {
+    // SAFETY: `src` is 32 readable bytes, `dst` 32 writable ones, and `TRANSPOSE` two arrays
+    // of 16 readable bytes.
+    unsafe {
+        let table = vld1q_s8_x2(src.as_ptr());
+        vst1q_s8(
+            dst.as_mut_ptr(),
+            vqtbl2q_s8(table, vld1q_u8(TRANSPOSE[0].as_ptr())),
+        );
+        vst1q_s8(
+            dst.as_mut_ptr().add(16),
+            vqtbl2q_s8(table, vld1q_u8(TRANSPOSE[1].as_ptr())),
+        );
+    }
+}
 
 /// The block loop of one row over matching chunks of weights and prepared activations.
 ///
