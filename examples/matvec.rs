@@ -6,9 +6,10 @@
 //! ```
 //!
 //! In one process, single thread, round-robin with a warm-up call before each sample:
-//! - at 1 MiB and 256 MiB of Q4_K weights (4096 columns), every available kernel of
-//!   `matvec_q8k_with` beside a loop that reads the same bytes with the widest loads and folds
-//!   them into one register;
+//! - at 1 MiB and 256 MiB of Q4_K weights, 4096 columns and 28672 (rows longer than the
+//!   kernels' 64-block activation chunk, as in a 70B model's FFN down projection), every
+//!   available kernel of `matvec_q8k_with` beside a loop that reads the same bytes with the
+//!   widest loads and folds them into one register;
 //! - `quantize_q8k` of a 4096-value row beside a 4096 x 4096 `matvec_q8k`;
 //! - with `--features parallel`: `matvec_q8k_parallel` in pools of 1 and 2 threads at 32 MiB,
 //!   wall-clock time, and the read loop split over the same pools' threads (at 32 MiB, about
@@ -54,6 +55,8 @@ use pools::{print_pools, thread_pools, time_pools};
 use rayon::prelude::*;
 
 const COLS: usize = 4096;
+/// Rows longer than the kernels' 64-block activation chunk (16384 values).
+const LONG_COLS: usize = 28672;
 const ROW_BYTES: usize = COLS / BLOCK_VALUES * BLOCK_BYTES;
 
 /// Deterministic weights with realistic f16 scales (about 1e-3..1e-1) and random quants.
@@ -167,12 +170,16 @@ fn main() {
         .filter(|k| k.is_available())
         .collect();
 
-    for (label, bytes, rounds) in [
-        ("1 MiB", 1 << 20, if quick { 50 } else { 400 }),
-        ("256 MiB", 256 << 20, if quick { 3 } else { 15 }),
+    for (label, bytes, cols, rounds) in [
+        ("1 MiB", 1 << 20, COLS, if quick { 50 } else { 400 }),
+        ("256 MiB", 256 << 20, COLS, if quick { 3 } else { 15 }),
+        ("1 MiB", 1 << 20, LONG_COLS, if quick { 50 } else { 400 }),
+        ("256 MiB", 256 << 20, LONG_COLS, if quick { 3 } else { 15 }),
     ] {
-        let rows = bytes / ROW_BYTES;
-        let w = weights(rows * ROW_BYTES);
+        let row_bytes = cols / BLOCK_VALUES * BLOCK_BYTES;
+        let rows = bytes / row_bytes;
+        let w = weights(rows * row_bytes);
+        let a = activations(cols);
         let bytes = w.len();
         let mut outs: Vec<Vec<f32>> = kernels.iter().map(|_| vec![0f32; rows]).collect();
         let mut contenders: Vec<Contender<'_>> = vec![(
@@ -194,7 +201,7 @@ fn main() {
             ));
         }
         let results = round_robin(&mut contenders, rounds);
-        println!("{label} of weights ({rows} x {COLS}), {rounds} samples each:");
+        println!("{label} of weights ({rows} x {cols}), {rounds} samples each:");
         for ((name, _), s) in contenders.iter().zip(&results) {
             report(name, bytes, s, (name != "read loop").then_some(&results[0]));
         }

@@ -207,7 +207,10 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         return crate::arch::x86_64::has_avx2_fma().then_some(|s: &[i8; 32], d: &mut [i8; 32]| {
             // SAFETY: AVX2 and FMA were detected.
-            unsafe { crate::arch::x86_64::avx2::dot::transpose_sub_block(s, d) }
+            unsafe {
+                use crate::arch::x86_64::avx2::dot::{dword_order, transpose_sub_block};
+                transpose_sub_block(s, d, dword_order())
+            }
         });
         #[cfg(target_arch = "aarch64")]
         return Some(|s: &[i8; 32], d: &mut [i8; 32]| {

@@ -20,11 +20,12 @@ use crate::{BlockQ4K, BlockQ8K};
 /// The CPU must support AVX2 and FMA; `weights` must hold `out.len()` whole rows.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
+    let order = dword_order();
     prepared::matvec(
         weights,
         activations,
         out,
-        |s, d| transpose_sub_block(s, d),
+        |s, d| transpose_sub_block(s, d, order),
         |row, prepared, state| {
             // SAFETY: AVX2 and FMA are enabled in the enclosing function.
             unsafe {
@@ -38,20 +39,29 @@ pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out:
     );
 }
 
-/// [`prepared::transpose_sub_block`] in one `vpermd` and one `vpshufb`.
+/// [`prepared::transpose_sub_block`] in one `vpermd` and one `vpshufb`; `dword_order` is
+/// [`dword_order`], passed through `black_box` by the caller once per call: opaque, the
+/// compiler keeps the two shuffles instead of rewriting them into four.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-pub(crate) fn transpose_sub_block(src: &[i8; 32], dst: &mut [i8; 32]) {
+pub(crate) fn transpose_sub_block(src: &[i8; 32], dst: &mut [i8; 32], dword_order: __m256i) {
     // SAFETY: `src` is 32 readable bytes.
     let rows = unsafe { _mm256_loadu_si256(src.as_ptr().cast()) };
     // Dwords `2c` and `2c + 1` hold lanes 0..4 and 4..8 of chunk `c`: lanes 0..4 of the four
     // chunks to the low 128 bits, lanes 4..8 to the high.
-    let rows = _mm256_permutevar8x32_epi32(rows, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+    let rows = _mm256_permutevar8x32_epi32(rows, dword_order);
     // In each 128 bits, byte `4c + l` to byte `4l + c`.
     let order = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     let t = _mm256_shuffle_epi8(rows, _mm256_broadcastsi128_si256(order));
     // SAFETY: `dst` is 32 writable bytes.
     unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), t) };
+}
+
+/// The dword order of [`transpose_sub_block`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) fn dword_order() -> __m256i {
+    core::hint::black_box(_mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7))
 }
 
 /// The block loop of one row over matching chunks of weights and prepared activations; with

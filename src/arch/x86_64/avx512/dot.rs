@@ -12,7 +12,7 @@
 use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
-use crate::arch::x86_64::avx2::dot::{min_sum, min_sum_pairs, transpose_sub_block};
+use crate::arch::x86_64::avx2::dot::{dword_order, min_sum, min_sum_pairs, transpose_sub_block};
 use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
 
@@ -24,11 +24,12 @@ use crate::{BlockQ4K, BlockQ8K};
 /// whole rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
+    let order = dword_order();
     prepared::matvec(
         weights,
         activations,
         out,
-        |s, d| transpose_sub_block(s, d),
+        |s, d| transpose_sub_block(s, d, order),
         |row, prepared, state| {
             // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function.
             unsafe { blocks::<false>(row, prepared, state) }
@@ -49,11 +50,12 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
+    let order = dword_order();
     prepared::matvec(
         weights,
         activations,
         out,
-        |s, d| transpose_sub_block(s, d),
+        |s, d| transpose_sub_block(s, d, order),
         |row, prepared, state| {
             // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function, and its caller
             // guarantees AVX512-VBMI and GFNI.
