@@ -1,8 +1,9 @@
 //! q4k's Q8_K dot products beside llama.cpp's, in one process, single thread: a 1 MiB Q4_K
-//! matrix (rows of 4096 values, in cache) times one Q8_K vector. llama.cpp runs
+//! matrix (in cache) times one Q8_K vector, with rows of 4096 values, then of 28672 (longer than
+//! the 64-block chunk in which q4k's SIMD kernels rearrange the activations). llama.cpp runs
 //! `ggml_vec_dot_q4_K_q8_K` (its AVX2 code, `-O3 -march=native`) per row; q4k runs
-//! `matvec_q8k` with each available kernel. Both start from the same Q8_K bytes, checked equal
-//! to `quantize_q8k`'s first.
+//! `matvec_q8k` with each available kernel, and `dot_q8k` per row with the best one. Both start
+//! from the same Q8_K bytes, checked equal to `quantize_q8k`'s first.
 //!
 //!     cargo run --release --bin dot
 
@@ -11,8 +12,14 @@ use q4k_llama_bench::llama::{self, Q4K_BLOCK_BYTES, Q8K_BLOCK_BYTES, QK_K};
 use q4k_llama_bench::timing::{Rng, RoundRobin, activations, cpu_model, realistic_q4k_blocks};
 
 fn main() {
+    for row_values in [4096, 28672] {
+        compare(row_values);
+    }
+}
+
+/// llama.cpp against q4k on about 1 MiB of rows of `row_values` values.
+fn compare(row_values: usize) {
     let mut rng = Rng::new(42);
-    let row_values = 4096;
     let row_blocks = row_values / QK_K;
     let rows = (1 << 20) / (row_blocks * Q4K_BLOCK_BYTES);
     let matrix = realistic_q4k_blocks(&mut rng, rows * row_blocks);
@@ -41,6 +48,8 @@ fn main() {
         std::is_x86_feature_detected!("gfni")
     );
     let mut llama_out = vec![0f32; rows];
+    let mut dot_out = vec![0f32; rows];
+    let dot_name = format!("q4k dot_q8k per row {}", Kernel::best());
     let mut outs = vec![vec![0f32; rows]; kernels.len()];
     let mut bench = RoundRobin::new(&format!(
         "Q4_K x Q8_K: {rows} rows x {row_values} values, {} bytes of Q4_K",
@@ -61,12 +70,25 @@ fn main() {
             out[0]
         });
     }
+    bench.add(&dot_name, || {
+        for (row, y) in matrix
+            .chunks_exact(row_blocks * Q4K_BLOCK_BYTES)
+            .zip(dot_out.iter_mut())
+        {
+            *y = q4k::dot_q8k(row, &blocks).expect("a whole row");
+        }
+        dot_out[0]
+    });
     let report = bench.run();
     report.print(Some((matrix.len() as f64 / 1e9, "GB/s of weights")));
     report.print(Some(((rows * row_values) as f64 / 1e9, "G weights/s")));
-    for name in &names {
+    for name in names.iter().chain([&dot_name]) {
         report.print_ratio(name, "llama.cpp ggml_vec_dot_q4_K_q8_K per row");
     }
+    assert_eq!(
+        dot_out, outs[0],
+        "dot_q8k per row gives matvec_q8k's results"
+    );
     // llama.cpp's AVX2 code sums in another float order than its generic C: it differs from
     // q4k (which follows the generic C) in the last bits of most rows.
     let q4k_out = &outs[0];
