@@ -377,7 +377,10 @@ mod tests {
                 }
             }
         }
-        assert!(taken > rounds / 2, "only {taken} of {rounds} rounds on the lanes");
+        assert!(
+            taken > rounds / 2,
+            "only {taken} of {rounds} rounds on the lanes"
+        );
     }
 
     #[test]
