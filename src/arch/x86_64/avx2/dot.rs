@@ -78,6 +78,7 @@ unsafe fn blocks<const PAIRS: bool>(row: &[BlockQ4K], prepared: &[Prepared], sta
     // SAFETY: `state.sums` is eight readable floats.
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
     let mut sumf = state.sumf;
+    let prefetch = state.prefetch;
     let low_nibbles = _mm256_set1_epi8(0x0F);
     // Opaque to the compiler, which would otherwise rewrite the two shuffles of
     // `transpose_lanes` into four.
@@ -86,7 +87,9 @@ unsafe fn blocks<const PAIRS: bool>(row: &[BlockQ4K], prepared: &[Prepared], sta
     let scale_patterns =
         core::hint::black_box(core::array::from_fn::<_, 8, _>(|j| scale_pattern(j)));
     for (x, y) in row.iter().zip(prepared) {
-        prefetch_line_ahead(x);
+        if prefetch {
+            prefetch_line_ahead(x);
+        }
         let (scales, mins) = scales_and_mins_u64(x);
         let scales =
             _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));

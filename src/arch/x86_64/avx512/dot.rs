@@ -82,6 +82,7 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     // SAFETY: `state.sums` is eight readable floats.
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
     let mut sumf = state.sumf;
+    let prefetch = state.prefetch;
     let low_nibbles = _mm512_set1_epi8(0x0F);
     // In each 256-bit half: dwords 0, 2, 4, 6 to its low 128 bits, 1, 3, 5, 7 to its high.
     // Opaque to the compiler, which would otherwise rewrite the two shuffles below into four.
@@ -106,7 +107,9 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     // SAFETY: `INTERLEAVE` is 64 readable bytes.
     let interleave = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
     for (x, y) in row.iter().zip(prepared) {
-        prefetch_line_ahead(x);
+        if prefetch {
+            prefetch_line_ahead(x);
+        }
         let (scales, mins) = scales_and_mins_u64(x);
         // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
         let scales = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
