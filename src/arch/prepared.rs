@@ -118,7 +118,7 @@ const PREFETCH_MAX_ROW_BLOCKS: usize = 32;
 impl RowState {
     /// The row's result: `sumf` plus the eight lane sums in order, as the reference ends.
     #[inline(always)]
-    fn finish(&self) -> f32 {
+    pub(crate) fn finish(&self) -> f32 {
         let mut sumf = self.sumf;
         for sum in self.sums {
             sumf += sum;

@@ -50,6 +50,11 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
+    if let [y] = out {
+        // SAFETY: as this function's, and `weights` is one whole row.
+        *y = unsafe { dot_vbmi_gfni(weights, activations) };
+        return;
+    }
     let order = dword_order();
     prepared::matvec(
         weights,
@@ -63,6 +68,80 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
         },
     );
 }
+
+/// One row (`dot_q8k`): each activation block is used once, so instead of going through the
+/// prepared buffer it is put in the prepared order in registers, by two `vpermt2b` per 128
+/// bytes (the min sums from the sixteen block sums).
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F, AVX-512BW, AVX512-VNNI, AVX512-VBMI and GFNI; `row` must be
+/// `activations.len()` blocks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn dot_vbmi_gfni(row: &[BlockQ4K], activations: &[BlockQ8K]) -> f32 {
+    // SAFETY: `SLOT_ORDER` is two arrays of 64 readable bytes.
+    let (low_order, high_order) = unsafe {
+        (
+            _mm512_loadu_si512(SLOT_ORDER[0].as_ptr().cast()),
+            _mm512_loadu_si512(SLOT_ORDER[1].as_ptr().cast()),
+        )
+    };
+    let q8 = |y: &BlockQ8K, half: usize| {
+        // SAFETY: the quants are 256 readable bytes; this reads bytes 128 * half .. + 128.
+        let (a, b) = unsafe {
+            let q8 = y.quants().as_ptr().add(128 * half);
+            (
+                _mm512_loadu_si512(q8.cast()),
+                _mm512_loadu_si512(q8.add(64).cast()),
+            )
+        };
+        let permute = |order: __m512i| {
+            let t;
+            // SAFETY: `vpermt2b` only reads and writes these registers; the caller guarantees
+            // AVX512-VBMI.
+            unsafe {
+                core::arch::asm!(
+                    "vpermt2b {t}, {order}, {b}",
+                    t = inout(zmm_reg) a => t,
+                    order = in(zmm_reg) order,
+                    b = in(zmm_reg) b,
+                    options(pure, nomem, nostack, preserves_flags),
+                );
+            }
+            t
+        };
+        (permute(low_order), permute(high_order))
+    };
+    // SAFETY: AVX2 is enabled here (implied by AVX-512F).
+    let sum_of_mins = |y: &BlockQ8K, mins: u64| unsafe { min_sum(mins, y.block_sums()) };
+    let mut state = RowState {
+        sums: [0.0; 8],
+        sumf: 0.0,
+        pairs_exact: false,
+        prefetch: true,
+    };
+    // SAFETY: the caller guarantees AVX-512F, BW, VNNI, VBMI and GFNI.
+    unsafe { blocks_of::<true, _>(row, activations, &mut state, q8, sum_of_mins, |y| y.d()) };
+    state.finish()
+}
+
+/// The `vpermt2b` indices that give [`dot_vbmi_gfni`] the prepared order from 128 bytes of
+/// quants `a` (indices 0..64) and `b` (64..128): sub-blocks 0 and 2 of the four transposed
+/// (`[l][c]`, see `prepared`), then sub-blocks 1 and 3.
+static SLOT_ORDER: [[u8; 64]; 2] = {
+    let mut order = [[0u8; 64]; 2];
+    let mut i = 0;
+    while i < 64 {
+        // Byte `4l + c` of a transposed sub-block is its value `8c + l`.
+        let (l, c) = ((i % 32) / 4, i % 4);
+        let from = 8 * c + l;
+        // Sub-block 2k + high (k = 0 for the first 32 bytes) starts at byte 64k + 32 high.
+        order[0][i] = (64 * (i / 32) + from) as u8;
+        order[1][i] = (64 * (i / 32) + 32 + from) as u8;
+        i += 1;
+    }
+    order
+};
 
 /// The block loop of one row over matching chunks of weights and prepared activations; with
 /// `VBMI_GFNI`, the lane transposition is one `vpermb` and the high nibbles one
@@ -78,6 +157,50 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     row: &[BlockQ4K],
     prepared: &[Prepared],
     state: &mut RowState,
+) {
+    let q8 = |y: &Prepared, half: usize| {
+        // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned; this reads
+        // slots 4 * half .. 4 * half + 4.
+        unsafe {
+            let q8 = y.qs.as_ptr().add(128 * half);
+            (
+                _mm512_load_si512(q8.cast()),
+                _mm512_load_si512(q8.add(64).cast()),
+            )
+        }
+    };
+    // Exact sub-block sums where the block has them. A test per block measured faster here
+    // than one loop per case; in the AVX2 kernel, which has half the registers, it spilled
+    // the accumulators, so that kernel runs one loop per chunk instead.
+    let sum_of_mins = |y: &Prepared, mins: u64| {
+        if y.pairs_exact {
+            min_sum_pairs(mins, &y.pair_sums)
+        } else {
+            // SAFETY: AVX2 is enabled here (implied by AVX-512F).
+            unsafe { min_sum(mins, &y.bsums) }
+        }
+    };
+    // SAFETY: the caller's guarantees are this function's.
+    unsafe { blocks_of::<VBMI_GFNI, _>(row, prepared, state, q8, sum_of_mins, |y| y.d) }
+}
+
+/// [`blocks`] over activations of any form: `q8(y, half)` gives the quants of sub-blocks
+/// `4 * half .. 4 * half + 4` in the prepared order (slots `4 * half`, `4 * half + 1`, then
+/// `4 * half + 2`, `4 * half + 3`), `min_sum(y, mins)` the exact `Σ bsums[k] * mins[k / 2]`
+/// and `d(y)` the scale.
+///
+/// # Safety
+///
+/// As [`blocks`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn blocks_of<const VBMI_GFNI: bool, Y>(
+    row: &[BlockQ4K],
+    activations: &[Y],
+    state: &mut RowState,
+    q8: impl Fn(&Y, usize) -> (__m512i, __m512i),
+    min_sum: impl Fn(&Y, u64) -> i32,
+    d: impl Fn(&Y) -> f32,
 ) {
     // SAFETY: `state.sums` is eight readable floats.
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
@@ -106,7 +229,7 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     // word 2k + 1 is word 2k of the second (index 32 + 2k).
     // SAFETY: `INTERLEAVE` is 64 readable bytes.
     let interleave = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
-    for (x, y) in row.iter().zip(prepared) {
+    for (x, y) in row.iter().zip(activations) {
         if prefetch {
             prefetch_line_ahead(x);
         }
@@ -141,15 +264,7 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
                     _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles),
                 )
             };
-            // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned; this reads
-            // slots 4 * half .. 4 * half + 4.
-            let (q8_low, q8_high) = unsafe {
-                let q8 = y.qs.as_ptr().add(128 * half);
-                (
-                    _mm512_load_si512(q8.cast()),
-                    _mm512_load_si512(q8.add(64).cast()),
-                )
-            };
+            let (q8_low, q8_high) = q8(y, half);
             // Each dword: one lane of a low-nibble sub-block in its lower 16 bits and of its
             // high-nibble neighbour in its upper 16 bits (each exact sum is at most
             // 4 * 15 * 128 in magnitude, so a word holds it exactly).
@@ -166,16 +281,8 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
             _mm512_castsi512_si256(aux),
             _mm512_extracti64x4_epi64::<1>(aux),
         );
-        // Exact sub-block sums where the block has them. A test per block measured faster here
-        // than one loop per case; in the AVX2 kernel, which has half the registers, it spilled
-        // the accumulators, so that kernel runs one loop per chunk instead.
-        let sumi = if y.pairs_exact {
-            min_sum_pairs(mins, &y.pair_sums)
-        } else {
-            // SAFETY: AVX2 is enabled here (implied by AVX-512F).
-            unsafe { min_sum(mins, &y.bsums) }
-        };
-        let (d, dmin) = d_dmin(x, y.d);
+        let sumi = min_sum(y, mins);
+        let (d, dmin) = d_dmin(x, d(y));
         sums = _mm256_add_ps(
             sums,
             _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
