@@ -116,6 +116,17 @@ pub(crate) struct RowState {
 const PREFETCH_MAX_ROW_BLOCKS: usize = 32;
 
 impl RowState {
+    /// The state before a row's first block.
+    #[inline(always)]
+    pub(crate) fn new(prefetch: bool) -> RowState {
+        RowState {
+            sums: [0.0; 8],
+            sumf: 0.0,
+            pairs_exact: false,
+            prefetch,
+        }
+    }
+
     /// The row's result: `sumf` plus the eight lane sums in order, as the reference ends.
     #[inline(always)]
     pub(crate) fn finish(&self) -> f32 {
@@ -154,12 +165,7 @@ pub(crate) fn matvec(
     }
     // Uninitialised: a dot product of a few blocks should not pay for clearing 20 KiB.
     let mut buffer = [const { MaybeUninit::<Prepared>::uninit() }; CHUNK_BLOCKS];
-    let new_state = || RowState {
-        sums: [0.0; 8],
-        sumf: 0.0,
-        pairs_exact: false,
-        prefetch: row_blocks <= PREFETCH_MAX_ROW_BLOCKS,
-    };
+    let new_state = || RowState::new(row_blocks <= PREFETCH_MAX_ROW_BLOCKS);
     if row_blocks <= CHUNK_BLOCKS {
         // One chunk: prepared once for every row.
         let (prepared, pairs_exact) = prepare(&mut buffer, activations, &transpose);

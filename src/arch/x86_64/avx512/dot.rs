@@ -114,12 +114,9 @@ unsafe fn dot_vbmi_gfni(row: &[BlockQ4K], activations: &[BlockQ8K]) -> f32 {
     };
     // SAFETY: AVX2 is enabled here (implied by AVX-512F).
     let sum_of_mins = |y: &BlockQ8K, mins: u64| unsafe { min_sum(mins, y.block_sums()) };
-    let mut state = RowState {
-        sums: [0.0; 8],
-        sumf: 0.0,
-        pairs_exact: false,
-        prefetch: true,
-    };
+    // Prefetch whatever the length: the limit on long rows is for the prepared buffer's room in
+    // L1, which this path does not use.
+    let mut state = RowState::new(true);
     // SAFETY: the caller guarantees AVX-512F, BW, VNNI, VBMI and GFNI.
     unsafe { blocks_of::<true, _>(row, activations, &mut state, q8, sum_of_mins, |y| y.d()) };
     state.finish()
