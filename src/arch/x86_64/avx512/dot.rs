@@ -13,7 +13,7 @@ use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
 use crate::arch::x86_64::avx2::dot::{dword_order, min_sum, min_sum_pairs, transpose_sub_block};
-use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64};
+use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64, sum_i32x4};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -24,6 +24,11 @@ use crate::{BlockQ4K, BlockQ8K};
 /// whole rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
+    if takes_direct(activations, out) {
+        // SAFETY: as this function's.
+        unsafe { direct::<false>(weights, activations, out) };
+        return;
+    }
     let order = dword_order();
     prepared::matvec(
         weights,
@@ -50,9 +55,9 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
-    if let [y] = out {
-        // SAFETY: as this function's, and `weights` is one whole row.
-        *y = unsafe { dot_vbmi_gfni(weights, activations) };
+    if takes_direct(activations, out) {
+        // SAFETY: as this function's.
+        unsafe { direct::<true>(weights, activations, out) };
         return;
     }
     let order = dword_order();
@@ -69,36 +74,66 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     );
 }
 
-/// One row (`dot_q8k`): each activation block is used once, so instead of going through the
-/// prepared buffer it is put in the prepared order in registers, by two `vpermt2b` per 128
-/// bytes (the min sums from the sixteen block sums).
+/// Whether a product goes to [`direct`] rather than through the prepared buffer: one row
+/// (`dot_q8k`, where each activation block is used once), or rows of more than
+/// [`DIRECT_MIN_ROW_BLOCKS`] blocks.
+#[inline(always)]
+fn takes_direct(activations: &[BlockQ8K], out: &[f32]) -> bool {
+    out.len() == 1 || activations.len() > DIRECT_MIN_ROW_BLOCKS
+}
+
+/// Rows longer than this many blocks go to [`direct`]. At 256 MiB on Zen 4 (GB/s, buffer path
+/// against [`DIRECT_ROWS`] rows side by side): rows of 8192 values 18.7 against 12.5, 10240
+/// 16.9 against 12.6, 12288 13.3 against 12.9, 14336 10.6 against 13.0, 16384 10.6 against
+/// 14.5, and past one prepared chunk ([`prepared::CHUNK_BLOCKS`]), where the buffer path reads
+/// each chunk for a group of rows then the next, 28672 6.8 against 17.4. In cache both run
+/// within a few percent of each other (28672 values: 5.6 ns a block direct, 6.3 through the
+/// buffer).
+const DIRECT_MIN_ROW_BLOCKS: usize = 48;
+
+/// Rows multiplied side by side by [`direct`], sharing each activation block. At 256 MiB on
+/// Zen 4, rows of 28672 values: 8 rows 13.6-17.6 GB/s, 4 rows 13.5, 2 rows 10.8, 16 rows 7.6
+/// (their accumulators no longer fit in the registers).
+const DIRECT_ROWS: usize = 8;
+
+/// The rows, [`DIRECT_ROWS`] at a time, with each activation block put in the prepared order
+/// in registers (with `VBMI_GFNI` two `vpermt2b` per 128 bytes, else two `vpermt2d` and two
+/// `vpshufb`) and the min sums from the sixteen block sums, instead of through the prepared
+/// buffer.
+///
+/// Only one row (or the last few) prefetches: with more side by side, prefetching slowed the
+/// reads at DRAM sizes.
 ///
 /// # Safety
 ///
-/// The CPU must support AVX-512F, AVX-512BW, AVX512-VNNI, AVX512-VBMI and GFNI; `row` must be
-/// `activations.len()` blocks.
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI, and AVX512-VBMI and GFNI if
+/// `VBMI_GFNI`; `weights` must hold `out.len()` whole rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn dot_vbmi_gfni(row: &[BlockQ4K], activations: &[BlockQ8K]) -> f32 {
-    // SAFETY: `SLOT_ORDER` is two arrays of 64 readable bytes.
-    let (low_order, high_order) = unsafe {
-        (
-            _mm512_loadu_si512(SLOT_ORDER[0].as_ptr().cast()),
-            _mm512_loadu_si512(SLOT_ORDER[1].as_ptr().cast()),
-        )
+unsafe fn direct<const VBMI_GFNI: bool>(
+    weights: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    out: &mut [f32],
+) {
+    let n = activations.len();
+    if n == 0 {
+        out.fill(0.0);
+        return;
+    }
+    let order = |table: &[[u8; 64]; 2]| {
+        // SAFETY: each table is two arrays of 64 readable bytes.
+        table.map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) })
     };
-    let q8 = |y: &BlockQ8K, half: usize| {
-        // SAFETY: the quants are 256 readable bytes; this reads bytes 128 * half .. + 128.
-        let (a, b) = unsafe {
-            let q8 = y.quants().as_ptr().add(128 * half);
-            (
-                _mm512_loadu_si512(q8.cast()),
-                _mm512_loadu_si512(q8.add(64).cast()),
-            )
-        };
-        let permute = |order: __m512i| {
+    let [low_order, high_order] = order(if VBMI_GFNI { &SLOT_ORDER } else { &SLOT_DWORDS });
+    let byte_order = _mm512_broadcast_i32x4(_mm_setr_epi8(
+        0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
+    ));
+    // Sub-blocks `2k` and `2k + 2` (`order = low_order`) or `2k + 1` and `2k + 3`
+    // (`high_order`) of the 128 bytes `a`, `b`, each transposed.
+    let to_slots = |a: __m512i, b: __m512i, order: __m512i| {
+        if VBMI_GFNI {
             let t;
             // SAFETY: `vpermt2b` only reads and writes these registers; the caller guarantees
-            // AVX512-VBMI.
+            // AVX512-VBMI when `VBMI_GFNI`.
             unsafe {
                 core::arch::asm!(
                     "vpermt2b {t}, {order}, {b}",
@@ -109,20 +144,102 @@ unsafe fn dot_vbmi_gfni(row: &[BlockQ4K], activations: &[BlockQ8K]) -> f32 {
                 );
             }
             t
-        };
-        (permute(low_order), permute(high_order))
+        } else {
+            _mm512_shuffle_epi8(_mm512_permutex2var_epi32(a, order, b), byte_order)
+        }
     };
-    // SAFETY: AVX2 is enabled here (implied by AVX-512F).
-    let sum_of_mins = |y: &BlockQ8K, mins: u64| unsafe { min_sum(mins, y.block_sums()) };
-    // Prefetch whatever the length: the limit on long rows is for the prepared buffer's room in
-    // L1, which this path does not use.
-    let mut state = RowState::new(true);
-    // SAFETY: the caller guarantees AVX-512F, BW, VNNI, VBMI and GFNI.
-    unsafe { blocks_of::<true, _>(row, activations, &mut state, q8, sum_of_mins, |y| y.d()) };
-    state.finish()
+    let q8 = |y: &BlockQ8K| {
+        let [a, b, c, e] = core::array::from_fn(|k| {
+            // SAFETY: the quants are 256 readable bytes, and `k < 4`.
+            unsafe { _mm512_loadu_si512(y.quants().as_ptr().add(64 * k).cast()) }
+        });
+        [
+            to_slots(a, b, low_order),
+            to_slots(a, b, high_order),
+            to_slots(c, e, low_order),
+            to_slots(c, e, high_order),
+        ]
+    };
+    // The sub-block sums in 16 bits when they fit (always, for blocks from `quantize_q8k`), as
+    // the prepared blocks carry them; else the block sums.
+    let block_mins = |y: &BlockQ8K| {
+        // SAFETY: the block sums are 32 readable bytes.
+        let bsums = unsafe { _mm256_loadu_si256(y.block_sums().as_ptr().cast()) };
+        let pairs = _mm256_madd_epi16(bsums, _mm256_set1_epi16(1));
+        // Saturating: a sum that needs 17 bits comes back different.
+        let narrow = _mm_packs_epi32(
+            _mm256_castsi256_si128(pairs),
+            _mm256_extracti128_si256::<1>(pairs),
+        );
+        let same = _mm256_cmpeq_epi32(_mm256_cvtepi16_epi32(narrow), pairs);
+        let exact = _mm256_movemask_epi8(same) == -1;
+        (exact, narrow, *y.block_sums())
+    };
+    let sum_of_mins = |&(exact, pairs, ref bsums): &(bool, __m128i, [i16; 16]), mins: u64| {
+        if exact {
+            sum_i32x4(_mm_madd_epi16(
+                _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)),
+                pairs,
+            ))
+        } else {
+            // SAFETY: AVX2 is enabled here (implied by AVX-512F).
+            unsafe { min_sum(mins, bsums) }
+        }
+    };
+    let parts = (&q8, &block_mins, &sum_of_mins);
+    let mut ys = out.chunks_exact_mut(DIRECT_ROWS);
+    let mut rows = weights.chunks_exact(DIRECT_ROWS * n);
+    for (rows, ys) in (&mut rows).zip(&mut ys) {
+        // SAFETY: the caller's guarantees are the kernel's; `rows` is `DIRECT_ROWS` rows of
+        // `n` blocks.
+        unsafe { rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, false, parts) };
+    }
+    for (row, y) in rows.remainder().chunks_exact(n).zip(ys.into_remainder()) {
+        // SAFETY: as above, with one row of `n` blocks.
+        unsafe {
+            rows_into::<VBMI_GFNI, 1, _>(row, activations, core::slice::from_mut(y), true, parts)
+        };
+    }
 }
 
-/// The `vpermt2b` indices that give [`dot_vbmi_gfni`] the prepared order from 128 bytes of
+/// `ys[r] = dot(row r of rows, activations)` for `R` rows by [`blocks_of`], with `parts` its
+/// `q8`, `min_sums` and `min_sum`.
+///
+/// # Safety
+///
+/// As [`blocks_of`]; `ys.len()` must be `R`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn rows_into<const VBMI_GFNI: bool, const R: usize, M>(
+    rows: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    ys: &mut [f32],
+    prefetch: bool,
+    (q8, min_sums, min_sum): (
+        impl Fn(&BlockQ8K) -> [__m512i; 4],
+        impl Fn(&BlockQ8K) -> M,
+        impl Fn(&M, u64) -> i32,
+    ),
+) {
+    let mut states = [RowState::new(prefetch); R];
+    // SAFETY: the caller's guarantees are `blocks_of`'s.
+    unsafe {
+        blocks_of::<VBMI_GFNI, R, _, _>(
+            rows,
+            activations,
+            &mut states,
+            q8,
+            min_sums,
+            min_sum,
+            |y| y.d(),
+        )
+    };
+    for (y, state) in ys.iter_mut().zip(&states) {
+        *y = state.finish();
+    }
+}
+
+/// The `vpermt2b` indices that give [`direct`] the prepared order from 128 bytes of
 /// quants `a` (indices 0..64) and `b` (64..128): sub-blocks 0 and 2 of the four transposed
 /// (`[l][c]`, see `prepared`), then sub-blocks 1 and 3.
 static SLOT_ORDER: [[u8; 64]; 2] = {
@@ -135,6 +252,29 @@ static SLOT_ORDER: [[u8; 64]; 2] = {
         // Sub-block 2k + high (k = 0 for the first 32 bytes) starts at byte 64k + 32 high.
         order[0][i] = (64 * (i / 32) + from) as u8;
         order[1][i] = (64 * (i / 32) + 32 + from) as u8;
+        i += 1;
+    }
+    order
+};
+
+/// The `vpermt2d` indices that, followed by the 4x4 byte transposition of each 128 bits, do
+/// what [`SLOT_ORDER`] does without AVX512-VBMI (dwords 0..16 from `a`, 16..32 from `b`), as
+/// bytes: lanes 0..4 of a sub-block (dwords 0, 2, 4, 6 of it) then lanes 4..8 (1, 3, 5, 7).
+static SLOT_DWORDS: [[u8; 64]; 2] = {
+    let mut order = [[0u8; 64]; 2];
+    let mut i = 0;
+    while i < 16 {
+        // Output dword i: sub-block 2k + high starts at dword 16k + 8 high.
+        let (k, j) = (i / 8, i % 8);
+        let dword = 16 * k + 2 * (j % 4) + j / 4;
+        let low = (dword as u32).to_le_bytes();
+        let high = (dword as u32 + 8).to_le_bytes();
+        let mut b = 0;
+        while b < 4 {
+            order[0][4 * i + b] = low[b];
+            order[1][4 * i + b] = high[b];
+            b += 1;
+        }
         i += 1;
     }
     order
@@ -155,16 +295,12 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     prepared: &[Prepared],
     state: &mut RowState,
 ) {
-    let q8 = |y: &Prepared, half: usize| {
-        // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned; this reads
-        // slots 4 * half .. 4 * half + 4.
-        unsafe {
-            let q8 = y.qs.as_ptr().add(128 * half);
-            (
-                _mm512_load_si512(q8.cast()),
-                _mm512_load_si512(q8.add(64).cast()),
-            )
-        }
+    let q8 = |y: &Prepared| {
+        core::array::from_fn(|k| {
+            // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned, and
+            // `k < 4`.
+            unsafe { _mm512_load_si512(y.qs.as_ptr().add(64 * k).cast()) }
+        })
     };
     // Exact sub-block sums where the block has them. A test per block measured faster here
     // than one loop per case; in the AVX2 kernel, which has half the registers, it spilled
@@ -177,32 +313,50 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
             unsafe { min_sum(mins, &y.bsums) }
         }
     };
-    // SAFETY: the caller's guarantees are this function's.
-    unsafe { blocks_of::<VBMI_GFNI, _>(row, prepared, state, q8, sum_of_mins, |y| y.d) }
+    let mut states = [*state];
+    // SAFETY: the caller's guarantees are this function's, and `row` is as long as `prepared`.
+    unsafe {
+        blocks_of::<VBMI_GFNI, 1, _, _>(
+            row,
+            prepared,
+            &mut states,
+            q8,
+            |y| *y,
+            |y, mins| sum_of_mins(y, mins),
+            |y| y.d,
+        )
+    };
+    *state = states[0];
 }
 
-/// [`blocks`] over activations of any form: `q8(y, half)` gives the quants of sub-blocks
-/// `4 * half .. 4 * half + 4` in the prepared order (slots `4 * half`, `4 * half + 1`, then
-/// `4 * half + 2`, `4 * half + 3`), `min_sum(y, mins)` the exact `Σ bsums[k] * mins[k / 2]`
-/// and `d(y)` the scale.
+/// [`blocks`] over activations of any form, for `R` rows at once: `rows` holds `R` rows of
+/// `activations.len()` blocks back to back, and `states[r]` is row `r`'s state. `q8(y)` gives
+/// the quants of all eight sub-blocks in the prepared order (slots 0..4 in the first two
+/// vectors, 4..8 in the last two), `min_sum(&min_sums(y), mins)` the exact
+/// `Σ bsums[k] * mins[k / 2]` and `d(y)` the scale; `q8`, `min_sums` and `d` run once per
+/// activation block for all `R` rows.
 ///
 /// # Safety
 ///
-/// As [`blocks`].
+/// As [`blocks`]; `rows.len()` must be `R * activations.len()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn blocks_of<const VBMI_GFNI: bool, Y>(
-    row: &[BlockQ4K],
+unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, M>(
+    rows: &[BlockQ4K],
     activations: &[Y],
-    state: &mut RowState,
-    q8: impl Fn(&Y, usize) -> (__m512i, __m512i),
-    min_sum: impl Fn(&Y, u64) -> i32,
+    states: &mut [RowState; R],
+    q8: impl Fn(&Y) -> [__m512i; 4],
+    min_sums: impl Fn(&Y) -> M,
+    min_sum: impl Fn(&M, u64) -> i32,
     d: impl Fn(&Y) -> f32,
 ) {
-    // SAFETY: `state.sums` is eight readable floats.
-    let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
-    let mut sumf = state.sumf;
-    let prefetch = state.prefetch;
+    let n = activations.len();
+    let mut sums: [__m256; R] = core::array::from_fn(|r| {
+        // SAFETY: `states[r].sums` is eight readable floats.
+        unsafe { _mm256_loadu_ps(states[r].sums.as_ptr()) }
+    });
+    let mut sumf: [f32; R] = core::array::from_fn(|r| states[r].sumf);
+    let prefetch = states[0].prefetch;
     let low_nibbles = _mm512_set1_epi8(0x0F);
     // In each 256-bit half: dwords 0, 2, 4, 6 to its low 128 bits, 1, 3, 5, 7 to its high.
     // Opaque to the compiler, which would otherwise rewrite the two shuffles below into four.
@@ -226,69 +380,82 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, Y>(
     // word 2k + 1 is word 2k of the second (index 32 + 2k).
     // SAFETY: `INTERLEAVE` is 64 readable bytes.
     let interleave = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
-    for (x, y) in row.iter().zip(activations) {
-        if prefetch {
-            prefetch_line_ahead(x);
-        }
-        let (scales, mins) = scales_and_mins_u64(x);
-        // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
-        let scales = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
-        let mut aux = _mm512_setzero_si512();
-        for (half, &order) in scale_order.iter().enumerate() {
-            // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are readable.
-            let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
-            let (low, high) = if VBMI_GFNI {
-                let (t, high);
-                // SAFETY: `vpermb` and `vgf2p8affineqb` only read and write these registers;
-                // the caller guarantees AVX512-VBMI and GFNI when `VBMI_GFNI` is set.
-                unsafe {
-                    core::arch::asm!(
-                        "vpermb {t}, {order}, {raw}",
-                        "vgf2p8affineqb {high}, {t}, {shift}, 0",
-                        t = out(zmm_reg) t,
-                        high = lateout(zmm_reg) high,
-                        order = in(zmm_reg) vbmi_order,
-                        raw = in(zmm_reg) raw,
-                        shift = in(zmm_reg) shift_right_4,
-                        options(pure, nomem, nostack, preserves_flags),
-                    );
-                }
-                (_mm512_and_si512(t, low_nibbles), high)
-            } else {
-                let t = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order);
-                (
-                    _mm512_and_si512(t, low_nibbles),
-                    _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles),
-                )
-            };
-            let (q8_low, q8_high) = q8(y, half);
-            // Each dword: one lane of a low-nibble sub-block in its lower 16 bits and of its
-            // high-nibble neighbour in its upper 16 bits (each exact sum is at most
-            // 4 * 15 * 128 in magnitude, so a word holds it exactly).
-            let zero = _mm512_setzero_si512();
-            let pair = _mm512_permutex2var_epi16(
-                _mm512_dpbusd_epi32(zero, low, q8_low),
-                interleave,
-                _mm512_dpbusd_epi32(zero, high, q8_high),
+    let rows: [&[BlockQ4K]; R] = core::array::from_fn(|r| &rows[r * n..(r + 1) * n]);
+    for (i, y) in activations.iter().enumerate() {
+        let q8 = q8(y);
+        let block_mins = min_sums(y);
+        let scale = d(y);
+        for r in 0..R {
+            let x = &rows[r][i];
+            if prefetch {
+                prefetch_line_ahead(x);
+            }
+            let (scales, mins) = scales_and_mins_u64(x);
+            // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
+            let scales =
+                _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
+            let mut aux = _mm512_setzero_si512();
+            for (half, &order) in scale_order.iter().enumerate() {
+                // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are
+                // readable.
+                let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
+                let (low, high) = if VBMI_GFNI {
+                    let (t, high);
+                    // SAFETY: `vpermb` and `vgf2p8affineqb` only read and write these
+                    // registers; the caller guarantees AVX512-VBMI and GFNI when `VBMI_GFNI`.
+                    unsafe {
+                        core::arch::asm!(
+                            "vpermb {t}, {order}, {raw}",
+                            "vgf2p8affineqb {high}, {t}, {shift}, 0",
+                            t = out(zmm_reg) t,
+                            high = lateout(zmm_reg) high,
+                            order = in(zmm_reg) vbmi_order,
+                            raw = in(zmm_reg) raw,
+                            shift = in(zmm_reg) shift_right_4,
+                            options(pure, nomem, nostack, preserves_flags),
+                        );
+                    }
+                    (_mm512_and_si512(t, low_nibbles), high)
+                } else {
+                    let t =
+                        _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order);
+                    (
+                        _mm512_and_si512(t, low_nibbles),
+                        _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles),
+                    )
+                };
+                let (q8_low, q8_high) = (q8[2 * half], q8[2 * half + 1]);
+                // Each dword: one lane of a low-nibble sub-block in its lower 16 bits and of its
+                // high-nibble neighbour in its upper 16 bits (each exact sum is at most
+                // 4 * 15 * 128 in magnitude, so a word holds it exactly).
+                let zero = _mm512_setzero_si512();
+                let pair = _mm512_permutex2var_epi16(
+                    _mm512_dpbusd_epi32(zero, low, q8_low),
+                    interleave,
+                    _mm512_dpbusd_epi32(zero, high, q8_high),
+                );
+                // Dwords 0-7 take sub-blocks 4 * half and 4 * half + 1, dwords 8-15 the next
+                // two.
+                aux = _mm512_dpwssd_epi32(aux, pair, _mm512_permutexvar_epi32(order, scales));
+            }
+            let aux = _mm256_add_epi32(
+                _mm512_castsi512_si256(aux),
+                _mm512_extracti64x4_epi64::<1>(aux),
             );
-            // Dwords 0-7 take sub-blocks 4 * half and 4 * half + 1, dwords 8-15 the next two.
-            aux = _mm512_dpwssd_epi32(aux, pair, _mm512_permutexvar_epi32(order, scales));
+            let sumi = min_sum(&block_mins, mins);
+            let (d, dmin) = d_dmin(x, scale);
+            sums[r] = _mm256_add_ps(
+                sums[r],
+                _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
+            );
+            sumf[r] -= dmin * sumi as f32;
         }
-        let aux = _mm256_add_epi32(
-            _mm512_castsi512_si256(aux),
-            _mm512_extracti64x4_epi64::<1>(aux),
-        );
-        let sumi = min_sum(y, mins);
-        let (d, dmin) = d_dmin(x, d(y));
-        sums = _mm256_add_ps(
-            sums,
-            _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
-        );
-        sumf -= dmin * sumi as f32;
     }
-    // SAFETY: `state.sums` is eight writable floats.
-    unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
-    state.sumf = sumf;
+    for (r, state) in states.iter_mut().enumerate() {
+        // SAFETY: `state.sums` is eight writable floats.
+        unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums[r]) };
+        state.sumf = sumf[r];
+    }
 }
 
 /// The `vpermt2w` indices that put the low words of two vectors' dwords side by side.
@@ -351,7 +518,7 @@ mod tests {
             if vbmi { ", vnni+vbmi+gfni" } else { "" }
         );
         let mut rng = Rng(0x05EE_DD07);
-        for (rows, row_blocks) in [(1, 1), (5, 3), (2, 65), (3, 130)] {
+        for (rows, row_blocks) in [(1, 1), (5, 3), (9, 2), (2, 65), (3, 130), (17, 65)] {
             let mut bytes = vec![0u8; rows * row_blocks * BLOCK_BYTES];
             for block in bytes.chunks_exact_mut(BLOCK_BYTES) {
                 rng.block(block);
