@@ -1,6 +1,7 @@
 //! Q8_K activations rearranged for the 4-byte dot-product instructions (`vpdpbusd`,
-//! `vpmaddubsw` + `vpmaddwd`, `sdot`), and the row loop of the matrix-vector kernels that use
-//! them.
+//! `vpmaddubsw` + `vpmaddwd`, `sdot`), and the row loops of the matrix-vector kernels that use
+//! them: through a buffer of prepared blocks ([`matvec`]), or with each activation block
+//! rearranged in registers for several rows side by side ([`direct`]).
 //!
 //! The reference sums, per block, eight lanes: lane `l` holds the values whose index is `l mod
 //! 8`. An instruction that adds four neighbouring byte products mixes four lanes, so each
@@ -193,6 +194,43 @@ pub(crate) fn matvec(
         for (state, y) in states.iter().zip(ys) {
             *y = state.finish();
         }
+    }
+}
+
+/// Whether a kernel multiplies without the prepared buffer ("direct": several rows side by
+/// side, each activation block rearranged in registers once for all of them): for one row
+/// (`dot_q8k`, where each activation block is used once), and for rows of more than
+/// `min_row_blocks` blocks, which the kernel sets from its measurements (at most
+/// [`CHUNK_BLOCKS`]: past one chunk the buffer path reads each chunk for a group of rows, then
+/// the next, at a third of the read loop's speed at DRAM sizes).
+#[inline(always)]
+pub(crate) fn takes_direct(activations: &[BlockQ8K], out: &[f32], min_row_blocks: usize) -> bool {
+    out.len() == 1 || activations.len() > min_row_blocks
+}
+
+/// The row loop of a direct path: `group(rows, ys)` for each `R` rows (`R` rows of
+/// `activations.len()` blocks back to back, and their `R` results), then `one(row, y)` for
+/// each row left. Rows of nothing give 0. The caller checked the lengths, as for [`matvec`].
+#[inline(always)]
+pub(crate) fn direct<const R: usize>(
+    weights: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    out: &mut [f32],
+    mut group: impl FnMut(&[BlockQ4K], &mut [f32]),
+    mut one: impl FnMut(&[BlockQ4K], &mut f32),
+) {
+    let n = activations.len();
+    if n == 0 {
+        out.fill(0.0);
+        return;
+    }
+    let mut ys = out.chunks_exact_mut(R);
+    let mut rows = weights.chunks_exact(R * n);
+    for (rows, ys) in (&mut rows).zip(&mut ys) {
+        group(rows, ys);
+    }
+    for (row, y) in rows.remainder().chunks_exact(n).zip(ys.into_remainder()) {
+        one(row, y);
     }
 }
 

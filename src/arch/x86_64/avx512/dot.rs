@@ -12,8 +12,10 @@
 use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
-use crate::arch::x86_64::avx2::dot::{dword_order, min_sum, min_sum_pairs, transpose_sub_block};
-use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64, sum_i32x4};
+use crate::arch::x86_64::avx2::dot::{
+    BlockMins, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
+};
+use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -24,7 +26,7 @@ use crate::{BlockQ4K, BlockQ8K};
 /// whole rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
-    if takes_direct(activations, out) {
+    if prepared::takes_direct(activations, out, DIRECT_MIN_ROW_BLOCKS) {
         // SAFETY: as this function's.
         unsafe { direct::<false>(weights, activations, out) };
         return;
@@ -55,7 +57,7 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
-    if takes_direct(activations, out) {
+    if prepared::takes_direct(activations, out, DIRECT_MIN_ROW_BLOCKS) {
         // SAFETY: as this function's.
         unsafe { direct::<true>(weights, activations, out) };
         return;
@@ -74,21 +76,11 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     );
 }
 
-/// Whether a product goes to [`direct`] rather than through the prepared buffer: one row
-/// (`dot_q8k`, where each activation block is used once), or rows of more than
-/// [`DIRECT_MIN_ROW_BLOCKS`] blocks.
-#[inline(always)]
-fn takes_direct(activations: &[BlockQ8K], out: &[f32]) -> bool {
-    out.len() == 1 || activations.len() > DIRECT_MIN_ROW_BLOCKS
-}
-
-/// Rows longer than this many blocks go to [`direct`]. At 256 MiB on Zen 4 (GB/s, buffer path
-/// against [`DIRECT_ROWS`] rows side by side): rows of 8192 values 18.7 against 12.5, 10240
-/// 16.9 against 12.6, 12288 13.3 against 12.9, 14336 10.6 against 13.0, 16384 10.6 against
-/// 14.5, and past one prepared chunk ([`prepared::CHUNK_BLOCKS`]), where the buffer path reads
-/// each chunk for a group of rows then the next, 28672 6.8 against 17.4. In cache both run
-/// within a few percent of each other (28672 values: 5.6 ns a block direct, 6.3 through the
-/// buffer).
+/// Rows longer than this many blocks go to [`direct`]. At 256 MiB on Zen 4 (GB/s, through the
+/// prepared buffer against [`DIRECT_ROWS`] rows side by side): rows of 8192 values 18.7
+/// against 12.5, 10240 16.9 against 12.6, 12288 13.3 against 12.9, 14336 10.6 against 13.0,
+/// 16384 10.6 against 14.5, 28672 6.8 against 17.4. In cache both run within a few percent of
+/// each other (28672 values: 5.6 ns a block direct, 6.3 through the buffer).
 const DIRECT_MIN_ROW_BLOCKS: usize = 48;
 
 /// Rows multiplied side by side by [`direct`], sharing each activation block. At 256 MiB on
@@ -98,8 +90,8 @@ const DIRECT_ROWS: usize = 8;
 
 /// The rows, [`DIRECT_ROWS`] at a time, with each activation block put in the prepared order
 /// in registers (with `VBMI_GFNI` two `vpermt2b` per 128 bytes, else two `vpermt2d` and two
-/// `vpshufb`) and the min sums from the sixteen block sums, instead of through the prepared
-/// buffer.
+/// `vpshufb`) and its min-sum terms ([`BlockMins`]) once for all of them, instead of through
+/// the prepared buffer.
 ///
 /// Only one row (or the last few) prefetches: with more side by side, prefetching slowed the
 /// reads at DRAM sizes.
@@ -114,11 +106,6 @@ unsafe fn direct<const VBMI_GFNI: bool>(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
-    let n = activations.len();
-    if n == 0 {
-        out.fill(0.0);
-        return;
-    }
     let order = |table: &[[u8; 64]; 2]| {
         // SAFETY: each table is two arrays of 64 readable bytes.
         table.map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) })
@@ -160,46 +147,23 @@ unsafe fn direct<const VBMI_GFNI: bool>(
             to_slots(c, e, high_order),
         ]
     };
-    // The sub-block sums in 16 bits when they fit (always, for blocks from `quantize_q8k`), as
-    // the prepared blocks carry them; else the block sums.
-    let block_mins = |y: &BlockQ8K| {
-        // SAFETY: the block sums are 32 readable bytes.
-        let bsums = unsafe { _mm256_loadu_si256(y.block_sums().as_ptr().cast()) };
-        let pairs = _mm256_madd_epi16(bsums, _mm256_set1_epi16(1));
-        // Saturating: a sum that needs 17 bits comes back different.
-        let narrow = _mm_packs_epi32(
-            _mm256_castsi256_si128(pairs),
-            _mm256_extracti128_si256::<1>(pairs),
-        );
-        let same = _mm256_cmpeq_epi32(_mm256_cvtepi16_epi32(narrow), pairs);
-        let exact = _mm256_movemask_epi8(same) == -1;
-        (exact, narrow, *y.block_sums())
-    };
-    let sum_of_mins = |&(exact, pairs, ref bsums): &(bool, __m128i, [i16; 16]), mins: u64| {
-        if exact {
-            sum_i32x4(_mm_madd_epi16(
-                _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)),
-                pairs,
-            ))
-        } else {
-            // SAFETY: AVX2 is enabled here (implied by AVX-512F).
-            unsafe { min_sum(mins, bsums) }
-        }
-    };
+    let block_mins = |y: &BlockQ8K| BlockMins::new(y);
+    let sum_of_mins = |m: &BlockMins, mins: u64| m.min_sum(mins);
     let parts = (&q8, &block_mins, &sum_of_mins);
-    let mut ys = out.chunks_exact_mut(DIRECT_ROWS);
-    let mut rows = weights.chunks_exact(DIRECT_ROWS * n);
-    for (rows, ys) in (&mut rows).zip(&mut ys) {
+    prepared::direct::<DIRECT_ROWS>(
+        weights,
+        activations,
+        out,
         // SAFETY: the caller's guarantees are the kernel's; `rows` is `DIRECT_ROWS` rows of
-        // `n` blocks.
-        unsafe { rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, false, parts) };
-    }
-    for (row, y) in rows.remainder().chunks_exact(n).zip(ys.into_remainder()) {
-        // SAFETY: as above, with one row of `n` blocks.
-        unsafe {
+        // `activations.len()` blocks, and `ys` their results.
+        |rows, ys| unsafe {
+            rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, false, parts)
+        },
+        // SAFETY: as above, with one row.
+        |row, y| unsafe {
             rows_into::<VBMI_GFNI, 1, _>(row, activations, core::slice::from_mut(y), true, parts)
-        };
-    }
+        },
+    );
 }
 
 /// `ys[r] = dot(row r of rows, activations)` for `R` rows by [`blocks_of`], with `parts` its
