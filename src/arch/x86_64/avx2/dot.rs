@@ -20,7 +20,7 @@ use crate::{BlockQ4K, BlockQ8K};
 /// The CPU must support AVX2 and FMA; `weights` must hold `out.len()` whole rows.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
-    if prepared::takes_direct(activations, out, DIRECT_MIN_ROW_BLOCKS) {
+    if prepared::takes_direct(activations, out) {
         // SAFETY: as this function's.
         unsafe { direct(weights, activations, out) };
         return;
@@ -44,15 +44,10 @@ pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out:
     );
 }
 
-/// Rows longer than this many blocks go to [`direct`]: only those past one prepared chunk.
-/// In cache on Zen 4, four rows side by side ran at 8.6 ns a block against 7.4-7.6 through
-/// the buffer, rows of 14336 and 28672 values alike; at 256 MiB, rows of 28672 values at 6.8
-/// GB/s against 3.8 through the buffer's groups of rows.
-const DIRECT_MIN_ROW_BLOCKS: usize = prepared::CHUNK_BLOCKS;
-
-/// Rows multiplied side by side by [`direct`]: its accumulators and scales for four rows fill
-/// the sixteen registers with the activations.
-const DIRECT_ROWS: usize = 4;
+/// Rows multiplied side by side by [`direct`]. At 256 MiB on Zen 4, rows of 28672 values: 8
+/// rows 13.1 GB/s, 4 rows 9.4, 2 rows 8.7 (through the buffer 5.9-6.3); in cache 8 rows ran at
+/// 8.2 ns a block against 7.5 through the buffer.
+const DIRECT_ROWS: usize = 8;
 
 /// The rows, [`DIRECT_ROWS`] at a time, with each activation sub-block put in the prepared
 /// order in registers ([`transpose_lanes`]) once for all of them, instead of through the

@@ -26,7 +26,7 @@ use crate::{BlockQ4K, BlockQ8K};
 /// whole rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
-    if prepared::takes_direct(activations, out, DIRECT_MIN_ROW_BLOCKS) {
+    if prepared::takes_direct(activations, out) {
         // SAFETY: as this function's.
         unsafe { direct::<false>(weights, activations, out) };
         return;
@@ -57,7 +57,7 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
-    if prepared::takes_direct(activations, out, DIRECT_MIN_ROW_BLOCKS) {
+    if prepared::takes_direct(activations, out) {
         // SAFETY: as this function's.
         unsafe { direct::<true>(weights, activations, out) };
         return;
@@ -75,13 +75,6 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
         },
     );
 }
-
-/// Rows longer than this many blocks go to [`direct`]. At 256 MiB on Zen 4 (GB/s, through the
-/// prepared buffer against [`DIRECT_ROWS`] rows side by side): rows of 8192 values 18.7
-/// against 12.5, 10240 16.9 against 12.6, 12288 13.3 against 12.9, 14336 10.6 against 13.0,
-/// 16384 10.6 against 14.5, 28672 6.8 against 17.4. In cache both run within a few percent of
-/// each other (28672 values: 5.6 ns a block direct, 6.3 through the buffer).
-const DIRECT_MIN_ROW_BLOCKS: usize = 48;
 
 /// Rows multiplied side by side by [`direct`], sharing each activation block. At 256 MiB on
 /// Zen 4, rows of 28672 values: 8 rows 13.6-17.6 GB/s, 4 rows 13.5, 2 rows 10.8, 16 rows 7.6
