@@ -98,7 +98,9 @@ unsafe fn direct_rows<const R: usize>(
             let raw = unsafe { _mm256_loadu_si256(y.quants().as_ptr().add(32 * j).cast()) };
             transpose_lanes(raw, shuffles.dword_order)
         });
-        let block_mins = BlockMins::new(y);
+        // Several rows share the test for exact 16-bit sub-block sums; one row takes the block
+        // sums as they are.
+        let block_mins = (R > 1).then(|| BlockMins::new(y));
         for r in 0..R {
             let x = &rows[r][i];
             if prefetch {
@@ -108,7 +110,11 @@ unsafe fn direct_rows<const R: usize>(
                 x,
                 &shuffles,
                 |g| (q8[2 * g], q8[2 * g + 1]),
-                |mins| block_mins.min_sum(mins),
+                |mins| match block_mins {
+                    Some(shared) => shared.min_sum(y, mins),
+                    // SAFETY: AVX2 is enabled here.
+                    None => unsafe { min_sum(mins, y.block_sums()) },
+                },
                 y.d(),
                 (&mut sums[r], &mut sumf[r]),
             );
@@ -123,18 +129,17 @@ unsafe fn direct_rows<const R: usize>(
     }
 }
 
-/// A Q8_K block's sums for the min sums of every row it meets: its sub-block sums in 16 bits
-/// when they fit (always, for blocks from `quantize_q8k`), as the prepared blocks carry them,
-/// else its block sums.
+/// What the min sums of the rows that meet a Q8_K block share: its sub-block sums in 16 bits
+/// when they fit (always, for blocks from `quantize_q8k`), as the prepared blocks carry them;
+/// else the kernels use its block sums.
 #[derive(Clone, Copy)]
 pub(crate) struct BlockMins {
     exact: bool,
     pairs: __m128i,
-    bsums: [i16; 16],
 }
 
 impl BlockMins {
-    /// The sums of `y`.
+    /// The sub-block sums of `y`.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     pub(crate) fn new(y: &BlockQ8K) -> BlockMins {
@@ -150,20 +155,19 @@ impl BlockMins {
         BlockMins {
             exact: _mm256_movemask_epi8(same) == -1,
             pairs: narrow,
-            bsums: *y.block_sums(),
         }
     }
 
-    /// `Σ bsums[k] * mins[k / 2]`, exact.
+    /// `Σ bsums[k] * mins[k / 2]` for the block `y` these sums are of, exact.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    pub(crate) fn min_sum(&self, mins: u64) -> i32 {
+    pub(crate) fn min_sum(&self, y: &BlockQ8K, mins: u64) -> i32 {
         if self.exact {
             let mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
             sum_i32x4(_mm_madd_epi16(mins, self.pairs))
         } else {
             // SAFETY: AVX2 is enabled here.
-            unsafe { min_sum(mins, &self.bsums) }
+            unsafe { min_sum(mins, y.block_sums()) }
         }
     }
 }

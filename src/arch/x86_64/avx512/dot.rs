@@ -140,9 +140,19 @@ unsafe fn direct<const VBMI_GFNI: bool>(
             to_slots(c, e, high_order),
         ]
     };
-    let block_mins = |y: &BlockQ8K| BlockMins::new(y);
-    let sum_of_mins = |m: &BlockMins, mins: u64| m.min_sum(mins);
-    let parts = (&q8, &block_mins, &sum_of_mins);
+    // Several rows share the test for exact 16-bit sub-block sums; one row takes the block
+    // sums as they are.
+    let shared_mins = (
+        &q8,
+        |y: &BlockQ8K| BlockMins::new(y),
+        |y: &BlockQ8K, m: &BlockMins, mins: u64| m.min_sum(y, mins),
+    );
+    let own_mins = (
+        &q8,
+        |_: &BlockQ8K| (),
+        // SAFETY: AVX2 is enabled here (implied by AVX-512F).
+        |y: &BlockQ8K, _: &(), mins: u64| unsafe { min_sum(mins, y.block_sums()) },
+    );
     prepared::direct::<DIRECT_ROWS>(
         weights,
         activations,
@@ -150,11 +160,12 @@ unsafe fn direct<const VBMI_GFNI: bool>(
         // SAFETY: the caller's guarantees are the kernel's; `rows` is `DIRECT_ROWS` rows of
         // `activations.len()` blocks, and `ys` their results.
         |rows, ys| unsafe {
-            rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, false, parts)
+            rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, false, shared_mins)
         },
         // SAFETY: as above, with one row.
         |row, y| unsafe {
-            rows_into::<VBMI_GFNI, 1, _>(row, activations, core::slice::from_mut(y), true, parts)
+            let y = core::slice::from_mut(y);
+            rows_into::<VBMI_GFNI, 1, _>(row, activations, y, true, own_mins)
         },
     );
 }
@@ -175,7 +186,7 @@ unsafe fn rows_into<const VBMI_GFNI: bool, const R: usize, M>(
     (q8, min_sums, min_sum): (
         impl Fn(&BlockQ8K) -> [__m512i; 4],
         impl Fn(&BlockQ8K) -> M,
-        impl Fn(&M, u64) -> i32,
+        impl Fn(&BlockQ8K, &M, u64) -> i32,
     ),
 ) {
     let mut states = [RowState::new(prefetch); R];
@@ -278,8 +289,8 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
             prepared,
             &mut states,
             q8,
-            |y| *y,
-            |y, mins| sum_of_mins(y, mins),
+            |_| (),
+            |y, (), mins| sum_of_mins(y, mins),
             |y| y.d,
         )
     };
@@ -289,7 +300,7 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
 /// [`blocks`] over activations of any form, for `R` rows at once: `rows` holds `R` rows of
 /// `activations.len()` blocks back to back, and `states[r]` is row `r`'s state. `q8(y)` gives
 /// the quants of all eight sub-blocks in the prepared order (slots 0..4 in the first two
-/// vectors, 4..8 in the last two), `min_sum(&min_sums(y), mins)` the exact
+/// vectors, 4..8 in the last two), `min_sum(y, &min_sums(y), mins)` the exact
 /// `Σ bsums[k] * mins[k / 2]` and `d(y)` the scale; `q8`, `min_sums` and `d` run once per
 /// activation block for all `R` rows.
 ///
@@ -304,7 +315,7 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, M>(
     states: &mut [RowState; R],
     q8: impl Fn(&Y) -> [__m512i; 4],
     min_sums: impl Fn(&Y) -> M,
-    min_sum: impl Fn(&M, u64) -> i32,
+    min_sum: impl Fn(&Y, &M, u64) -> i32,
     d: impl Fn(&Y) -> f32,
 ) {
     let n = activations.len();
@@ -399,7 +410,7 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, M>(
                 _mm512_castsi512_si256(aux),
                 _mm512_extracti64x4_epi64::<1>(aux),
             );
-            let sumi = min_sum(&block_mins, mins);
+            let sumi = min_sum(y, &block_mins, mins);
             let (d, dmin) = d_dmin(x, scale);
             sums[r] = _mm256_add_ps(
                 sums[r],
