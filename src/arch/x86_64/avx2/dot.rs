@@ -75,8 +75,8 @@ unsafe fn direct(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2 and FMA; `rows` must be `R` rows of `activations.len()` blocks,
-/// and `ys` `R` long.
+/// The CPU must support AVX2 and FMA. `rows` should be `R` rows of `activations.len()` blocks
+/// (shorter, nothing is done) and `ys` `R` long.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn direct_rows<const R: usize>(
@@ -86,23 +86,27 @@ unsafe fn direct_rows<const R: usize>(
     prefetch: bool,
 ) {
     let n = activations.len();
-    let rows: [&[BlockQ4K]; R] = core::array::from_fn(|r| &rows[r * n..(r + 1) * n]);
+    let Some(rows) = rows.get(..R * n) else {
+        return;
+    };
     let shuffles = Shuffles::new();
     let mut sums = [_mm256_setzero_ps(); R];
     let mut sumf = [0f32; R];
     for (i, y) in activations.iter().enumerate() {
         // The activations in the prepared order, sub-block by sub-block: the spills of these
         // eight registers are the prepared block, written once for the `R` rows.
-        let q8: [__m256i; 8] = core::array::from_fn(|j| {
+        let mut q8 = [_mm256_setzero_si256(); 8];
+        for (j, q8) in q8.iter_mut().enumerate() {
             // SAFETY: bytes `32j .. 32j + 32` of the 256 quants are readable.
             let raw = unsafe { _mm256_loadu_si256(y.quants().as_ptr().add(32 * j).cast()) };
-            transpose_lanes(raw, shuffles.dword_order)
-        });
+            *q8 = transpose_lanes(raw, shuffles.dword_order);
+        }
         // Several rows share the test for exact 16-bit sub-block sums; one row takes the block
         // sums as they are.
         let block_mins = (R > 1).then(|| BlockMins::new(y));
         for r in 0..R {
-            let x = &rows[r][i];
+            // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
+            let x = unsafe { rows.get_unchecked(r * n + i) };
             if prefetch {
                 prefetch_line_ahead(x);
             }

@@ -128,28 +128,29 @@ unsafe fn direct<const VBMI_GFNI: bool>(
             _mm512_shuffle_epi8(_mm512_permutex2var_epi32(a, order, b), byte_order)
         }
     };
-    let q8 = |y: &BlockQ8K| {
-        let [a, b, c, e] = core::array::from_fn(|k| {
-            // SAFETY: the quants are 256 readable bytes, and `k < 4`.
-            unsafe { _mm512_loadu_si512(y.quants().as_ptr().add(64 * k).cast()) }
-        });
-        [
-            to_slots(a, b, low_order),
-            to_slots(a, b, high_order),
-            to_slots(c, e, low_order),
-            to_slots(c, e, high_order),
-        ]
+    // The four vectors of a block in the prepared order from its quants (see `blocks_of`).
+    let slots = |y: &BlockQ8K, half: usize| {
+        // SAFETY: the quants are 256 readable bytes, and `half < 2`.
+        let [a, b] = unsafe {
+            let q8 = y.quants().as_ptr().add(128 * half);
+            [
+                _mm512_loadu_si512(q8.cast()),
+                _mm512_loadu_si512(q8.add(64).cast()),
+            ]
+        };
+        (to_slots(a, b, low_order), to_slots(a, b, high_order))
     };
-    // Several rows share the test for exact 16-bit sub-block sums; one row takes the block
-    // sums as they are.
-    let shared_mins = (
-        &q8,
-        |y: &BlockQ8K| BlockMins::new(y),
-        |y: &BlockQ8K, m: &BlockMins, mins: u64| m.min_sum(y, mins),
+    // Several rows share each block's rearranged quants and the test for exact 16-bit
+    // sub-block sums; one row rearranges them half by half and takes the block sums as they
+    // are.
+    let shared = (
+        |y: &BlockQ8K| ([slots(y, 0), slots(y, 1)], BlockMins::new(y)),
+        |_: &BlockQ8K, p: &([(__m512i, __m512i); 2], BlockMins), half: usize| p.0[half],
+        |y: &BlockQ8K, p: &([(__m512i, __m512i); 2], BlockMins), mins: u64| p.1.min_sum(y, mins),
     );
-    let own_mins = (
-        &q8,
+    let own = (
         |_: &BlockQ8K| (),
+        |y: &BlockQ8K, _: &(), half: usize| slots(y, half),
         // SAFETY: AVX2 is enabled here (implied by AVX-512F).
         |y: &BlockQ8K, _: &(), mins: u64| unsafe { min_sum(mins, y.block_sums()) },
     );
@@ -160,47 +161,41 @@ unsafe fn direct<const VBMI_GFNI: bool>(
         // SAFETY: the caller's guarantees are the kernel's; `rows` is `DIRECT_ROWS` rows of
         // `activations.len()` blocks, and `ys` their results.
         |rows, ys| unsafe {
-            rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, false, shared_mins)
+            rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, false, shared)
         },
         // SAFETY: as above, with one row.
         |row, y| unsafe {
             let y = core::slice::from_mut(y);
-            rows_into::<VBMI_GFNI, 1, _>(row, activations, y, true, own_mins)
+            rows_into::<VBMI_GFNI, 1, _>(row, activations, y, true, own)
         },
     );
 }
 
 /// `ys[r] = dot(row r of rows, activations)` for `R` rows by [`blocks_of`], with `parts` its
-/// `q8`, `min_sums` and `min_sum`.
+/// `prep`, `q8` and `min_sum`.
 ///
 /// # Safety
 ///
 /// As [`blocks_of`]; `ys.len()` must be `R`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn rows_into<const VBMI_GFNI: bool, const R: usize, M>(
+unsafe fn rows_into<const VBMI_GFNI: bool, const R: usize, P>(
     rows: &[BlockQ4K],
     activations: &[BlockQ8K],
     ys: &mut [f32],
     prefetch: bool,
-    (q8, min_sums, min_sum): (
-        impl Fn(&BlockQ8K) -> [__m512i; 4],
-        impl Fn(&BlockQ8K) -> M,
-        impl Fn(&BlockQ8K, &M, u64) -> i32,
+    (prep, q8, min_sum): (
+        impl Fn(&BlockQ8K) -> P,
+        impl Fn(&BlockQ8K, &P, usize) -> (__m512i, __m512i),
+        impl Fn(&BlockQ8K, &P, u64) -> i32,
     ),
 ) {
     let mut states = [RowState::new(prefetch); R];
     // SAFETY: the caller's guarantees are `blocks_of`'s.
     unsafe {
-        blocks_of::<VBMI_GFNI, R, _, _>(
-            rows,
-            activations,
-            &mut states,
-            q8,
-            min_sums,
-            min_sum,
-            |y| y.d(),
-        )
+        blocks_of::<VBMI_GFNI, R, _, _>(rows, activations, &mut states, prep, q8, min_sum, |y| {
+            y.d()
+        })
     };
     for (y, state) in ys.iter_mut().zip(&states) {
         *y = state.finish();
@@ -263,12 +258,16 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     prepared: &[Prepared],
     state: &mut RowState,
 ) {
-    let q8 = |y: &Prepared| {
-        core::array::from_fn(|k| {
-            // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned, and
-            // `k < 4`.
-            unsafe { _mm512_load_si512(y.qs.as_ptr().add(64 * k).cast()) }
-        })
+    let q8 = |y: &Prepared, _: &(), half: usize| {
+        // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned; this reads
+        // slots 4 * half .. 4 * half + 4 (`half < 2`).
+        unsafe {
+            let q8 = y.qs.as_ptr().add(128 * half);
+            (
+                _mm512_load_si512(q8.cast()),
+                _mm512_load_si512(q8.add(64).cast()),
+            )
+        }
     };
     // Exact sub-block sums where the block has them. A test per block measured faster here
     // than one loop per case; in the AVX2 kernel, which has half the registers, it spilled
@@ -288,8 +287,8 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
             row,
             prepared,
             &mut states,
-            q8,
             |_| (),
+            q8,
             |y, (), mins| sum_of_mins(y, mins),
             |y| y.d,
         )
@@ -298,32 +297,35 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
 }
 
 /// [`blocks`] over activations of any form, for `R` rows at once: `rows` holds `R` rows of
-/// `activations.len()` blocks back to back, and `states[r]` is row `r`'s state. `q8(y)` gives
-/// the quants of all eight sub-blocks in the prepared order (slots 0..4 in the first two
-/// vectors, 4..8 in the last two), `min_sum(y, &min_sums(y), mins)` the exact
-/// `Σ bsums[k] * mins[k / 2]` and `d(y)` the scale; `q8`, `min_sums` and `d` run once per
-/// activation block for all `R` rows.
+/// `activations.len()` blocks back to back, and `states[r]` is row `r`'s state. For each
+/// activation block `y`, `prep(y)` and `d(y)` (the scale) run once for all `R` rows; then, with
+/// `p = prep(y)`, `q8(y, &p, half)` gives the quants of sub-blocks `4 * half .. 4 * half + 4`
+/// in the prepared order (slots `4 * half`, `4 * half + 1`, then `4 * half + 2`,
+/// `4 * half + 3`) and `min_sum(y, &p, mins)` the exact `Σ bsums[k] * mins[k / 2]`.
 ///
 /// # Safety
 ///
-/// As [`blocks`]; `rows.len()` must be `R * activations.len()`.
+/// As [`blocks`]. `rows` should be `R * activations.len()` blocks; shorter, nothing is done.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, M>(
+unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
     rows: &[BlockQ4K],
     activations: &[Y],
     states: &mut [RowState; R],
-    q8: impl Fn(&Y) -> [__m512i; 4],
-    min_sums: impl Fn(&Y) -> M,
-    min_sum: impl Fn(&Y, &M, u64) -> i32,
+    prep: impl Fn(&Y) -> P,
+    q8: impl Fn(&Y, &P, usize) -> (__m512i, __m512i),
+    min_sum: impl Fn(&Y, &P, u64) -> i32,
     d: impl Fn(&Y) -> f32,
 ) {
     let n = activations.len();
-    let mut sums: [__m256; R] = core::array::from_fn(|r| {
-        // SAFETY: `states[r].sums` is eight readable floats.
-        unsafe { _mm256_loadu_ps(states[r].sums.as_ptr()) }
-    });
-    let mut sumf: [f32; R] = core::array::from_fn(|r| states[r].sumf);
+    // Plain loops: `array::from_fn` here was left out of line, a call per row.
+    let mut sums = [_mm256_setzero_ps(); R];
+    let mut sumf = [0f32; R];
+    for ((sums, sumf), state) in sums.iter_mut().zip(&mut sumf).zip(&*states) {
+        // SAFETY: `state.sums` is eight readable floats.
+        *sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
+        *sumf = state.sumf;
+    }
     let prefetch = states[0].prefetch;
     let low_nibbles = _mm512_set1_epi8(0x0F);
     // In each 256-bit half: dwords 0, 2, 4, 6 to its low 128 bits, 1, 3, 5, 7 to its high.
@@ -348,13 +350,15 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, M>(
     // word 2k + 1 is word 2k of the second (index 32 + 2k).
     // SAFETY: `INTERLEAVE` is 64 readable bytes.
     let interleave = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
-    let rows: [&[BlockQ4K]; R] = core::array::from_fn(|r| &rows[r * n..(r + 1) * n]);
+    let Some(rows) = rows.get(..R * n) else {
+        return;
+    };
     for (i, y) in activations.iter().enumerate() {
-        let q8 = q8(y);
-        let block_mins = min_sums(y);
+        let p = prep(y);
         let scale = d(y);
         for r in 0..R {
-            let x = &rows[r][i];
+            // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
+            let x = unsafe { rows.get_unchecked(r * n + i) };
             if prefetch {
                 prefetch_line_ahead(x);
             }
@@ -392,7 +396,7 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, M>(
                         _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles),
                     )
                 };
-                let (q8_low, q8_high) = (q8[2 * half], q8[2 * half + 1]);
+                let (q8_low, q8_high) = q8(y, &p, half);
                 // Each dword: one lane of a low-nibble sub-block in its lower 16 bits and of its
                 // high-nibble neighbour in its upper 16 bits (each exact sum is at most
                 // 4 * 15 * 128 in magnitude, so a word holds it exactly).
@@ -410,7 +414,7 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, M>(
                 _mm512_castsi512_si256(aux),
                 _mm512_extracti64x4_epi64::<1>(aux),
             );
-            let sumi = min_sum(y, &block_mins, mins);
+            let sumi = min_sum(y, &p, mins);
             let (d, dmin) = d_dmin(x, scale);
             sums[r] = _mm256_add_ps(
                 sums[r],
