@@ -7,7 +7,8 @@
 //!
 //! In one process, single thread, round-robin with a warm-up call before each sample:
 //! - at 1 MiB and 256 MiB of Q4_K weights, 4096 columns and 28672 (rows longer than the
-//!   kernels' 64-block activation chunk, as in a 70B model's FFN down projection), every
+//!   kernels' 64-block activation chunk, as in a 70B model's FFN down projection), and at
+//!   256 MiB 14336 columns (an 8B model's down projection), every
 //!   available kernel of `matvec_q8k_with` beside a loop that reads the same bytes with the
 //!   widest loads and folds them into one register;
 //! - `quantize_q8k` of a 4096-value row beside a 4096 x 4096 `matvec_q8k`;
@@ -57,6 +58,9 @@ use rayon::prelude::*;
 const COLS: usize = 4096;
 /// Rows longer than the kernels' 64-block activation chunk (16384 values).
 const LONG_COLS: usize = 28672;
+/// Columns of a mid-size model's FFN down projection (Llama-3-8B, Mistral-7B): one
+/// activation chunk, but past the length where the kernels multiply several rows side by side.
+const MID_COLS: usize = 14336;
 const ROW_BYTES: usize = COLS / BLOCK_VALUES * BLOCK_BYTES;
 
 /// Deterministic weights with realistic f16 scales (about 1e-3..1e-1) and random quants.
@@ -173,6 +177,7 @@ fn main() {
     for (label, bytes, cols, rounds) in [
         ("1 MiB", 1 << 20, COLS, if quick { 50 } else { 400 }),
         ("256 MiB", 256 << 20, COLS, if quick { 3 } else { 15 }),
+        ("256 MiB", 256 << 20, MID_COLS, if quick { 3 } else { 15 }),
         ("1 MiB", 1 << 20, LONG_COLS, if quick { 50 } else { 400 }),
         ("256 MiB", 256 << 20, LONG_COLS, if quick { 3 } else { 15 }),
     ] {

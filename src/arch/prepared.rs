@@ -215,8 +215,8 @@ pub(crate) fn takes_direct(activations: &[BlockQ8K], out: &[f32]) -> bool {
 /// buffer against direct, AVX-512 (eight rows side by side): rows of 10240 values 16.9 against
 /// 12.6, 12288 13.3 against 12.9, 14336 10.6 against 13.0, 16384 10.6 against 14.5, 28672 6.8
 /// against 17.4; AVX2 (eight rows): 12288 11.7 against 11.5, 14336 10.3 against 11.9, 16384 9.9
-/// against 12.2, 28672 5.9 against 13.1. In cache the direct path runs at 0.87-0.92x the
-/// buffer path with AVX2 and 1.0-1.1x with AVX-512.
+/// against 12.2, 28672 5.9 against 13.1. In cache the direct path runs at 0.92-0.97x the
+/// buffer path with AVX2 and 0.93-1.0x with AVX-512.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const DIRECT_MIN_ROW_BLOCKS: usize = 48;
 
