@@ -2,6 +2,10 @@
 //! `vpmaddubsw` against the prepared activations and `vpmaddwd` by the sub-block scale, which
 //! leaves each lane's exact sum in its own `i32`.
 //!
+//! The activations come from the prepared buffer of `arch::prepared` or, for single rows and
+//! rows of more than `DIRECT_MIN_ROW_BLOCKS` blocks, straight from the caller's blocks,
+//! rearranged once per block for eight rows multiplied side by side (`direct`).
+//!
 //! The eight float lanes of the reference are one `__m256`: a multiply then an add per block,
 //! as in the C.
 

@@ -6,6 +6,10 @@
 //! neighbour's as the two words of a dword (both fit in 16 bits), and one `vpdpwssd` that
 //! weights both by their scales.
 //!
+//! The activations come from the prepared buffer of `arch::prepared` or, for single rows and
+//! rows of more than `DIRECT_MIN_ROW_BLOCKS` blocks, straight from the caller's blocks,
+//! rearranged in registers once for eight rows multiplied side by side (`direct`).
+//!
 //! Needs AVX-512F, AVX-512BW and AVX512-VNNI (detected by the dispatch); the eight float lanes
 //! of the reference are the low `__m256` half, a multiply then an add per block, as in the C.
 
