@@ -171,8 +171,7 @@ impl BlockMins {
     #[inline]
     pub(crate) fn min_sum(&self, y: &BlockQ8K, mins: u64) -> i32 {
         if self.exact {
-            let mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
-            sum_i32x4(_mm_madd_epi16(mins, self.pairs))
+            min_sum_pair_words(mins, self.pairs)
         } else {
             // SAFETY: AVX2 is enabled here.
             unsafe { min_sum(mins, y.block_sums()) }
@@ -359,7 +358,13 @@ unsafe fn min_sum_of<const PAIRS: bool>(mins: u64, y: &Prepared) -> i32 {
 #[inline]
 pub(crate) fn min_sum_pairs(mins: u64, pairs: &[i16; 8]) -> i32 {
     // SAFETY: `pairs` is 16 readable bytes.
-    let pairs = unsafe { _mm_loadu_si128(pairs.as_ptr().cast()) };
+    min_sum_pair_words(mins, unsafe { _mm_loadu_si128(pairs.as_ptr().cast()) })
+}
+
+/// [`min_sum_pairs`] with the eight sums already in a register.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn min_sum_pair_words(mins: u64, pairs: __m128i) -> i32 {
     let s = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)), pairs);
     sum_i32x4(s)
 }

@@ -108,9 +108,7 @@ unsafe fn direct<const VBMI_GFNI: bool>(
         table.map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) })
     };
     let [low_order, high_order] = order(if VBMI_GFNI { &SLOT_ORDER } else { &SLOT_DWORDS });
-    let byte_order = _mm512_broadcast_i32x4(_mm_setr_epi8(
-        0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
-    ));
+    let byte_order = transpose_4x4_bytes();
     // Sub-blocks `2k` and `2k + 2` (`order = low_order`) or `2k + 1` and `2k + 3`
     // (`high_order`) of the 128 bytes `a`, `b`, each transposed.
     let to_slots = |a: __m512i, b: __m512i, order: __m512i| {
@@ -337,9 +335,7 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
     let dword_order = core::hint::black_box(_mm512_setr_epi32(
         0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15,
     ));
-    let byte_order = _mm512_broadcast_i32x4(_mm_setr_epi8(
-        0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
-    ));
+    let byte_order = transpose_4x4_bytes();
     // Byte `32h + 4l + c` of the result is byte `32h + 8c + l` of the weights: the same order
     // as the two shuffles, in one.
     // SAFETY: `VBMI_ORDER` is 64 readable bytes.
@@ -432,6 +428,16 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
         unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums[r]) };
         state.sumf = sumf[r];
     }
+}
+
+/// The `vpshufb` pattern that transposes each 128 bits as a 4x4 matrix of bytes: byte `4c + l`
+/// to byte `4l + c`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+fn transpose_4x4_bytes() -> __m512i {
+    _mm512_broadcast_i32x4(_mm_setr_epi8(
+        0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
+    ))
 }
 
 /// The `vpermt2w` indices that put the low words of two vectors' dwords side by side.
