@@ -129,9 +129,9 @@ pub(crate) fn run(
 /// - at the end `sumf += sums[0]`, then `sums[1]`, ... `sums[7]`.
 ///
 /// Activations come from [`quantize_q8k`](crate::quantize_q8k). The SIMD kernels rearrange
-/// them for their 4-byte dot-product instructions on every call (in registers with AVX512-VBMI,
-/// through a stack buffer otherwise): for the rows of a matrix, [`matvec_q8k`] rearranges them
-/// once and is faster.
+/// them for their 4-byte dot-product instructions on every call (in registers on x86_64,
+/// through a stack buffer with NEON): for the rows of a matrix, [`matvec_q8k`] shares that work
+/// between rows and is faster.
 ///
 /// ```
 /// let weights = [0u8; 144];                  // one block: d = dmin = 0

@@ -10,9 +10,11 @@
 //! order with byte shuffles of the weights (a single `vpermb` per 64 bytes with AVX512-VBMI),
 //! and a 4-byte dot product then yields the sub-block's exact sum for each lane. Activations are
 //! shared by every row of a matrix, so they are rearranged once per call (rows of up to
-//! [`CHUNK_BLOCKS`] blocks) or once per chunk and group of [`ROW_GROUP`] rows (longer rows),
-//! and the cost vanishes; each kernel passes its own shuffle for the rearrangement (two
-//! instructions per sub-block, against about ninety cycles a block for a byte loop).
+//! [`CHUNK_BLOCKS`] blocks) or once per chunk and group of [`ROW_GROUP`] rows (longer rows,
+//! with NEON: the x86 kernels multiply rows of more than [`DIRECT_MIN_ROW_BLOCKS`] blocks
+//! without the buffer, see [`direct`]), and the cost vanishes; each kernel passes its own
+//! shuffle for the rearrangement (two instructions per sub-block, against about ninety cycles a
+//! block for a byte loop).
 //!
 //! The same goes for the min sums: each block also carries its eight sub-block sums in 16 bits
 //! where they fit, so that a kernel multiplies them by the eight mins in one 128-bit
@@ -103,8 +105,9 @@ pub(crate) struct RowState {
     /// Whether every block of the prepared chunk has exact 16-bit sub-block sums
     /// ([`Prepared::pairs_exact`]), so that a kernel may use `pair_sums` throughout.
     pub(crate) pairs_exact: bool,
-    /// Whether the kernel prefetches the weights ahead of its loads: only for rows of up to
-    /// [`PREFETCH_MAX_ROW_BLOCKS`] blocks. (The NEON kernel does not prefetch.)
+    /// Whether the kernel prefetches the weights ahead of its loads: on the buffer path only
+    /// for rows of up to [`PREFETCH_MAX_ROW_BLOCKS`] blocks; on the x86 direct paths only when
+    /// one row runs alone. (The NEON kernel does not prefetch.)
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) prefetch: bool,
 }
@@ -139,9 +142,10 @@ impl RowState {
     }
 }
 
-/// Rows that share each prepared chunk when a row is longer than [`CHUNK_BLOCKS`] blocks: the
-/// chunks are prepared once per group of rows instead of once per row (which cost five times
-/// the dot product itself), and the group's float states wait on the stack between chunks.
+/// Rows that share each prepared chunk when a row is longer than [`CHUNK_BLOCKS`] blocks (on
+/// the kernels that send such rows through the buffer: NEON): the chunks are prepared once per
+/// group of rows instead of once per row (which cost five times the dot product itself), and
+/// the group's float states wait on the stack between chunks.
 const ROW_GROUP: usize = 32;
 
 /// `out[r] = dot(row r, activations)`, with `blocks(row_chunk, prepared_chunk, state)` running
