@@ -72,8 +72,7 @@ pub(crate) fn run(
         // has it.
         Kernel::Sse2 => unsafe { arch::x86_64::sse2::dot::matvec(weights, activations, out) },
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-        // SAFETY: `is_available` checked AVX2 and FMA above.
-        Kernel::Avx2 => unsafe { arch::x86_64::avx2::dot::matvec(weights, activations, out) },
+        Kernel::Avx2 => avx2(weights, activations, out),
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         Kernel::Avx512 => {
             if arch::x86_64::has_avx512_vnni()
@@ -88,9 +87,7 @@ pub(crate) fn run(
             } else {
                 // Every AVX-512 CPU has AVX2 and FMA; the dot needs more than AVX-512F to
                 // use the wide registers.
-                // SAFETY: `is_available` checked AVX-512F, and Rust (like every CPU) has
-                // AVX-512F imply AVX2 and FMA.
-                unsafe { arch::x86_64::avx2::dot::matvec(weights, activations, out) }
+                avx2(weights, activations, out)
             }
         }
         #[cfg(all(
@@ -112,6 +109,24 @@ pub(crate) fn run(
         _ => return Err(Error::KernelUnavailable { kernel }),
     }
     Ok(())
+}
+
+/// The AVX2 dot kernel, on a CPU with AVX2 and FMA: with AVX-VNNI where the CPU has it, and the
+/// SSE2 kernel on the odd CPU (or virtual machine) without F16C, which the AVX2 kernel uses to
+/// widen the f16 scales.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn avx2(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
+    use arch::x86_64::{avx2::dot::matvec, has_avx_vnni, has_avx2_fma, has_f16c};
+    if !has_avx2_fma() || !has_f16c() {
+        // SAFETY: this build's float ABI has SSE2 (the module's cfg).
+        unsafe { arch::x86_64::sse2::dot::matvec(weights, activations, out) }
+    } else if has_avx_vnni() {
+        // SAFETY: AVX2, FMA, F16C and AVX-VNNI were just detected.
+        unsafe { matvec::<true>(weights, activations, out) }
+    } else {
+        // SAFETY: AVX2, FMA and F16C were just detected.
+        unsafe { matvec::<false>(weights, activations, out) }
+    }
 }
 
 /// The dot product of one row of Q4_K weights with Q8_K activations, with the fastest kernel

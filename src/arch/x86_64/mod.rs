@@ -65,6 +65,22 @@ pub(crate) fn has_avx512_vnni() -> bool {
     }
 }
 
+/// Whether the CPU (with `std`) or the build (without) has AVX-VNNI (`vpdpbusd` and `vpdpwssd`
+/// on 256-bit registers, VEX-encoded: Intel's client CPUs since Alder Lake, which have no
+/// AVX-512, its E-core Xeons, Sapphire Rapids and later, and Zen 5), which the AVX2 dot kernel
+/// uses when present.
+#[inline]
+pub(crate) fn has_avx_vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avxvnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avxvnni")
+    }
+}
+
 /// Whether the CPU (with `std`) or the build (without) has AVX512-VBMI (`vpermb`, a byte
 /// permutation across the whole register), which the AVX-512 dot kernel uses when present.
 #[inline]
@@ -333,10 +349,68 @@ pub(crate) fn prefetch_ahead(block: &BlockQ4K) {
 }
 
 #[cfg(test)]
-#[test]
-fn branchless_f16_widening_is_exact() {
-    for bits in 0..=u16::MAX {
-        let (got, want) = (f16_to_f32_branchless(bits), crate::f16_to_f32(bits));
-        assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
+pub(crate) mod tests {
+    use std::vec;
+    use std::vec::Vec;
+
+    use crate::test_rng::Rng;
+    use crate::{BLOCK_BYTES, BlockQ4K, BlockQ8K, Q8K_BLOCK_BYTES, blocks, scalar};
+
+    #[test]
+    fn branchless_f16_widening_is_exact() {
+        for bits in 0..=u16::MAX {
+            let (got, want) = (super::f16_to_f32_branchless(bits), crate::f16_to_f32(bits));
+            assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
+        }
+    }
+
+    /// Asserts that the Q8_K matrix-vector kernel `matvec` (called with whole rows) gives the
+    /// scalar kernel's bits on random blocks (from `seed`), in shapes that cover one row, groups
+    /// of eight rows side by side with a remainder, and rows that fit one prepared chunk and
+    /// rows that do not. `name` names the kernel in the failure message.
+    pub(crate) fn matches_scalar_dot(
+        name: &str,
+        seed: u64,
+        matvec: impl Fn(&[BlockQ4K], &[BlockQ8K], &mut [f32]),
+    ) {
+        let mut rng = Rng(seed);
+        for (rows, row_blocks) in [(1, 1), (5, 3), (9, 2), (2, 65), (3, 130), (17, 65)] {
+            let mut bytes = vec![0u8; rows * row_blocks * BLOCK_BYTES];
+            for block in bytes.chunks_exact_mut(BLOCK_BYTES) {
+                rng.block(block);
+                if row_blocks > 3 {
+                    // Ordinary f16 scales (about 1e-3..1e-1), so that long rows do not all end
+                    // in NaN or infinity.
+                    for field in [0, 2] {
+                        let bits = 0x1400 + (rng.next() % 0x1000) as u16;
+                        block[field..field + 2].copy_from_slice(&bits.to_le_bytes());
+                    }
+                }
+            }
+            let weights: &[BlockQ4K] = blocks(&bytes).unwrap();
+            let activations: Vec<BlockQ8K> = (0..row_blocks)
+                .map(|_| {
+                    let mut b = [0u8; Q8K_BLOCK_BYTES];
+                    rng.fill(&mut b);
+                    // A finite, ordinary scale (the float path is the same in every kernel).
+                    b[..4].copy_from_slice(&(rng.next() as f32 / u64::MAX as f32).to_le_bytes());
+                    BlockQ8K::from_bytes(b)
+                })
+                .collect();
+            let mut expected = vec![0f32; rows];
+            scalar::dot::matvec(weights, &activations, &mut expected);
+            if row_blocks > 3 {
+                assert!(expected.iter().all(|x| x.is_finite()), "{expected:?}");
+            }
+            let mut got = vec![0f32; rows];
+            matvec(weights, &activations, &mut got);
+            // Bits, with every NaN alike (its payload may differ between kernels).
+            let bits = |v: &[f32]| {
+                v.iter()
+                    .map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(&got), bits(&expected), "{name}, {rows} x {row_blocks}");
+        }
     }
 }

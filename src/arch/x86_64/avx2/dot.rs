@@ -1,6 +1,8 @@
 //! The AVX2 dot-product kernel: per 32 weight bytes one lane-transposing permutation, then
-//! `vpmaddubsw` against the prepared activations and `vpmaddwd` by the sub-block scale, which
-//! leaves each lane's exact sum in its own `i32`.
+//! `vpmaddubsw` against the prepared activations and `vpmaddwd` by the sub-block scale (or, on
+//! CPUs with AVX-VNNI, one `vpdpwssd` that also accumulates), which leaves each lane's exact sum
+//! in its own `i32`. The f16 scales are widened with F16C, which every AVX2 CPU has (the
+//! dispatch checks it).
 //!
 //! The activations come from the prepared buffer of `arch::prepared` or, for single rows and
 //! rows of more than `DIRECT_MIN_ROW_BLOCKS` blocks, straight from the caller's blocks,
@@ -12,21 +14,26 @@
 use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
-use crate::arch::x86_64::{
-    f16_to_f32_branchless, prefetch_line_ahead, scales_and_mins_u64, sum_i32x4,
-};
+use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64, sum_i32x4};
 use crate::{BlockQ4K, BlockQ8K};
 
-/// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
+/// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`;
+/// with `VNNI`, each `vpmaddwd` and the add after it are one AVX-VNNI `vpdpwssd` (see
+/// [`block`]).
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2 and FMA; `weights` must hold `out.len()` whole rows.
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
+/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`; `weights` must hold `out.len()`
+/// whole rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn matvec<const VNNI: bool>(
+    weights: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    out: &mut [f32],
+) {
     if prepared::takes_direct(activations, out) {
         // SAFETY: as this function's.
-        unsafe { direct(weights, activations, out) };
+        unsafe { direct::<VNNI>(weights, activations, out) };
         return;
     }
     let order = dword_order();
@@ -36,12 +43,13 @@ pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out:
         out,
         |s, d| transpose_sub_block(s, d, order),
         |row, prepared, state| {
-            // SAFETY: AVX2 and FMA are enabled in the enclosing function.
+            // SAFETY: AVX2, FMA and F16C are enabled in the enclosing function, and its caller
+            // guarantees AVX-VNNI if `VNNI`.
             unsafe {
                 if state.pairs_exact {
-                    blocks::<true>(row, prepared, state);
+                    blocks::<true, VNNI>(row, prepared, state);
                 } else {
-                    blocks::<false>(row, prepared, state);
+                    blocks::<false, VNNI>(row, prepared, state);
                 }
             }
         },
@@ -60,18 +68,26 @@ const DIRECT_ROWS: usize = 8;
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2 and FMA; `weights` must hold `out.len()` whole rows.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn direct(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
+/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`; `weights` must hold `out.len()`
+/// whole rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn direct<const VNNI: bool>(
+    weights: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    out: &mut [f32],
+) {
     prepared::direct::<DIRECT_ROWS>(
         weights,
         activations,
         out,
-        // SAFETY: AVX2 and FMA are enabled here; `rows` is `DIRECT_ROWS` rows of
-        // `activations.len()` blocks, and `ys` their results.
-        |rows, ys| unsafe { direct_rows::<DIRECT_ROWS>(rows, activations, ys, false) },
+        // SAFETY: AVX2, FMA and F16C are enabled here, and AVX-VNNI if `VNNI` (this function's
+        // caller); `rows` is `DIRECT_ROWS` rows of `activations.len()` blocks, and `ys` their
+        // results.
+        |rows, ys| unsafe { direct_rows::<DIRECT_ROWS, VNNI>(rows, activations, ys, false) },
         // SAFETY: as above, with one row.
-        |row, y| unsafe { direct_rows::<1>(row, activations, core::slice::from_mut(y), true) },
+        |row, y| unsafe {
+            direct_rows::<1, VNNI>(row, activations, core::slice::from_mut(y), true)
+        },
     );
 }
 
@@ -79,11 +95,11 @@ unsafe fn direct(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2 and FMA. `rows` should be `R` rows of `activations.len()` blocks
-/// (shorter, nothing is done) and `ys` `R` long.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`. `rows` should be `R` rows of
+/// `activations.len()` blocks (shorter, nothing is done) and `ys` `R` long.
+#[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn direct_rows<const R: usize>(
+unsafe fn direct_rows<const R: usize, const VNNI: bool>(
     rows: &[BlockQ4K],
     activations: &[BlockQ8K],
     ys: &mut [f32],
@@ -114,18 +130,21 @@ unsafe fn direct_rows<const R: usize>(
             if prefetch {
                 prefetch_line_ahead(x);
             }
-            block(
-                x,
-                &shuffles,
-                |g| (q8[2 * g], q8[2 * g + 1]),
-                |mins| match block_mins {
-                    Some(shared) => shared.min_sum(y, mins),
-                    // SAFETY: AVX2 is enabled here.
-                    None => unsafe { min_sum(mins, y.block_sums()) },
-                },
-                y.d(),
-                (&mut sums[r], &mut sumf[r]),
-            );
+            // SAFETY: the caller guarantees AVX-VNNI if `VNNI`.
+            unsafe {
+                block::<VNNI>(
+                    x,
+                    &shuffles,
+                    |g| (q8[2 * g], q8[2 * g + 1]),
+                    |mins| match block_mins {
+                        Some(shared) => shared.min_sum(y, mins),
+                        // SAFETY: AVX2 is enabled here.
+                        None => min_sum(mins, y.block_sums()),
+                    },
+                    y.d(),
+                    (&mut sums[r], &mut sumf[r]),
+                )
+            };
         }
     }
     for ((y, sums), sumf) in ys.iter_mut().zip(sums).zip(sumf) {
@@ -211,10 +230,14 @@ pub(crate) fn dword_order() -> __m256i {
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`.
+#[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn blocks<const PAIRS: bool>(row: &[BlockQ4K], prepared: &[Prepared], state: &mut RowState) {
+unsafe fn blocks<const PAIRS: bool, const VNNI: bool>(
+    row: &[BlockQ4K],
+    prepared: &[Prepared],
+    state: &mut RowState,
+) {
     // SAFETY: `state.sums` is eight readable floats.
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
     let mut sumf = state.sumf;
@@ -237,9 +260,10 @@ unsafe fn blocks<const PAIRS: bool>(row: &[BlockQ4K], prepared: &[Prepared], sta
                 )
             }
         };
-        // SAFETY: AVX2 and FMA are enabled here.
+        // SAFETY: AVX2, FMA and F16C are enabled here.
         let min_sum = |mins| unsafe { min_sum_of::<PAIRS>(mins, y) };
-        block(x, &shuffles, q8, min_sum, y.d, (&mut sums, &mut sumf));
+        // SAFETY: the caller guarantees AVX-VNNI if `VNNI`.
+        unsafe { block::<VNNI>(x, &shuffles, q8, min_sum, y.d, (&mut sums, &mut sumf)) };
     }
     // SAFETY: `state.sums` is eight writable floats.
     unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
@@ -272,9 +296,17 @@ impl Shuffles {
 /// One block of one row, added to the row's `(sums, sumf)`: `q8(g)` gives the activations of
 /// sub-blocks `2g` and `2g + 1` in the prepared order, `min_sum(mins)` the exact
 /// `Σ bsums[k] * mins[k / 2]`, and `scale` is the activations' `d`.
-#[target_feature(enable = "avx2,fma")]
+///
+/// Per sub-block, `vpmaddubsw` sums each lane's values in pairs (exact: each pair is at most
+/// `2 * 15 * 128` in magnitude), then `vpmaddwd` by the scale, or with `VNNI` one AVX-VNNI
+/// `vpdpwssd` that also adds into the lanes: the same integers, one instruction fewer.
+///
+/// # Safety
+///
+/// The CPU must support AVX-VNNI if `VNNI`.
+#[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn block(
+unsafe fn block<const VNNI: bool>(
     x: &BlockQ4K,
     shuffles: &Shuffles,
     q8: impl Fn(usize) -> (__m256i, __m256i),
@@ -285,6 +317,9 @@ fn block(
     let (scales, mins) = scales_and_mins_u64(x);
     let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
     let mut aux = _mm256_setzero_si256();
+    // With `VNNI`, the high nibbles' chain of `vpdpwssd` (two chains of four, not one of
+    // eight).
+    let mut aux_high = _mm256_setzero_si256();
     for g in 0..4 {
         // SAFETY: group `g` of the 128 quant bytes is 32 readable bytes at `32 * g`.
         let raw = unsafe { _mm256_loadu_si256(x.quants().as_ptr().add(32 * g).cast()) };
@@ -294,19 +329,67 @@ fn block(
         let (q8_low, q8_high) = q8(g);
         let scale_low = _mm256_shuffle_epi8(scales, shuffles.scale_patterns[2 * g]);
         let scale_high = _mm256_shuffle_epi8(scales, shuffles.scale_patterns[2 * g + 1]);
-        let low = _mm256_madd_epi16(_mm256_maddubs_epi16(low, q8_low), scale_low);
-        let high = _mm256_madd_epi16(_mm256_maddubs_epi16(high, q8_high), scale_high);
+        let low = _mm256_maddubs_epi16(low, q8_low);
+        let high = _mm256_maddubs_epi16(high, q8_high);
+        if VNNI {
+            // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
+            unsafe {
+                aux = dpwssd(aux, low, scale_low);
+                aux_high = dpwssd(aux_high, high, scale_high);
+            }
+            continue;
+        }
+        let low = _mm256_madd_epi16(low, scale_low);
+        let high = _mm256_madd_epi16(high, scale_high);
         aux = _mm256_add_epi32(aux, _mm256_add_epi32(low, high));
     }
+    if VNNI {
+        aux = _mm256_add_epi32(aux, aux_high);
+    }
     let sumi = min_sum(mins);
-    let (d_bits, dmin_bits) = x.d_dmin_bits();
-    let d = f16_to_f32_branchless(d_bits) * scale;
+    let (d, dmin) = d_dmin(x, scale);
     *sums = _mm256_add_ps(
         *sums,
         _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
     );
-    let dmin = f16_to_f32_branchless(dmin_bits) * scale;
     *sumf -= dmin * sumi as f32;
+}
+
+/// `(f16 d * activation d, f16 dmin * activation d)` for the weight block `x`: widened with
+/// F16C (exact, as the software widening), each product rounded on its own as in the C.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn d_dmin(x: &BlockQ4K, scale: f32) -> (f32, f32) {
+    let (d, dmin) = x.d_dmin_bits();
+    let halves = _mm_cvtsi32_si128((u32::from(d) | (u32::from(dmin) << 16)) as i32);
+    let both = _mm_mul_ps(_mm_cvtph_ps(halves), _mm_set1_ps(scale));
+    (
+        _mm_cvtss_f32(both),
+        _mm_cvtss_f32(_mm_shuffle_ps::<0b01>(both, both)),
+    )
+}
+
+/// `acc + a[2i] * b[2i] + a[2i + 1] * b[2i + 1]` per dword `i` (signed words): the AVX-VNNI
+/// `vpdpwssd`.
+///
+/// # Safety
+///
+/// The CPU must support AVX-VNNI.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+    let mut acc = acc;
+    // SAFETY: `vpdpwssd` only reads and writes these registers; the caller guarantees AVX-VNNI.
+    unsafe {
+        core::arch::asm!(
+            "{{vex}} vpdpwssd {acc}, {a}, {b}",
+            acc = inout(ymm_reg) acc,
+            a = in(ymm_reg) a,
+            b = in(ymm_reg) b,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    acc
 }
 
 /// Reorders 32 weight bytes so that dword `l` holds bytes `l, l + 8, l + 16, l + 24`: the four
@@ -389,4 +472,35 @@ pub(crate) unsafe fn min_sum(mins: u64, bsums: &[i16; 16]) -> i32 {
         _mm256_extracti128_si256::<1>(products),
     );
     sum_i32x4(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::eprintln;
+
+    use crate::arch::x86_64::tests::matches_scalar_dot;
+    use crate::arch::x86_64::{has_avx_vnni, has_avx2_fma, has_f16c};
+
+    /// Both AVX2 kernels, with and without AVX-VNNI (whichever the dispatch would not pick
+    /// included), against the scalar one.
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri does not run AVX2")]
+    fn both_avx2_kernels_match_scalar_bit_for_bit() {
+        if !has_avx2_fma() || !has_f16c() {
+            eprintln!("no AVX2, FMA and F16C: nothing to test");
+            return;
+        }
+        // SAFETY: AVX2, FMA and F16C were detected; the helper passes whole rows.
+        matches_scalar_dot("avx2", 0xA7C2, |w, a, o| unsafe {
+            super::matvec::<false>(w, a, o)
+        });
+        if has_avx_vnni() {
+            // SAFETY: as above, and AVX-VNNI was detected.
+            matches_scalar_dot("avx2+avx-vnni", 0xA7C2, |w, a, o| unsafe {
+                super::matvec::<true>(w, a, o)
+            });
+        } else {
+            eprintln!("no AVX-VNNI: its kernel not tested");
+        }
+    }
 }

@@ -17,7 +17,7 @@ use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prepared, RowState};
 use crate::arch::x86_64::avx2::dot::{
-    BlockMins, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
+    BlockMins, d_dmin, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
 };
 use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
@@ -463,27 +463,11 @@ static VBMI_ORDER: [u8; 64] = {
     order
 };
 
-/// `(f16 d * activation d, f16 dmin * activation d)`, widening with F16C (exact, as the
-/// software widening).
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-#[inline]
-fn d_dmin(x: &BlockQ4K, scale: f32) -> (f32, f32) {
-    let (d, dmin) = x.d_dmin_bits();
-    let halves = _mm_cvtsi32_si128((u32::from(d) | (u32::from(dmin) << 16)) as i32);
-    let both = _mm_mul_ps(_mm_cvtph_ps(halves), _mm_set1_ps(scale));
-    (
-        _mm_cvtss_f32(both),
-        _mm_cvtss_f32(_mm_shuffle_ps::<0b01>(both, both)),
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use std::vec::Vec;
-    use std::{eprintln, vec};
+    use std::eprintln;
 
-    use crate::test_rng::Rng;
-    use crate::{BLOCK_BYTES, BlockQ4K, BlockQ8K, Q8K_BLOCK_BYTES, blocks, scalar};
+    use crate::arch::x86_64::tests::matches_scalar_dot;
 
     /// Both AVX-512 kernels (whichever the dispatch would not pick included) against the
     /// scalar one, on random blocks, in rows that fit one prepared chunk and rows that do not.
@@ -494,56 +478,17 @@ mod tests {
             eprintln!("no AVX-512 VNNI: nothing to test");
             return;
         }
-        let vbmi = crate::arch::x86_64::has_avx512vbmi() && crate::arch::x86_64::has_gfni();
-        eprintln!(
-            "AVX-512 dot kernels tested: vnni{}",
-            if vbmi { ", vnni+vbmi+gfni" } else { "" }
-        );
-        let mut rng = Rng(0x05EE_DD07);
-        for (rows, row_blocks) in [(1, 1), (5, 3), (9, 2), (2, 65), (3, 130), (17, 65)] {
-            let mut bytes = vec![0u8; rows * row_blocks * BLOCK_BYTES];
-            for block in bytes.chunks_exact_mut(BLOCK_BYTES) {
-                rng.block(block);
-                if row_blocks > 3 {
-                    // Ordinary f16 scales (about 1e-3..1e-1), so that long rows do not all end
-                    // in NaN or infinity.
-                    for field in [0, 2] {
-                        let bits = 0x1400 + (rng.next() % 0x1000) as u16;
-                        block[field..field + 2].copy_from_slice(&bits.to_le_bytes());
-                    }
-                }
-            }
-            let weights: &[BlockQ4K] = blocks(&bytes).unwrap();
-            let activations: Vec<BlockQ8K> = (0..row_blocks)
-                .map(|_| {
-                    let mut b = [0u8; Q8K_BLOCK_BYTES];
-                    rng.fill(&mut b);
-                    // A finite, ordinary scale (the float path is the same in every kernel).
-                    b[..4].copy_from_slice(&(rng.next() as f32 / u64::MAX as f32).to_le_bytes());
-                    BlockQ8K::from_bytes(b)
-                })
-                .collect();
-            let mut expected = vec![0f32; rows];
-            scalar::dot::matvec(weights, &activations, &mut expected);
-            if row_blocks > 3 {
-                assert!(expected.iter().all(|x| x.is_finite()), "{expected:?}");
-            }
-            let mut got = vec![0f32; rows];
-            // SAFETY: AVX-512 F, BW and VNNI were detected; `weights` holds `rows` rows.
-            unsafe { super::matvec(weights, &activations, &mut got) };
-            // Bits, with every NaN alike (its payload may differ between kernels).
-            let bits = |v: &[f32]| {
-                v.iter()
-                    .map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() })
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(bits(&got), bits(&expected), "vnni, {rows} x {row_blocks}");
-            if vbmi {
-                got.fill(0.0);
-                // SAFETY: as above, and AVX512-VBMI and GFNI were detected.
-                unsafe { super::matvec_vbmi_gfni(weights, &activations, &mut got) };
-                assert_eq!(bits(&got), bits(&expected), "vbmi, {rows} x {row_blocks}");
-            }
+        // SAFETY: AVX-512 F, BW and VNNI were detected; the helper passes whole rows.
+        matches_scalar_dot("vnni", 0x05EE_DD07, |w, a, o| unsafe {
+            super::matvec(w, a, o)
+        });
+        if crate::arch::x86_64::has_avx512vbmi() && crate::arch::x86_64::has_gfni() {
+            // SAFETY: as above, and AVX512-VBMI and GFNI were detected.
+            matches_scalar_dot("vnni+vbmi+gfni", 0x05EE_DD07, |w, a, o| unsafe {
+                super::matvec_vbmi_gfni(w, a, o)
+            });
+        } else {
+            eprintln!("no AVX512-VBMI and GFNI: their kernel not tested");
         }
     }
 }
