@@ -105,11 +105,23 @@ pub(crate) struct RowState {
     /// Whether every block of the prepared chunk has exact 16-bit sub-block sums
     /// ([`Prepared::pairs_exact`]), so that a kernel may use `pair_sums` throughout.
     pub(crate) pairs_exact: bool,
-    /// Whether the kernel prefetches the weights ahead of its loads: on the buffer path only
-    /// for rows of up to [`PREFETCH_MAX_ROW_BLOCKS`] blocks; on the x86 direct paths only when
-    /// one row runs alone. (The NEON kernel does not prefetch.)
+    /// How the kernel prefetches the weights ahead of its loads: chosen by the x86 kernels per
+    /// CPU and path (`arch::x86_64::Prefetch`), and on the buffer path only for rows of up to
+    /// [`PREFETCH_MAX_ROW_BLOCKS`] blocks. (The NEON kernel does not prefetch.)
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    pub(crate) prefetch: bool,
+    pub(crate) prefetch: Prefetch,
+}
+
+/// How many cache lines of each weight block a kernel prefetches ahead of its loads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) enum Prefetch {
+    /// None: the hardware prefetcher alone.
+    Off,
+    /// One line per block (a block is 144 bytes: every other line, about).
+    Line,
+    /// Every line of each block.
+    Block,
 }
 
 /// The longest rows for which the kernels prefetch the weights. Past that the prepared
@@ -122,7 +134,7 @@ const PREFETCH_MAX_ROW_BLOCKS: usize = 32;
 impl RowState {
     /// The state before a row's first block.
     #[inline(always)]
-    pub(crate) fn new(prefetch: bool) -> RowState {
+    pub(crate) fn new(prefetch: Prefetch) -> RowState {
         RowState {
             sums: [0.0; 8],
             sumf: 0.0,
@@ -150,7 +162,8 @@ const ROW_GROUP: usize = 32;
 
 /// `out[r] = dot(row r, activations)`, with `blocks(row_chunk, prepared_chunk, state)` running
 /// a kernel's block loop over matching chunks of one row and of the prepared activations, and
-/// `transpose` the kernel's shuffle for [`transpose_sub_block`].
+/// `transpose` the kernel's shuffle for [`transpose_sub_block`]. Rows of up to
+/// [`PREFETCH_MAX_ROW_BLOCKS`] blocks prefetch as `prefetch` says, longer ones not at all.
 ///
 /// The caller checked the lengths: `weights` holds `out.len()` rows of `activations.len()`
 /// blocks (rows of nothing when there are no activations). Inline, so that it is compiled
@@ -160,6 +173,7 @@ pub(crate) fn matvec(
     weights: &[BlockQ4K],
     activations: &[BlockQ8K],
     out: &mut [f32],
+    prefetch: Prefetch,
     transpose: impl Fn(&[i8; 32], &mut [i8; 32]),
     mut blocks: impl FnMut(&[BlockQ4K], &[Prepared], &mut RowState),
 ) {
@@ -170,7 +184,13 @@ pub(crate) fn matvec(
     }
     // Uninitialised: a dot product of a few blocks should not pay for clearing 20 KiB.
     let mut buffer = [const { MaybeUninit::<Prepared>::uninit() }; CHUNK_BLOCKS];
-    let new_state = || RowState::new(row_blocks <= PREFETCH_MAX_ROW_BLOCKS);
+    let new_state = || {
+        RowState::new(if row_blocks <= PREFETCH_MAX_ROW_BLOCKS {
+            prefetch
+        } else {
+            Prefetch::Off
+        })
+    };
     if row_blocks <= CHUNK_BLOCKS {
         // One chunk: prepared once for every row.
         let (prepared, pairs_exact) = prepare(&mut buffer, activations, &transpose);

@@ -98,6 +98,7 @@ pub(crate) unsafe fn matvec_dotprod(
         weights,
         activations,
         out,
+        prepared::Prefetch::Off,
         |s, d| transpose_sub_block(s, d),
         |row, prepared, state| {
             // SAFETY: NEON and dotprod are enabled in the enclosing function.

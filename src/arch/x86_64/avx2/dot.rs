@@ -13,8 +13,8 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::prepared::{self, Prepared, RowState};
-use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64, sum_i32x4};
+use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
+use crate::arch::x86_64::{DotPrefetch, prefetch_weights, scales_and_mins_u64, sum_i32x4};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`;
@@ -41,6 +41,7 @@ pub(crate) unsafe fn matvec<const VNNI: bool>(
         weights,
         activations,
         out,
+        DotPrefetch::for_this_cpu().one_row,
         |s, d| transpose_sub_block(s, d, order),
         |row, prepared, state| {
             // SAFETY: AVX2, FMA and F16C are enabled in the enclosing function, and its caller
@@ -63,8 +64,8 @@ const DIRECT_ROWS: usize = 8;
 
 /// The rows, [`DIRECT_ROWS`] at a time, with each activation sub-block put in the prepared
 /// order in registers ([`transpose_lanes`]) once for all of them, instead of through the
-/// prepared buffer. Only one row (or the last few) prefetches: with more side by side,
-/// prefetching slowed the reads at DRAM sizes.
+/// prepared buffer. Rows side by side prefetch as [`DotPrefetch`] says for this CPU (on Zen 4
+/// not at all: there it slowed the reads at DRAM sizes).
 ///
 /// # Safety
 ///
@@ -76,6 +77,7 @@ unsafe fn direct<const VNNI: bool>(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
+    let prefetch = DotPrefetch::for_this_cpu();
     prepared::direct::<DIRECT_ROWS>(
         weights,
         activations,
@@ -83,10 +85,13 @@ unsafe fn direct<const VNNI: bool>(
         // SAFETY: AVX2, FMA and F16C are enabled here, and AVX-VNNI if `VNNI` (this function's
         // caller); `rows` is `DIRECT_ROWS` rows of `activations.len()` blocks, and `ys` their
         // results.
-        |rows, ys| unsafe { direct_rows::<DIRECT_ROWS, VNNI>(rows, activations, ys, false) },
+        |rows, ys| unsafe {
+            direct_rows::<DIRECT_ROWS, VNNI>(rows, activations, ys, prefetch.side_by_side)
+        },
         // SAFETY: as above, with one row.
         |row, y| unsafe {
-            direct_rows::<1, VNNI>(row, activations, core::slice::from_mut(y), true)
+            let y = core::slice::from_mut(y);
+            direct_rows::<1, VNNI>(row, activations, y, prefetch.one_row)
         },
     );
 }
@@ -103,7 +108,7 @@ unsafe fn direct_rows<const R: usize, const VNNI: bool>(
     rows: &[BlockQ4K],
     activations: &[BlockQ8K],
     ys: &mut [f32],
-    prefetch: bool,
+    prefetch: Prefetch,
 ) {
     let n = activations.len();
     let Some(rows) = rows.get(..R * n) else {
@@ -127,9 +132,7 @@ unsafe fn direct_rows<const R: usize, const VNNI: bool>(
         for r in 0..R {
             // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
             let x = unsafe { rows.get_unchecked(r * n + i) };
-            if prefetch {
-                prefetch_line_ahead(x);
-            }
+            prefetch_weights(x, prefetch);
             // SAFETY: the caller guarantees AVX-VNNI if `VNNI`.
             unsafe {
                 block::<VNNI>(
@@ -243,9 +246,7 @@ unsafe fn blocks<const PAIRS: bool, const VNNI: bool>(
     let mut sumf = state.sumf;
     let shuffles = Shuffles::new();
     for (x, y) in row.iter().zip(prepared) {
-        if state.prefetch {
-            prefetch_line_ahead(x);
-        }
+        prefetch_weights(x, state.prefetch);
         let q8 = |g: usize| {
             // Sub-block 2g is in the low nibbles, 2g + 1 in the high ones (slots as in
             // `prepared`: 2g + 1 sits two slots after 2g).

@@ -15,11 +15,11 @@
 
 use core::arch::x86_64::*;
 
-use crate::arch::prepared::{self, Prepared, RowState};
+use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
 use crate::arch::x86_64::avx2::dot::{
     BlockMins, d_dmin, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
 };
-use crate::arch::x86_64::{prefetch_line_ahead, scales_and_mins_u64};
+use crate::arch::x86_64::{DotPrefetch, prefetch_weights, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -40,6 +40,7 @@ pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out:
         weights,
         activations,
         out,
+        DotPrefetch::for_this_cpu().one_row,
         |s, d| transpose_sub_block(s, d, order),
         |row, prepared, state| {
             // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function.
@@ -71,6 +72,7 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
         weights,
         activations,
         out,
+        DotPrefetch::for_this_cpu().one_row,
         |s, d| transpose_sub_block(s, d, order),
         |row, prepared, state| {
             // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function, and its caller
@@ -90,8 +92,8 @@ const DIRECT_ROWS: usize = 8;
 /// `vpshufb`) and its min-sum terms ([`BlockMins`]) once for all of them, instead of through
 /// the prepared buffer.
 ///
-/// Only one row (or the last few) prefetches: with more side by side, prefetching slowed the
-/// reads at DRAM sizes.
+/// Rows side by side prefetch as [`DotPrefetch`] says for this CPU (on Zen 4 not at all: there
+/// it slowed the reads at DRAM sizes).
 ///
 /// # Safety
 ///
@@ -156,6 +158,7 @@ unsafe fn direct<const VBMI_GFNI: bool>(
         // SAFETY: AVX2 is enabled here (implied by AVX-512F).
         |y: &BlockQ8K, _: &(), mins: u64| unsafe { min_sum(mins, y.block_sums()) },
     );
+    let prefetch = DotPrefetch::for_this_cpu();
     prepared::direct::<DIRECT_ROWS>(
         weights,
         activations,
@@ -163,12 +166,13 @@ unsafe fn direct<const VBMI_GFNI: bool>(
         // SAFETY: the caller's guarantees are the kernel's; `rows` is `DIRECT_ROWS` rows of
         // `activations.len()` blocks, and `ys` their results.
         |rows, ys| unsafe {
-            rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, false, shared)
+            let prefetch = prefetch.side_by_side;
+            rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, prefetch, shared)
         },
         // SAFETY: as above, with one row.
         |row, y| unsafe {
             let y = core::slice::from_mut(y);
-            rows_into::<VBMI_GFNI, 1, _>(row, activations, y, true, own)
+            rows_into::<VBMI_GFNI, 1, _>(row, activations, y, prefetch.one_row, own)
         },
     );
 }
@@ -185,7 +189,7 @@ unsafe fn rows_into<const VBMI_GFNI: bool, const R: usize, P>(
     rows: &[BlockQ4K],
     activations: &[BlockQ8K],
     ys: &mut [f32],
-    prefetch: bool,
+    prefetch: Prefetch,
     (prep, q8, min_sum): (
         impl Fn(&BlockQ8K) -> P,
         impl Fn(&BlockQ8K, &P, usize) -> (__m512i, __m512i),
@@ -359,9 +363,7 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
         for r in 0..R {
             // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
             let x = unsafe { rows.get_unchecked(r * n + i) };
-            if prefetch {
-                prefetch_line_ahead(x);
-            }
+            prefetch_weights(x, prefetch);
             let (scales, mins) = scales_and_mins_u64(x);
             // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
             let scales =
