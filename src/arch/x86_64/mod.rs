@@ -13,7 +13,7 @@ pub(crate) mod sse2;
 
 use crate::arch::prepared::Prefetch;
 use crate::decode_half::Half;
-use crate::{BLOCK_VALUES, BlockQ4K};
+use crate::{BLOCK_BYTES, BLOCK_VALUES, BlockQ4K};
 
 /// Whether the AVX2 kernel can run (AVX2 and FMA): detected on the CPU with `std`, taken from
 /// the build's target features without it.
@@ -321,16 +321,16 @@ pub(crate) fn sum_i32x4(s: core::arch::x86_64::__m128i) -> i32 {
 /// loop ([`DotPrefetch`]).
 const PREFETCH_BYTES: usize = 2048;
 
-/// Prefetches the weights [`PREFETCH_BYTES`] after the start of `block` as `how` says: the
-/// `Q8_K` dot kernels' hint (see [`PREFETCH_BYTES`] and [`DotPrefetch`]). Only a hint: it
-/// never faults, whatever the address.
+/// Prefetches the weights [`PREFETCH_BYTES`] + `skip` bytes after the start of `block` as `how`
+/// says: the `Q8_K` dot kernels' hint (see [`PREFETCH_BYTES`], [`DotPrefetch`] and
+/// [`next_group_skip`]). Only a hint: it never faults, whatever the address.
 #[target_feature(enable = "sse2")]
 #[inline]
-pub(crate) fn prefetch_weights(block: &BlockQ4K, how: Prefetch) {
+pub(crate) fn prefetch_weights(block: &BlockQ4K, how: Prefetch, skip: usize) {
     use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
     let ahead = core::ptr::from_ref(block)
         .cast::<i8>()
-        .wrapping_add(PREFETCH_BYTES);
+        .wrapping_add(PREFETCH_BYTES + skip);
     if how != Prefetch::Off {
         // One line is its hint three times (repeats of a line in flight merge into its fill
         // buffer): as fast as a single hint on the Xeon of [`DotPrefetch`], in cache and at
@@ -339,6 +339,22 @@ pub(crate) fn prefetch_weights(block: &BlockQ4K, how: Prefetch) {
         for line in 0..3 {
             _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(stride * line));
         }
+    }
+}
+
+/// The `skip` for [`prefetch_weights`] at block `i` of a row of `n` blocks when `rows` rows
+/// (stored back to back) are multiplied side by side: where the prefetch would land past the
+/// end of the row (in the next row, which this group has read already), it goes as far into
+/// the same row of the next group, which is read next. On the Xeon of [`DotPrefetch`], AVX-512
+/// at 256 MiB, against prefetching past the row ends: rows of 14336 values 13.2-13.3 GB/s
+/// against 9.3-9.5 (1.41x), rows of 28672 14.1-14.2 against 11.5-11.7 (1.2x); both above a
+/// plain read loop over the same bytes (about 12.7).
+#[inline(always)]
+pub(crate) fn next_group_skip(i: usize, n: usize, rows: usize) -> usize {
+    if rows > 1 && BLOCK_BYTES * i + PREFETCH_BYTES >= BLOCK_BYTES * n {
+        (rows - 1) * n * BLOCK_BYTES
+    } else {
+        0
     }
 }
 

@@ -19,7 +19,7 @@ use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
 use crate::arch::x86_64::avx2::dot::{
     BlockMins, d_dmin, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
 };
-use crate::arch::x86_64::{DotPrefetch, prefetch_weights, scales_and_mins_u64};
+use crate::arch::x86_64::{DotPrefetch, next_group_skip, prefetch_weights, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -360,10 +360,11 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
     for (i, y) in activations.iter().enumerate() {
         let p = prep(y);
         let scale = d(y);
+        let skip = next_group_skip(i, n, R);
         for r in 0..R {
             // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
             let x = unsafe { rows.get_unchecked(r * n + i) };
-            prefetch_weights(x, prefetch);
+            prefetch_weights(x, prefetch, skip);
             let (scales, mins) = scales_and_mins_u64(x);
             // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
             let scales =
