@@ -255,7 +255,7 @@ mod parallel {
     ///
     /// Same contract and same output bits as `matvec_q8k`: lengths are checked before anything
     /// is written. The rows are split into [`MATVEC_PARALLEL_TASKS_PER_THREAD`] tasks per
-    /// thread; matrices under [`MATVEC_PARALLEL_THRESHOLD_BYTES`], and one-thread pools, stay
+    /// thread (each a multiple of eight rows, but the last); matrices under [`MATVEC_PARALLEL_THRESHOLD_BYTES`], and one-thread pools, stay
     /// on the calling thread. No allocation.
     ///
     /// ```
@@ -296,7 +296,9 @@ mod parallel {
         }
         let threads = rayon::current_num_threads();
         let tasks = threads.saturating_mul(MATVEC_PARALLEL_TASKS_PER_THREAD);
-        let rows_per_task = output.len().div_ceil(tasks).max(1);
+        // Whole groups of eight rows, which the x86 kernels multiply side by side on long
+        // rows: no task ends in a few rows multiplied one at a time.
+        let rows_per_task = output.len().div_ceil(tasks).max(1).next_multiple_of(8);
         output
             .par_chunks_mut(rows_per_task)
             .zip(blocks.par_chunks(rows_per_task * row_blocks))

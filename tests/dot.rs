@@ -452,6 +452,9 @@ mod parallel {
                 (3 * threshold_rows, 16),
                 (40, 70),
                 (2000, 5),
+                // Long rows (multiplied eight side by side on x86) past the threshold, in tasks
+                // of whole groups of eight and a shorter last one.
+                (150, 64),
             ] {
                 let w = weights(rows as u64, rows * cols);
                 let a = activations(rows as u64, cols);
