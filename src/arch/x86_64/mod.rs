@@ -369,10 +369,11 @@ pub(crate) fn next_group_skip(i: usize, n: usize, rows: usize) -> usize {
 ///   block (see [`prefetch_weights`] for the three repeated hints that stand for it now);
 /// - a Sapphire Rapids-class Xeon (AMX, AVX512-FP16): every line, both ways. AVX-512, rows of
 ///   4096 values 1.22-1.28x faster than one line per block (9.9-10.3 against 7.9-8.1 GB/s,
-///   where a plain read loop gets about 12.5 on this CPU: a single core is bound by the
-///   latency of its misses, and prefetching hides more of it); rows of 28672 values side by
-///   side 1.17-1.19x faster than none (11.8 against 9.9-10.1; one line per block and row:
-///   7.6). In cache it changes nothing measurable (0.99-1.04x).
+///   where a plain read loop gets 12.3-14.2 on this CPU, with or without prefetching: one
+///   core's reads are bound by the misses it keeps in flight, and a kernel that computes
+///   between its loads keeps fewer unless it prefetches); rows of 28672 values side by side
+///   1.17-1.19x faster than none (11.8 against 9.9-10.1; one line per block and row: 7.6). In
+///   cache it changes nothing measurable (0.99-1.04x).
 #[derive(Clone, Copy)]
 pub(crate) struct DotPrefetch {
     pub(crate) one_row: Prefetch,
