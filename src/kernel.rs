@@ -38,6 +38,11 @@ pub enum Kernel {
     /// x86_64 SSE2, present on every x86_64 CPU.
     Sse2,
     /// x86_64 AVX2 with FMA.
+    ///
+    /// The Q8_K dot products also widen the f16 scales with F16C, which every AVX2 CPU has (on
+    /// one that reports AVX2 without it they run the SSE2 kernel), and use AVX-VNNI's
+    /// `vpdpwssd` where the CPU has it (Intel since Alder Lake, Zen 5): the same bits either
+    /// way.
     Avx2,
     /// x86_64 AVX-512 Foundation (AVX-512F); decode needs no other AVX-512 subset.
     ///
@@ -64,8 +69,9 @@ impl Kernel {
     /// The fastest kernel this CPU (with `std`) or this build (without `std`) can run.
     ///
     /// The same family is the fastest for decode and for the Q8_K dot products: the widest one.
-    /// (On a Zen 4 core the AVX-512 Q8_K matvec ran 1.1-1.25x the AVX2 one in cache; without
-    /// VNNI the AVX-512 family runs the AVX2 dot, so it is never slower.)
+    /// (In cache the AVX-512 Q8_K matvec ran 1.1-1.25x the AVX2 one on a Zen 4 core and
+    /// 1.03-1.15x the AVX2 one with AVX-VNNI on a Sapphire Rapids-class Xeon; without VNNI the
+    /// AVX-512 family runs the AVX2 dot, so it is never slower.)
     ///
     /// ```
     /// assert!(q4k::Kernel::best().is_available());
