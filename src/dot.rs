@@ -133,8 +133,9 @@ fn avx2(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
 /// this CPU has.
 ///
 /// `weights` must be exactly `144 * activations.len()` bytes ([`Error::WeightsLength`] with
-/// `rows: 1` otherwise); no alignment is needed. Bit for bit llama.cpp's `ggml_vec_dot_q4_K_q8_K_generic`
-/// as its C source reads, every multiply and add rounded on its own, on every kernel:
+/// `rows: 1` otherwise); no alignment is needed. Bit for bit llama.cpp's
+/// `ggml_vec_dot_q4_K_q8_K_generic` as its C source reads, every multiply and add rounded on its
+/// own, on every kernel:
 ///
 /// - per block, eight exact `i32` lane sums `aux32[l]` (lane `l` takes the values whose index
 ///   is `l mod 8`, each product scaled by its sub-block's 6-bit scale), and the exact
@@ -255,8 +256,9 @@ mod parallel {
     ///
     /// Same contract and same output bits as `matvec_q8k`: lengths are checked before anything
     /// is written. The rows are split into [`MATVEC_PARALLEL_TASKS_PER_THREAD`] tasks per
-    /// thread (each a multiple of eight rows, but the last); matrices under [`MATVEC_PARALLEL_THRESHOLD_BYTES`], and one-thread pools, stay
-    /// on the calling thread. No allocation.
+    /// thread (each a multiple of eight rows, but the last); matrices under
+    /// [`MATVEC_PARALLEL_THRESHOLD_BYTES`], and one-thread pools, stay on the calling thread.
+    /// No allocation.
     ///
     /// ```
     /// let activations = vec![q4k::BlockQ8K::ZERO; 16];

@@ -106,7 +106,7 @@ pub(crate) struct RowState {
     /// ([`Prepared::pairs_exact`]), so that a kernel may use `pair_sums` throughout.
     pub(crate) pairs_exact: bool,
     /// How the kernel prefetches the weights ahead of its loads: chosen by the x86 kernels per
-    /// CPU and path (`arch::x86_64::Prefetch`), and on the buffer path only for rows of up to
+    /// CPU and path (`arch::x86_64::DotPrefetch`), and on the buffer path only for rows of up to
     /// [`PREFETCH_MAX_ROW_BLOCKS`] blocks. (The NEON kernel does not prefetch.)
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) prefetch: Prefetch,

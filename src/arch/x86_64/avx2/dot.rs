@@ -25,8 +25,8 @@ use crate::{BlockQ4K, BlockQ8K};
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`; `weights` must hold `out.len()`
-/// whole rows.
+/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`; `weights` must hold
+/// `out.len()` whole rows.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn matvec<const VNNI: bool>(
     weights: &[BlockQ4K],
@@ -71,8 +71,8 @@ const DIRECT_ROWS: usize = 8;
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`; `weights` must hold `out.len()`
-/// whole rows.
+/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`; `weights` must hold
+/// `out.len()` whole rows.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn direct<const VNNI: bool>(
     weights: &[BlockQ4K],
@@ -136,7 +136,8 @@ unsafe fn direct_rows<const R: usize, const VNNI: bool>(
             // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
             let x = unsafe { rows.get_unchecked(r * n + i) };
             prefetch_weights(x, prefetch, skip);
-            // SAFETY: the caller guarantees AVX-VNNI if `VNNI`.
+            // SAFETY: the caller guarantees AVX-VNNI if `VNNI`, and `min_sum` needs AVX2, which
+            // is enabled here.
             unsafe {
                 block::<VNNI>(
                     x,
@@ -144,7 +145,6 @@ unsafe fn direct_rows<const R: usize, const VNNI: bool>(
                     |g| (q8[2 * g], q8[2 * g + 1]),
                     |mins| match block_mins {
                         Some(shared) => shared.min_sum(y, mins),
-                        // SAFETY: AVX2 is enabled here.
                         None => min_sum(mins, y.block_sums()),
                     },
                     y.d(),
