@@ -412,18 +412,12 @@ impl DotPrefetch {
 }
 
 /// Prefetches the cache lines of the weights [`PREFETCH_BYTES`] after the start of `block`
-/// (a block spans at most three lines): the `f32` dot kernels' hint. Only a hint: it never
-/// faults, whatever the address.
+/// (a block spans at most three lines): the `f32` dot kernels' hint, [`prefetch_weights`] with
+/// every line. Only a hint: it never faults, whatever the address.
 #[target_feature(enable = "sse2")]
 #[inline]
 pub(crate) fn prefetch_ahead(block: &BlockQ4K) {
-    use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-    let ahead = core::ptr::from_ref(block)
-        .cast::<i8>()
-        .wrapping_add(PREFETCH_BYTES);
-    for line in 0..3 {
-        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64 * line));
-    }
+    prefetch_weights(block, Prefetch::Block, 0);
 }
 
 #[cfg(test)]
