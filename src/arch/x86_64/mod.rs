@@ -374,10 +374,18 @@ pub(crate) fn next_group_skip(i: usize, n: usize, rows: usize) -> usize {
 ///   between its loads keeps fewer unless it prefetches); rows of 28672 values side by side
 ///   1.17-1.19x faster than none (11.8 against 9.9-10.1; one line per block and row: 7.6). In
 ///   cache it changes nothing measurable (0.99-1.04x).
+///
+/// `short_rows_side_by_side` says whether the AVX-512 kernel also multiplies rows of up to
+/// `prepared::DIRECT_MIN_ROW_BLOCKS` blocks eight side by side (else one by one through the
+/// prepared buffer): on the Xeon, where that is 1.1-1.2x faster in cache and as fast at 256 MiB;
+/// not elsewhere, where the last measurements (Zen 4, before the eight-row loop shared its
+/// per-block work) had short rows read from DRAM markedly faster one by one (rows of 10240
+/// values 16.9 against 12.6 GB/s).
 #[derive(Clone, Copy)]
 pub(crate) struct DotPrefetch {
     pub(crate) one_row: Prefetch,
     pub(crate) side_by_side: Prefetch,
+    pub(crate) short_rows_side_by_side: bool,
 }
 
 impl DotPrefetch {
@@ -401,11 +409,13 @@ impl DotPrefetch {
             DotPrefetch {
                 one_row: Prefetch::Block,
                 side_by_side: Prefetch::Block,
+                short_rows_side_by_side: true,
             }
         } else {
             DotPrefetch {
                 one_row: Prefetch::Line,
                 side_by_side: Prefetch::Off,
+                short_rows_side_by_side: false,
             }
         }
     }

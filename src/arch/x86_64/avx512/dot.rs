@@ -1,23 +1,30 @@
-//! The AVX-512 dot-product kernel, with VNNI: per 64 weight bytes one lane-transposing
-//! permutation (a single `vpermb` with AVX512-VBMI and GFNI, else `vpermd` and `vpshufb`), the
-//! nibbles (the high ones with one `vgf2p8affineqb` when GFNI is there), `vpdpbusd`
-//! against the prepared activations (each dword is then one sub-block's exact sum for one
-//! lane), one `vpermt2w` that pairs each low-nibble sub-block's sums with its high-nibble
-//! neighbour's as the two words of a dword (both fit in 16 bits), and one `vpdpwssd` that
-//! weights both by their scales.
+//! The AVX-512 dot-product kernel, with VNNI. Per 64 weight bytes: one lane-transposing
+//! permutation (a single `vpermb` with AVX512-VBMI and GFNI, else two shuffles), the nibbles
+//! (the high ones with one `vgf2p8affineqb` when GFNI is there), and `vpdpbusd` against the
+//! activations in the same order, after which each dword is one sub-block's exact sum for one
+//! lane (at most 4 * 15 * 128 in magnitude: it fits in 16 bits); then the scales.
 //!
-//! The activations come from the prepared buffer of `arch::prepared` or, for single rows and
-//! rows of more than `DIRECT_MIN_ROW_BLOCKS` blocks, straight from the caller's blocks,
-//! rearranged in registers once for eight rows multiplied side by side (`direct`).
+//! Two loops apply them:
+//!
+//! - one row at a time (`blocks_of`: the prepared buffer of `arch::prepared`, single rows, and
+//!   the rows left over from groups of eight): one `vpermt2w` pairs each low-nibble sub-block's
+//!   sums with its high-nibble neighbour's as the two words of a dword, and one `vpdpwssd`
+//!   weights both by their scales;
+//! - eight rows side by side (`eight_rows`, see `direct`): the sums stay one per dword, and a
+//!   `vpdpwssd` against a factor whose dwords are `(scale, 0)` scales each (the high word, the
+//!   sign, meets the 0), so that no word shuffle is needed; the factors are broadcast loads. The
+//!   block heads of the eight rows (`d`, `dmin`, the packed scales) are unpacked in two vectors,
+//!   and their min sums and `sumf` kept as eight lanes, once per activation block for all eight.
 //!
 //! Needs AVX-512F, AVX-512BW and AVX512-VNNI (detected by the dispatch); the eight float lanes
-//! of the reference are the low `__m256` half, a multiply then an add per block, as in the C.
+//! of the reference are a `__m256` (one row) or the alternate dwords of a `__m512` (two rows),
+//! a multiply then an add per block, as in the C.
 
 use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
 use crate::arch::x86_64::avx2::dot::{
-    BlockMins, d_dmin, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
+    d_dmin, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
 };
 use crate::arch::x86_64::{DotPrefetch, next_group_skip, prefetch_weights, scales_and_mins_u64};
 use crate::{BlockQ4K, BlockQ8K};
@@ -30,7 +37,7 @@ use crate::{BlockQ4K, BlockQ8K};
 /// whole rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
-    if prepared::takes_direct(activations, out) {
+    if takes_direct(activations, out) {
         // SAFETY: as this function's.
         unsafe { direct::<false>(weights, activations, out) };
         return;
@@ -62,7 +69,7 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
-    if prepared::takes_direct(activations, out) {
+    if takes_direct(activations, out) {
         // SAFETY: as this function's.
         unsafe { direct::<true>(weights, activations, out) };
         return;
@@ -82,15 +89,68 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     );
 }
 
+/// The 128 quants of half `half` of `y` rearranged by each of `orders`: with `VBMI_GFNI` by
+/// one `vpermt2b` (indices into the 128 bytes), else by `shuffle(first 64 bytes, order, last
+/// 64 bytes)`.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI, and AVX512-VBMI if `VBMI_GFNI`;
+/// `half < 2`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn quants_in_order<const VBMI_GFNI: bool>(
+    y: &BlockQ8K,
+    half: usize,
+    orders: [__m512i; 2],
+    shuffle: impl Fn(__m512i, __m512i, __m512i) -> __m512i,
+) -> [__m512i; 2] {
+    // SAFETY: the quants are 256 readable bytes, and `half < 2`.
+    let [a, b] = unsafe {
+        let q8 = y.quants().as_ptr().add(128 * half);
+        [
+            _mm512_loadu_si512(q8.cast()),
+            _mm512_loadu_si512(q8.add(64).cast()),
+        ]
+    };
+    orders.map(|order| {
+        if VBMI_GFNI {
+            let t;
+            // SAFETY: `vpermt2b` only reads and writes these registers; the caller guarantees
+            // AVX512-VBMI when `VBMI_GFNI`.
+            unsafe {
+                core::arch::asm!(
+                    "vpermt2b {t}, {order}, {b}",
+                    t = inout(zmm_reg) a => t,
+                    order = in(zmm_reg) order,
+                    b = in(zmm_reg) b,
+                    options(pure, nomem, nostack, preserves_flags),
+                );
+            }
+            t
+        } else {
+            shuffle(a, order, b)
+        }
+    })
+}
+
+/// Whether [`direct`] multiplies these rows: as `prepared::takes_direct` says, and rows of
+/// any length where there are [`DIRECT_ROWS`] of them and [`DotPrefetch`] says so for this CPU.
+#[inline]
+fn takes_direct(activations: &[BlockQ8K], out: &[f32]) -> bool {
+    prepared::takes_direct(activations, out)
+        || (out.len() >= DIRECT_ROWS && DotPrefetch::for_this_cpu().short_rows_side_by_side)
+}
+
 /// Rows multiplied side by side by [`direct`], sharing each activation block. At 256 MiB on
 /// Zen 4, rows of 28672 values: 8 rows 13.6-17.6 GB/s, 4 rows 13.5, 2 rows 10.8, 16 rows 7.6
-/// (their accumulators no longer fit in the registers).
+/// (their accumulators no longer fit in the registers). [`eight_rows`] is written for eight.
 const DIRECT_ROWS: usize = 8;
 
-/// The rows, [`DIRECT_ROWS`] at a time, with each activation block put in the prepared order
-/// in registers (with `VBMI_GFNI` two `vpermt2b` per 128 bytes, else two `vpermt2d` and two
-/// `vpshufb`) and its min-sum terms ([`BlockMins`]) once for all of them, instead of through
-/// the prepared buffer.
+/// The rows, [`DIRECT_ROWS`] at a time by [`eight_rows`], with each activation block put in
+/// its pair order in registers once for all of them (with `VBMI_GFNI` two `vpermt2b` per 128
+/// bytes, else two `vpermt2w` and two `vpshufb`), instead of through the prepared buffer; the
+/// rows left over one at a time by [`blocks_of`].
 ///
 /// Rows side by side prefetch as [`DotPrefetch`] says for this CPU (on Zen 4 not at all: there
 /// it slowed the reads at DRAM sizes).
@@ -111,47 +171,18 @@ unsafe fn direct<const VBMI_GFNI: bool>(
     };
     let [low_order, high_order] = order(if VBMI_GFNI { &SLOT_ORDER } else { &SLOT_DWORDS });
     let byte_order = transpose_4x4_bytes();
-    // Sub-blocks `2k` and `2k + 2` (`order = low_order`) or `2k + 1` and `2k + 3`
-    // (`high_order`) of the 128 bytes `a`, `b`, each transposed.
-    let to_slots = |a: __m512i, b: __m512i, order: __m512i| {
-        if VBMI_GFNI {
-            let t;
-            // SAFETY: `vpermt2b` only reads and writes these registers; the caller guarantees
-            // AVX512-VBMI when `VBMI_GFNI`.
-            unsafe {
-                core::arch::asm!(
-                    "vpermt2b {t}, {order}, {b}",
-                    t = inout(zmm_reg) a => t,
-                    order = in(zmm_reg) order,
-                    b = in(zmm_reg) b,
-                    options(pure, nomem, nostack, preserves_flags),
-                );
-            }
-            t
-        } else {
-            _mm512_shuffle_epi8(_mm512_permutex2var_epi32(a, order, b), byte_order)
-        }
-    };
-    // The four vectors of a block in the prepared order from its quants (see `blocks_of`).
+    // The four vectors of a block in the prepared order from its quants (see `blocks_of`):
+    // sub-blocks `2k` and `2k + 2` (`low_order`), then `2k + 1` and `2k + 3` (`high_order`) of
+    // each half, each transposed.
     let slots = |y: &BlockQ8K, half: usize| {
-        // SAFETY: the quants are 256 readable bytes, and `half < 2`.
-        let [a, b] = unsafe {
-            let q8 = y.quants().as_ptr().add(128 * half);
-            [
-                _mm512_loadu_si512(q8.cast()),
-                _mm512_loadu_si512(q8.add(64).cast()),
-            ]
-        };
-        (to_slots(a, b, low_order), to_slots(a, b, high_order))
+        let shuffle =
+            |a, order, b| _mm512_shuffle_epi8(_mm512_permutex2var_epi32(a, order, b), byte_order);
+        // SAFETY: the caller guarantees AVX512-VBMI when `VBMI_GFNI`.
+        let [low, high] =
+            unsafe { quants_in_order::<VBMI_GFNI>(y, half, [low_order, high_order], shuffle) };
+        (low, high)
     };
-    // Several rows share each block's rearranged quants and the test for exact 16-bit
-    // sub-block sums; one row rearranges them half by half and takes the block sums as they
-    // are.
-    let shared = (
-        |y: &BlockQ8K| ([slots(y, 0), slots(y, 1)], BlockMins::new(y)),
-        |_: &BlockQ8K, p: &([(__m512i, __m512i); 2], BlockMins), half: usize| p.0[half],
-        |y: &BlockQ8K, p: &([(__m512i, __m512i); 2], BlockMins), mins: u64| p.1.min_sum(y, mins),
-    );
+    // One row rearranges the quants half by half and takes the block sums as they are.
     let own = (
         |_: &BlockQ8K| (),
         |y: &BlockQ8K, _: &(), half: usize| slots(y, half),
@@ -165,10 +196,7 @@ unsafe fn direct<const VBMI_GFNI: bool>(
         out,
         // SAFETY: the caller's guarantees are the kernel's; `rows` is `DIRECT_ROWS` rows of
         // `activations.len()` blocks, and `ys` their results.
-        |rows, ys| unsafe {
-            let prefetch = prefetch.side_by_side;
-            rows_into::<VBMI_GFNI, DIRECT_ROWS, _>(rows, activations, ys, prefetch, shared)
-        },
+        |rows, ys| unsafe { eight_rows::<VBMI_GFNI>(rows, activations, ys, prefetch.side_by_side) },
         // SAFETY: as above, with one row.
         |row, y| unsafe {
             let y = core::slice::from_mut(y);
@@ -333,27 +361,9 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
         *sumf = state.sumf;
     }
     let prefetch = states[0].prefetch;
-    let low_nibbles = _mm512_set1_epi8(0x0F);
-    // In each 256-bit half: dwords 0, 2, 4, 6 to its low 128 bits, 1, 3, 5, 7 to its high.
-    // Opaque to the compiler, which would otherwise rewrite the two shuffles below into four.
-    let dword_order = core::hint::black_box(_mm512_setr_epi32(
-        0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15,
-    ));
-    let byte_order = transpose_4x4_bytes();
-    // Byte `32h + 4l + c` of the result is byte `32h + 8c + l` of the weights: the same order
-    // as the two shuffles, in one.
-    // SAFETY: `VBMI_ORDER` is 64 readable bytes.
-    let vbmi_order = unsafe { _mm512_loadu_si512(VBMI_ORDER.as_ptr().cast()) };
-    // The GF(2) affine map `x >> 4` on each byte: result bit `i` is the parity of
-    // `x & matrix byte 7 - i`, so bytes 7, 6, 5, 4 pick bits 4, 5, 6, 7 and the rest is zero.
-    let shift_right_4 = _mm512_set1_epi64(0x1020_4080_0000_0000);
+    let core = Core::<VBMI_GFNI>::new();
     // Which scale pair each dword takes: (0, 1) and (2, 3), then (4, 5) and (6, 7).
-    let pair = |a: i32, b: i32| _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
     let scale_order = [pair(0, 1), pair(2, 3)];
-    // Word 2k of the result is word 2k of the first source (the low word of its dword k),
-    // word 2k + 1 is word 2k of the second (index 32 + 2k).
-    // SAFETY: `INTERLEAVE` is 64 readable bytes.
-    let interleave = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
     let Some(rows) = rows.get(..R * n) else {
         return;
     };
@@ -369,50 +379,14 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
             // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
             let scales =
                 _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
-            let mut aux = _mm512_setzero_si512();
-            for (half, &order) in scale_order.iter().enumerate() {
-                // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are
-                // readable.
-                let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
-                let (low, high) = if VBMI_GFNI {
-                    let (t, high);
-                    // SAFETY: `vpermb` and `vgf2p8affineqb` only read and write these
-                    // registers; the caller guarantees AVX512-VBMI and GFNI when `VBMI_GFNI`.
-                    unsafe {
-                        core::arch::asm!(
-                            "vpermb {t}, {order}, {raw}",
-                            "vgf2p8affineqb {high}, {t}, {shift}, 0",
-                            t = out(zmm_reg) t,
-                            high = lateout(zmm_reg) high,
-                            order = in(zmm_reg) vbmi_order,
-                            raw = in(zmm_reg) raw,
-                            shift = in(zmm_reg) shift_right_4,
-                            options(pure, nomem, nostack, preserves_flags),
-                        );
-                    }
-                    (_mm512_and_si512(t, low_nibbles), high)
-                } else {
-                    let t =
-                        _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dword_order, raw), byte_order);
-                    (
-                        _mm512_and_si512(t, low_nibbles),
-                        _mm512_and_si512(_mm512_srli_epi16::<4>(t), low_nibbles),
-                    )
-                };
-                let (q8_low, q8_high) = q8(y, &p, half);
-                // Each dword: one lane of a low-nibble sub-block in its lower 16 bits and of its
-                // high-nibble neighbour in its upper 16 bits (each exact sum is at most
-                // 4 * 15 * 128 in magnitude, so a word holds it exactly).
-                let zero = _mm512_setzero_si512();
-                let pair = _mm512_permutex2var_epi16(
-                    _mm512_dpbusd_epi32(zero, low, q8_low),
-                    interleave,
-                    _mm512_dpbusd_epi32(zero, high, q8_high),
-                );
-                // Dwords 0-7 take sub-blocks 4 * half and 4 * half + 1, dwords 8-15 the next
-                // two.
-                aux = _mm512_dpwssd_epi32(aux, pair, _mm512_permutexvar_epi32(order, scales));
-            }
+            // SAFETY: the caller's guarantees are `Core::aux`'s.
+            let aux = unsafe {
+                core.aux(
+                    x,
+                    [q8(y, &p, 0), q8(y, &p, 1)],
+                    scale_order.map(|order| _mm512_permutexvar_epi32(order, scales)),
+                )
+            };
             let aux = _mm256_add_epi32(
                 _mm512_castsi512_si256(aux),
                 _mm512_extracti64x4_epi64::<1>(aux),
@@ -433,6 +407,584 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
     }
 }
 
+/// Eight dwords of the scale pair `(a, a + 1)` then eight of `(b, b + 1)`, as `vpermd`
+/// indices into scale words (dword `j` the scales of sub-blocks `2j`, `2j + 1`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+fn pair(a: i32, b: i32) -> __m512i {
+    _mm512_setr_epi32(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b)
+}
+
+/// The integer core of the block loops: the constants of the lane transposition and the
+/// nibble split, kept in registers across blocks.
+#[derive(Clone, Copy)]
+struct Core<const VBMI_GFNI: bool> {
+    low_nibbles: __m512i,
+    dword_order: __m512i,
+    byte_order: __m512i,
+    vbmi_order: __m512i,
+    shift_right_4: __m512i,
+    interleave: __m512i,
+    /// [`Core::aux_by_pairs`]' weight order: with `VBMI_GFNI` [`PAIR_ORDER`] (`vpermb`), else
+    /// [`PAIR_WORDS`] (`vpermw`) then [`PAIR_BYTES`] (`vpshufb`).
+    pair_order: __m512i,
+    pair_bytes: __m512i,
+}
+
+impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    fn new() -> Self {
+        Core {
+            low_nibbles: _mm512_set1_epi8(0x0F),
+            // In each 256-bit half: dwords 0, 2, 4, 6 to its low 128 bits, 1, 3, 5, 7 to its
+            // high. Opaque to the compiler, which would otherwise rewrite the two shuffles of
+            // `aux` into four.
+            dword_order: core::hint::black_box(_mm512_setr_epi32(
+                0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15,
+            )),
+            byte_order: transpose_4x4_bytes(),
+            // Byte `32h + 4l + c` of the result is byte `32h + 8c + l` of the weights: the
+            // same order as the two shuffles, in one.
+            // SAFETY: `VBMI_ORDER` is 64 readable bytes.
+            vbmi_order: unsafe { _mm512_loadu_si512(VBMI_ORDER.as_ptr().cast()) },
+            // The GF(2) affine map `x >> 4` on each byte: result bit `i` is the parity of
+            // `x & matrix byte 7 - i`, so bytes 7, 6, 5, 4 pick bits 4, 5, 6, 7 and the rest is
+            // zero.
+            shift_right_4: _mm512_set1_epi64(0x1020_4080_0000_0000),
+            // SAFETY: `INTERLEAVE` is 64 readable bytes.
+            interleave: unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) },
+            // SAFETY: each table is 64 readable bytes.
+            pair_order: unsafe {
+                if VBMI_GFNI {
+                    _mm512_loadu_si512(PAIR_ORDER.as_ptr().cast())
+                } else {
+                    _mm512_loadu_si512(PAIR_WORDS.as_ptr().cast())
+                }
+            },
+            // SAFETY: as above.
+            pair_bytes: unsafe { _mm512_loadu_si512(PAIR_BYTES.as_ptr().cast()) },
+        }
+    }
+
+    /// The low and high nibbles of 64 weight bytes `raw` (two 32-byte quant groups),
+    /// rearranged: with `VBMI_GFNI` by one `vpermb` with `order` (and the high nibbles by one
+    /// `vgf2p8affineqb`), else by `shuffle`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    fn nibbles(
+        &self,
+        raw: __m512i,
+        order: __m512i,
+        shuffle: impl Fn(__m512i) -> __m512i,
+    ) -> (__m512i, __m512i) {
+        if VBMI_GFNI {
+            let (t, high);
+            // SAFETY: `vpermb` and `vgf2p8affineqb` only read and write these registers; the
+            // callers of `aux` and `aux_by_pairs` guarantee AVX512-VBMI and GFNI when
+            // `VBMI_GFNI`.
+            unsafe {
+                core::arch::asm!(
+                    "vpermb {t}, {order}, {raw}",
+                    "vgf2p8affineqb {high}, {t}, {shift}, 0",
+                    t = out(zmm_reg) t,
+                    high = lateout(zmm_reg) high,
+                    order = in(zmm_reg) order,
+                    raw = in(zmm_reg) raw,
+                    shift = in(zmm_reg) self.shift_right_4,
+                    options(pure, nomem, nostack, preserves_flags),
+                );
+            }
+            (_mm512_and_si512(t, self.low_nibbles), high)
+        } else {
+            let t = shuffle(raw);
+            (
+                _mm512_and_si512(t, self.low_nibbles),
+                _mm512_and_si512(_mm512_srli_epi16::<4>(t), self.low_nibbles),
+            )
+        }
+    }
+
+    /// For each half of block `x` (64 quant bytes, four sub-blocks), `apply(half, low, high)`
+    /// with the `vpdpbusd` sums of its low and high nibbles, rearranged as [`Core::nibbles`]
+    /// says with `order` and `shuffle`, against `q8[half]` in the same order: each dword one
+    /// sub-block's exact sum for one lane, at most 4 * 15 * 128 in magnitude (16 bits).
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI, and AVX512-VBMI and GFNI if
+    /// `VBMI_GFNI`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn sums(
+        &self,
+        x: &BlockQ4K,
+        q8: [(__m512i, __m512i); 2],
+        order: __m512i,
+        shuffle: impl Fn(__m512i) -> __m512i,
+        mut apply: impl FnMut(usize, __m512i, __m512i),
+    ) {
+        for (half, (q8_low, q8_high)) in q8.into_iter().enumerate() {
+            // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are readable.
+            let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
+            let (low, high) = self.nibbles(raw, order, &shuffle);
+            let zero = _mm512_setzero_si512();
+            apply(
+                half,
+                _mm512_dpbusd_epi32(zero, low, q8_low),
+                _mm512_dpbusd_epi32(zero, high, q8_high),
+            );
+        }
+    }
+
+    /// The exact lane sums of block `x` weighted by its scales, as sixteen dwords: lanes 0..8
+    /// of sub-blocks 0, 1, 4, 5 then of 2, 3, 6, 7 (the halves add up to the reference's
+    /// `aux32`). `q8[half]` are the prepared quants of sub-blocks `4 * half ..` (see
+    /// `blocks_of`), and `scales[half]` the `vpdpwssd` factors: dwords 0..8 the scale pair of
+    /// sub-blocks `4 * half`, `4 * half + 1`, dwords 8..16 that of the next two.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI, and AVX512-VBMI and GFNI if
+    /// `VBMI_GFNI`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn aux(
+        &self,
+        x: &BlockQ4K,
+        q8: [(__m512i, __m512i); 2],
+        scales: [__m512i; 2],
+    ) -> __m512i {
+        let mut aux = _mm512_setzero_si512();
+        let shuffle = |raw| {
+            _mm512_shuffle_epi8(
+                _mm512_permutexvar_epi32(self.dword_order, raw),
+                self.byte_order,
+            )
+        };
+        let apply = |half, low, high| {
+            // Each dword: one lane of a low-nibble sub-block in its lower 16 bits and of its
+            // high-nibble neighbour in its upper 16 bits.
+            let pair = _mm512_permutex2var_epi16(low, self.interleave, high);
+            aux = if half == 0 {
+                _mm512_madd_epi16(pair, scales[0])
+            } else {
+                // SAFETY: AVX512-VNNI is enabled here.
+                unsafe { dpwssd(aux, pair, scales[1]) }
+            };
+        };
+        // SAFETY: the caller's guarantees are `sums`'.
+        unsafe { self.sums(x, q8, self.vbmi_order, shuffle, apply) };
+        aux
+    }
+
+    /// [`Core::aux`] in the pair order, with no word shuffle: each dword of a `vpdpbusd` result
+    /// is an exact sub-block sum in 16 bits, and `vpdpwssd` against a factor whose dword is
+    /// `(scale, 0)` multiplies it by the scale (its high word, the sign, meets the 0). Returns
+    /// sixteen dwords: `2l` lane `l` of sub-blocks 0, 1, 4, 5, `2l + 1` of 2, 3, 6, 7.
+    /// `q8[half]` are the quants of sub-blocks `4 * half ..` in the pair order (low-nibble
+    /// sub-blocks `4 half`, `4 half + 2`, then the high-nibble ones), and `factors[half]`
+    /// the words `(s0, 0, s2, 0)` and `(s1, 0, s3, 0)` in every 64 bits, `sk` the scale of
+    /// sub-block `4 * half + k`.
+    ///
+    /// # Safety
+    ///
+    /// As [`Core::aux`].
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn aux_by_pairs(
+        &self,
+        x: &BlockQ4K,
+        q8: [(__m512i, __m512i); 2],
+        factors: [[__m512i; 2]; 2],
+    ) -> __m512i {
+        let mut aux = _mm512_setzero_si512();
+        let shuffle = |raw| {
+            _mm512_shuffle_epi8(
+                _mm512_permutexvar_epi16(self.pair_order, raw),
+                self.pair_bytes,
+            )
+        };
+        let apply = |half: usize, low, high| {
+            let [f_low, f_high] = factors[half];
+            aux = if half == 0 {
+                _mm512_madd_epi16(low, f_low)
+            } else {
+                // SAFETY: AVX512-VNNI is enabled here.
+                unsafe { dpwssd(aux, low, f_low) }
+            };
+            // SAFETY: as above.
+            aux = unsafe { dpwssd(aux, high, f_high) };
+        };
+        // SAFETY: the caller's guarantees are `sums`'.
+        unsafe { self.sums(x, q8, self.pair_order, shuffle, apply) };
+        aux
+    }
+}
+
+/// Eight rows side by side, in the pair order of [`Core::aux_by_pairs`], with the per-block
+/// work that is not the quants' done for the eight at once: their 16-byte block heads (`d`,
+/// `dmin`, the packed scales) gathered into two vectors and unpacked there, the min sums and
+/// `sumf` as eight lanes, the scale factors and `d` stored for one broadcast load each; the
+/// lane sums of each two rows share one vector.
+///
+/// # Safety
+///
+/// As [`blocks_of`]; `rows` should be `8 * activations.len()` blocks (shorter, nothing is
+/// done), and `ys` eight results.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn eight_rows<const VBMI_GFNI: bool>(
+    rows: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    ys: &mut [f32],
+    prefetch: Prefetch,
+) {
+    let n = activations.len();
+    let Some(rows) = rows.get(..8 * n) else {
+        return;
+    };
+    let core = Core::<VBMI_GFNI>::new();
+    // SAFETY: each table is 64 readable bytes.
+    let table = |t: &[u8; 64]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
+    let [
+        sc_low,
+        sc_bytes_mask,
+        sc_high,
+        factors_0,
+        factors_1,
+        mins_low,
+        mins_high,
+        halves,
+    ] = HEAD_TABLES.each_ref().map(table);
+    // The quants of half `half` of `y` in the pair order: the low-nibble sub-blocks, the high.
+    let slot_orders = if VBMI_GFNI {
+        PAIR_SLOT_ORDER.each_ref().map(table)
+    } else {
+        // SAFETY: as above.
+        PAIR_SLOT_WORDS
+            .each_ref()
+            .map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) })
+    };
+    let slots = |y: &BlockQ8K, half: usize| {
+        let shuffle = |a, order, b| {
+            _mm512_shuffle_epi8(_mm512_permutex2var_epi16(a, order, b), core.pair_bytes)
+        };
+        // SAFETY: the caller guarantees AVX512-VBMI when `VBMI_GFNI`.
+        unsafe { quants_in_order::<VBMI_GFNI>(y, half, slot_orders, shuffle) }
+    };
+    // Dword 2i of the concatenation of two vectors, then 2i + 1.
+    let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+    // Dword 2l of the first vector then of the second, per l (and 2l + 1).
+    let even_pairs = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+    let odd_pairs = _mm512_add_epi32(even_pairs, _mm512_set1_epi32(1));
+    // The 16-byte heads of the eight rows' blocks `i`: rows 0..4 and 4..8, one per 128 bits.
+    let heads_of = |i: usize| {
+        // SAFETY: a block's first 16 bytes are `d`, `dmin` and the packed scales; the callers
+        // pass `i < n`, and `r < 8`, so `r * n + i < 8 * n = rows.len()`.
+        let head = |r: usize| unsafe {
+            _mm_loadu_si128(core::ptr::from_ref(rows.get_unchecked(r * n + i)).cast())
+        };
+        [0, 4].map(|r| {
+            let v = _mm512_castsi128_si512(head(r));
+            let v = _mm512_inserti32x4::<1>(v, head(r + 1));
+            let v = _mm512_inserti32x4::<2>(v, head(r + 2));
+            _mm512_inserti32x4::<3>(v, head(r + 3))
+        })
+    };
+    let mut next_heads = heads_of(0);
+    let mut sums = [_mm512_setzero_ps(); 4];
+    let mut sumf = _mm256_setzero_ps();
+    for (i, y) in activations.iter().enumerate() {
+        let q8 = [slots(y, 0), slots(y, 1)].map(|[low, high]| (low, high));
+        // SAFETY: the block sums are 32 readable bytes.
+        let [bsums_low, bsums_high] = [0, 8].map(|k| unsafe {
+            _mm512_broadcast_i32x4(_mm_loadu_si128(y.block_sums().as_ptr().add(k).cast()))
+        });
+        // SAFETY: `r < 8` and `i < n`, so `r * n + i < 8 * n = rows.len()`.
+        let x = |r: usize| unsafe { rows.get_unchecked(r * n + i) };
+        // The heads of this block's rows were loaded one block ahead: the loads from the
+        // cache (the row is not read otherwise yet) start a chain of shuffles that the rest
+        // of the block waits on.
+        let heads = core::mem::replace(&mut next_heads, heads_of((i + 1).min(n - 1)));
+        // `d` of the eight rows then their `dmin`, times the activation scale.
+        let halves = _mm512_permutex2var_epi16(heads[0], halves, heads[1]);
+        let d_dmin = _mm512_mul_ps(
+            _mm512_cvtph_ps(_mm512_castsi512_si256(halves)),
+            _mm512_set1_ps(y.d()),
+        );
+        // Per 128 bits: the eight scales in bytes 0..8, the eight mins in 8..16 (as
+        // `scales_and_mins_u64`): the low bits (sub-blocks 4..8 of the mins shifted down
+        // first), then the top two bits of sub-blocks 4..8 from the first eight bytes.
+        let unpacked = heads.map(|h| {
+            let low = _mm512_shuffle_epi8(h, sc_low);
+            let low =
+                _mm512_mask_blend_epi8(0xF000_F000_F000_F000, low, _mm512_srli_epi16::<4>(low));
+            let top = _mm512_shuffle_epi8(h, sc_high);
+            let top = _mm512_and_si512(_mm512_srli_epi16::<2>(top), _mm512_set1_epi8(0x30));
+            // (low & mask) | top
+            _mm512_ternarylogic_epi32::<0xEA>(low, sc_bytes_mask, top)
+        });
+        // The min sums: each min as two words against two block sums, then the four dwords
+        // of each row added up.
+        let partial = unpacked.map(|u| {
+            let p = _mm512_madd_epi16(_mm512_shuffle_epi8(u, mins_low), bsums_low);
+            _mm512_dpwssd_epi32(p, _mm512_shuffle_epi8(u, mins_high), bsums_high)
+        });
+        let pairs = _mm512_add_epi32(
+            _mm512_permutex2var_epi32(partial[0], evens, partial[1]),
+            _mm512_permutex2var_epi32(partial[0], odds, partial[1]),
+        );
+        let pairs = _mm512_add_epi32(pairs, _mm512_shuffle_epi32::<0b10_11_00_01>(pairs));
+        let sumi = _mm512_castsi512_si256(_mm512_permutexvar_epi32(evens, pairs));
+        let dmin = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(d_dmin)));
+        sumf = _mm256_sub_ps(sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
+        // Row r's scale factors (see `Core::aux_by_pairs`): `factors[h][2r]` and
+        // `factors[h][2r + 1]` for half h; and its `d`, `ds[r]`. In memory: each is then one
+        // broadcast load.
+        let (mut factors, mut ds) = ([[0u64; 16]; 2], [0f32; 16]);
+        for (factors, table) in factors.iter_mut().zip([factors_0, factors_1]) {
+            for (words, u) in factors.chunks_exact_mut(8).zip(unpacked) {
+                // SAFETY: `words` is eight writable `u64`s.
+                unsafe {
+                    _mm512_storeu_si512(words.as_mut_ptr().cast(), _mm512_shuffle_epi8(u, table))
+                };
+            }
+        }
+        // SAFETY: `ds` is sixteen writable floats.
+        unsafe { _mm512_storeu_ps(ds.as_mut_ptr(), d_dmin) };
+        let skip = next_group_skip(i, n, 8);
+        let (f0, f1) = (factors[0].as_chunks::<4>().0, factors[1].as_chunks::<4>().0);
+        let ds = ds.as_chunks::<2>().0;
+        // A loop the compiler does not unroll: unrolled, it interleaved the rows and spilled.
+        for (p, sums) in sums.iter_mut().enumerate().take(core::hint::black_box(4)) {
+            // SAFETY: the caller's guarantees are `two_rows`'.
+            *sums = unsafe {
+                two_rows(
+                    &core,
+                    [x(2 * p), x(2 * p + 1)],
+                    q8,
+                    [&f0[p], &f1[p]],
+                    &ds[p],
+                    *sums,
+                    [even_pairs, odd_pairs],
+                    (prefetch, skip),
+                )
+            };
+        }
+    }
+    let mut lanes = [[0f32; 16]; 4];
+    for (lanes, sums) in lanes.iter_mut().zip(sums) {
+        // SAFETY: `lanes` is sixteen writable floats.
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), sums) };
+    }
+    let mut sumf_lanes = [0f32; 8];
+    // SAFETY: `sumf_lanes` is eight writable floats.
+    unsafe { _mm256_storeu_ps(sumf_lanes.as_mut_ptr(), sumf) };
+    for (r, y) in ys.iter_mut().take(8).enumerate() {
+        let mut state = RowState::new(prefetch);
+        for (l, sum) in state.sums.iter_mut().enumerate() {
+            *sum = lanes[r / 2][2 * l + r % 2];
+        }
+        state.sumf = sumf_lanes[r];
+        *y = state.finish();
+    }
+}
+
+/// Two rows of [`eight_rows`] at one activation block: `blocks` their blocks, `q8` the block's
+/// quants in the pair order, `factors[h]` their scale factors for half `h` (two per row, first
+/// row first), `d` their `d`. Returns `sums` (lane `l` of the first row in dword `2l`, of the
+/// second in `2l + 1`) plus `d * aux32`; `pairs` are the `vpermt2d` orders that gather dwords
+/// `2l` and `2l + 1` of the two rows' `aux`.
+///
+/// # Safety
+///
+/// As [`Core::aux_by_pairs`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn two_rows<const VBMI_GFNI: bool>(
+    core: &Core<VBMI_GFNI>,
+    blocks: [&BlockQ4K; 2],
+    q8: [(__m512i, __m512i); 2],
+    factors: [&[u64; 4]; 2],
+    d: &[f32; 2],
+    sums: __m512,
+    pairs: [__m512i; 2],
+    (prefetch, skip): (Prefetch, usize),
+) -> __m512 {
+    // One row (a call each: a loop here was not unrolled).
+    let aux = |k: usize| {
+        let x = blocks[k];
+        prefetch_weights(x, prefetch, skip);
+        let factors = factors.map(|f| [broadcast_u64(&f[2 * k]), broadcast_u64(&f[2 * k + 1])]);
+        // SAFETY: the caller's guarantees are `Core::aux_by_pairs`'.
+        unsafe { core.aux_by_pairs(x, q8, factors) }
+    };
+    let (a, b) = (aux(0), aux(1));
+    // Dword 2l: lane l of the first row (its dwords 2l and 2l + 1 added), 2l + 1: of the
+    // second.
+    let aux = _mm512_add_epi32(
+        _mm512_permutex2var_epi32(a, pairs[0], b),
+        _mm512_permutex2var_epi32(a, pairs[1], b),
+    );
+    let d = _mm512_castsi512_ps(broadcast_u64(d));
+    _mm512_add_ps(sums, _mm512_mul_ps(d, _mm512_cvtepi32_ps(aux)))
+}
+
+/// `acc + a[2i] * b[2i] + a[2i + 1] * b[2i + 1]` per dword `i`: `vpdpwssd` in assembly (the
+/// compiler splits the intrinsic into `vpmaddwd` and `vpaddd` in these loops, one instruction
+/// more).
+///
+/// # Safety
+///
+/// The CPU must support AVX512-VNNI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn dpwssd(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
+    let mut acc = acc;
+    // SAFETY: `vpdpwssd` only reads and writes these registers; AVX512-VNNI is enabled here.
+    unsafe {
+        core::arch::asm!(
+            "vpdpwssd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    acc
+}
+
+/// Where byte `i` of a 64-byte vector in the pair order comes from: `(g, v)`, value `v` of
+/// 32-value group `g` (dword `k = i / 4` is lane `k / 2` of group `k % 2`, byte `i % 4` of it
+/// the value `8 (i % 4) + k / 2`).
+const fn pair_source(i: usize) -> (usize, usize) {
+    let (k, c) = (i / 4, i % 4);
+    (k % 2, 8 * c + k / 2)
+}
+
+/// The `vpermb` indices of the pair order from 64 weight bytes.
+static PAIR_ORDER: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        let (g, v) = pair_source(i);
+        t[i] = (32 * g + v) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The `vpermt2b` indices of the pair order from 128 quants (one half of a Q8_K block): the
+/// low-nibble sub-blocks (`[0]`: sub-blocks 0 and 2 of the four), then the high (1 and 3).
+static PAIR_SLOT_ORDER: [[u8; 64]; 2] = {
+    let mut t = [[0u8; 64]; 2];
+    let mut i = 0;
+    while i < 64 {
+        let (g, v) = pair_source(i);
+        t[0][i] = (64 * g + v) as u8;
+        t[1][i] = (64 * g + 32 + v) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Without AVX512-VBMI the pair order is a word shuffle across the vector, then a byte shuffle
+/// within each 128 bits ([`PAIR_BYTES`]): word `p` of 128-bit lane `j` is the two bytes of
+/// lanes `2j`, `2j + 1` of value row `c = p % 4` (values `8c..8c + 8`) of group `p / 4`. The
+/// `vpermw` indices from 64 weight bytes.
+static PAIR_WORDS: [u16; 32] = pair_words(32, 0);
+
+/// [`PAIR_WORDS`] for 128 quants (`vpermt2w`): the low-nibble sub-blocks, then the high.
+static PAIR_SLOT_WORDS: [[u16; 32]; 2] = [pair_words(64, 0), pair_words(64, 32)];
+
+/// The word indices of [`PAIR_WORDS`], groups `group` bytes apart, from byte `offset`.
+const fn pair_words(group: usize, offset: usize) -> [u16; 32] {
+    let mut t = [0u16; 32];
+    let mut w = 0;
+    while w < 32 {
+        let (j, p) = (w / 8, w % 8);
+        t[w] = ((group * (p / 4) + offset + 8 * (p % 4) + 2 * j) / 2) as u16;
+        w += 1;
+    }
+    t
+}
+
+/// The `vpshufb` indices after [`PAIR_WORDS`]: byte `c` of dword `t` of a 128-bit lane is byte
+/// `t / 2` of word `4 (t % 2) + c`.
+static PAIR_BYTES: [u8; 64] = {
+    let mut b = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        let (t, c) = ((i % 16) / 4, i % 4);
+        b[i] = (2 * (4 * (t % 2) + c) + t / 2) as u8;
+        i += 1;
+    }
+    b
+};
+
+/// The eight bytes at `from` in every 64 bits: one `vpbroadcastq` from memory, a load and no
+/// shuffle (assembly: the compiler merges neighbouring loads into one and then shuffles).
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+fn broadcast_u64<T: Copy>(from: &T) -> __m512i {
+    const { assert!(core::mem::size_of::<T>() == 8) };
+    let v;
+    // SAFETY: `from` is eight readable bytes; `vpbroadcastq` reads exactly those, and AVX-512F is
+    // enabled here.
+    unsafe {
+        core::arch::asm!(
+            "vpbroadcastq {v}, qword ptr [{from}]",
+            v = out(zmm_reg) v,
+            from = in(reg) core::ptr::from_ref(from),
+            options(pure, readonly, nostack, preserves_flags),
+        );
+    }
+    v
+}
+
+/// The `vpshufb` / `vpermt2w` tables of [`eight_rows`], each per 128 bits (one row's block
+/// head) unless said otherwise, with 0x80 for a zero byte: the bytes of the low bits of the
+/// scales and mins, the masks of those low bits, the bytes of their top two bits, the scale
+/// factors of [`Core::aux_by_pairs`] for sub-blocks 0..4 and for 4..8 (words `(s0, 0, s2, 0,
+/// s1, 0, s3, 0)`), the mins as two words each (sub-blocks 0..4, then 4..8), and (words,
+/// across the two head vectors) `d` of rows 0..8 then `dmin`.
+static HEAD_TABLES: [[u8; 64]; 8] = {
+    const Z: u8 = 0x80;
+    let lane: [[u8; 16]; 7] = [
+        [4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15],
+        [
+            63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15,
+        ],
+        [Z, Z, Z, Z, 4, 5, 6, 7, Z, Z, Z, Z, 8, 9, 10, 11],
+        [0, Z, Z, Z, 2, Z, Z, Z, 1, Z, Z, Z, 3, Z, Z, Z],
+        [4, Z, Z, Z, 6, Z, Z, Z, 5, Z, Z, Z, 7, Z, Z, Z],
+        [8, Z, 8, Z, 9, Z, 9, Z, 10, Z, 10, Z, 11, Z, 11, Z],
+        [12, Z, 12, Z, 13, Z, 13, Z, 14, Z, 14, Z, 15, Z, 15, Z],
+    ];
+    let mut t = [[0u8; 64]; 8];
+    let mut i = 0;
+    while i < 64 {
+        let mut k = 0;
+        while k < 7 {
+            t[k][i] = lane[k][i % 16];
+            k += 1;
+        }
+        i += 1;
+    }
+    // Word `r` (< 8) is word 0 of head `r` (word 8r of the two vectors), word 8 + r its word 1.
+    let mut w = 0;
+    while w < 16 {
+        let word = (8 * (w % 8) + w / 8) as u16;
+        t[7][2 * w] = word.to_le_bytes()[0];
+        t[7][2 * w + 1] = word.to_le_bytes()[1];
+        w += 1;
+    }
+    t
+};
+
 /// The `vpshufb` pattern that transposes each 128 bits as a 4x4 matrix of bytes: byte `4c + l`
 /// to byte `4l + c`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
@@ -443,7 +995,9 @@ fn transpose_4x4_bytes() -> __m512i {
     ))
 }
 
-/// The `vpermt2w` indices that put the low words of two vectors' dwords side by side.
+/// The `vpermt2w` indices that put the low words of two vectors' dwords side by side: word 2k
+/// of the result is word 2k of the first source (the low word of its dword k), word 2k + 1 is
+/// word 2k of the second (index 32 + 2k).
 static INTERLEAVE: [u16; 32] = {
     let mut order = [0u16; 32];
     let mut w = 0;
