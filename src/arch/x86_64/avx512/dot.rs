@@ -598,27 +598,22 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
         q8: [(__m512i, __m512i); 2],
         factors: [[__m512i; 2]; 2],
     ) -> __m512i {
-        let mut aux = _mm512_setzero_si512();
         let shuffle = |raw| {
             _mm512_shuffle_epi8(
                 _mm512_permutexvar_epi16(self.pair_order, raw),
                 self.pair_bytes,
             )
         };
+        // One chain per half, added at the end: two multiply-adds deep instead of four.
+        let mut halves = [_mm512_setzero_si512(); 2];
         let apply = |half: usize, low, high| {
             let [f_low, f_high] = factors[half];
-            aux = if half == 0 {
-                _mm512_madd_epi16(low, f_low)
-            } else {
-                // SAFETY: AVX512-VNNI is enabled here.
-                unsafe { dpwssd(aux, low, f_low) }
-            };
-            // SAFETY: as above.
-            aux = unsafe { dpwssd(aux, high, f_high) };
+            // SAFETY: AVX512-VNNI is enabled here.
+            halves[half] = unsafe { dpwssd(_mm512_madd_epi16(low, f_low), high, f_high) };
         };
         // SAFETY: the caller's guarantees are `sums`'.
         unsafe { self.sums(x, q8, self.pair_order, shuffle, apply) };
-        aux
+        _mm512_add_epi32(halves[0], halves[1])
     }
 }
 
@@ -693,21 +688,17 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
             _mm512_inserti32x4::<3>(v, head(r + 3))
         })
     };
-    let mut next_heads = heads_of(0);
-    let mut sums = [_mm512_setzero_ps(); 4];
-    let mut sumf = _mm256_setzero_ps();
-    for (i, y) in activations.iter().enumerate() {
-        let q8 = [slots(y, 0), slots(y, 1)].map(|[low, high]| (low, high));
+    // The work on the heads of block `i` (with its min sums into `sumf`), into `heads`: one
+    // block ahead of the rows, so that the rows of a block do not wait on its chain of
+    // shuffles from the head loads to the factor stores.
+    let head_work = |i: usize, sumf: &mut __m256, out: &mut Heads| {
+        // SAFETY: the callers pass `i < n`.
+        let y = unsafe { activations.get_unchecked(i) };
+        let heads = heads_of(i);
         // SAFETY: the block sums are 32 readable bytes.
         let [bsums_low, bsums_high] = [0, 8].map(|k| unsafe {
             _mm512_broadcast_i32x4(_mm_loadu_si128(y.block_sums().as_ptr().add(k).cast()))
         });
-        // SAFETY: `r < 8` and `i < n`, so `r * n + i < 8 * n = rows.len()`.
-        let x = |r: usize| unsafe { rows.get_unchecked(r * n + i) };
-        // The heads of this block's rows were loaded one block ahead: the loads from the
-        // cache (the row is not read otherwise yet) start a chain of shuffles that the rest
-        // of the block waits on.
-        let heads = core::mem::replace(&mut next_heads, heads_of((i + 1).min(n - 1)));
         // `d` of the eight rows then their `dmin`, times the activation scale.
         let halves = _mm512_permutex2var_epi16(heads[0], halves, heads[1]);
         let d_dmin = _mm512_mul_ps(
@@ -739,12 +730,11 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
         let pairs = _mm512_add_epi32(pairs, _mm512_shuffle_epi32::<0b10_11_00_01>(pairs));
         let sumi = _mm512_castsi512_si256(_mm512_permutexvar_epi32(evens, pairs));
         let dmin = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(d_dmin)));
-        sumf = _mm256_sub_ps(sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
+        *sumf = _mm256_sub_ps(*sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
         // Row r's scale factors (see `Core::aux_by_pairs`): `factors[h][2r]` and
         // `factors[h][2r + 1]` for half h; and its `d`, `ds[r]`. In memory: each is then one
         // broadcast load.
-        let (mut factors, mut ds) = ([[0u64; 16]; 2], [0f32; 16]);
-        for (factors, table) in factors.iter_mut().zip([factors_0, factors_1]) {
+        for (factors, table) in out.factors.iter_mut().zip([factors_0, factors_1]) {
             for (words, u) in factors.chunks_exact_mut(8).zip(unpacked) {
                 // SAFETY: `words` is eight writable `u64`s.
                 unsafe {
@@ -753,8 +743,24 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
             }
         }
         // SAFETY: `ds` is sixteen writable floats.
-        unsafe { _mm512_storeu_ps(ds.as_mut_ptr(), d_dmin) };
+        unsafe { _mm512_storeu_ps(out.ds.as_mut_ptr(), d_dmin) };
+    };
+    let mut sums = [_mm512_setzero_ps(); 4];
+    let mut sumf = _mm256_setzero_ps();
+    let mut heads = [Heads {
+        factors: [[0; 16]; 2],
+        ds: [0.0; 16],
+    }; 2];
+    head_work(0, &mut sumf, &mut heads[0]);
+    for (i, y) in activations.iter().enumerate() {
+        if i + 1 < n {
+            head_work(i + 1, &mut sumf, &mut heads[(i + 1) % 2]);
+        }
+        let q8 = [slots(y, 0), slots(y, 1)].map(|[low, high]| (low, high));
+        // SAFETY: `r < 8` and `i < n`, so `r * n + i < 8 * n = rows.len()`.
+        let x = |r: usize| unsafe { rows.get_unchecked(r * n + i) };
         let skip = next_group_skip(i, n, 8);
+        let Heads { factors, ds } = &heads[i % 2];
         let (f0, f1) = (factors[0].as_chunks::<4>().0, factors[1].as_chunks::<4>().0);
         let ds = ds.as_chunks::<2>().0;
         // A loop the compiler does not unroll: unrolled, it interleaved the rows and spilled.
@@ -790,6 +796,15 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
         state.sumf = sumf_lanes[r];
         *y = state.finish();
     }
+}
+
+/// What [`eight_rows`] keeps of the heads of a block's eight rows: row `r`'s scale factors
+/// (`factors[h][2r]` and `factors[h][2r + 1]` for half `h`, see [`Core::aux_by_pairs`]) and its
+/// `d` (`ds[r]`).
+#[derive(Clone, Copy)]
+struct Heads {
+    factors: [[u64; 16]; 2],
+    ds: [f32; 16],
 }
 
 /// Two rows of [`eight_rows`] at one activation block: `blocks` their blocks, `q8` the block's
