@@ -763,8 +763,7 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
         let Heads { factors, ds } = &heads[i % 2];
         let (f0, f1) = (factors[0].as_chunks::<4>().0, factors[1].as_chunks::<4>().0);
         let ds = ds.as_chunks::<2>().0;
-        // A loop the compiler does not unroll: unrolled, it interleaved the rows and spilled.
-        for (p, sums) in sums.iter_mut().enumerate().take(core::hint::black_box(4)) {
+        for (p, sums) in sums.iter_mut().enumerate() {
             // SAFETY: the caller's guarantees are `two_rows`'.
             *sums = unsafe {
                 two_rows(
