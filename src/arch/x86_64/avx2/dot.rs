@@ -15,7 +15,7 @@ use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
 use crate::arch::x86_64::{
-    DotPrefetch, next_group_skip, prefetch_weights, scales_and_mins_u64, sum_i32x4,
+    DotPrefetch, PREFETCH_BYTES, next_group_skip, prefetch_weights, scales_and_mins_u64, sum_i32x4,
 };
 use crate::{BlockQ4K, BlockQ8K};
 
@@ -131,11 +131,11 @@ unsafe fn direct_rows<const R: usize, const VNNI: bool>(
         // Several rows share the test for exact 16-bit sub-block sums; one row takes the block
         // sums as they are.
         let block_mins = (R > 1).then(|| BlockMins::new(y));
-        let skip = next_group_skip(i, n, R);
+        let skip = next_group_skip::<PREFETCH_BYTES>(i, n, R);
         for r in 0..R {
             // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
             let x = unsafe { rows.get_unchecked(r * n + i) };
-            prefetch_weights(x, prefetch, skip);
+            prefetch_weights::<PREFETCH_BYTES>(x, prefetch, skip);
             // SAFETY: the caller guarantees AVX-VNNI if `VNNI`, and `min_sum` needs AVX2, which
             // is enabled here.
             unsafe {
@@ -249,7 +249,7 @@ unsafe fn blocks<const PAIRS: bool, const VNNI: bool>(
     let mut sumf = state.sumf;
     let shuffles = Shuffles::new();
     for (x, y) in row.iter().zip(prepared) {
-        prefetch_weights(x, state.prefetch, 0);
+        prefetch_weights::<PREFETCH_BYTES>(x, state.prefetch, 0);
         let q8 = |g: usize| {
             // Sub-block 2g is in the low nibbles, 2g + 1 in the high ones (slots as in
             // `prepared`: 2g + 1 sits two slots after 2g).

@@ -26,7 +26,10 @@ use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
 use crate::arch::x86_64::avx2::dot::{
     d_dmin, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
 };
-use crate::arch::x86_64::{DotPrefetch, next_group_skip, prefetch_weights, scales_and_mins_u64};
+use crate::arch::x86_64::{
+    DotPrefetch, PREFETCH_BYTES, SIDE_BY_SIDE_PREFETCH_BYTES, next_group_skip, prefetch_weights,
+    scales_and_mins_u64,
+};
 use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`.
@@ -370,11 +373,11 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
     for (i, y) in activations.iter().enumerate() {
         let p = prep(y);
         let scale = d(y);
-        let skip = next_group_skip(i, n, R);
+        let skip = next_group_skip::<PREFETCH_BYTES>(i, n, R);
         for r in 0..R {
             // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
             let x = unsafe { rows.get_unchecked(r * n + i) };
-            prefetch_weights(x, prefetch, skip);
+            prefetch_weights::<PREFETCH_BYTES>(x, prefetch, skip);
             let (scales, mins) = scales_and_mins_u64(x);
             // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
             let scales =
@@ -759,7 +762,7 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
         let q8 = [slots(y, 0), slots(y, 1)].map(|[low, high]| (low, high));
         // SAFETY: `r < 8` and `i < n`, so `r * n + i < 8 * n = rows.len()`.
         let x = |r: usize| unsafe { rows.get_unchecked(r * n + i) };
-        let skip = next_group_skip(i, n, 8);
+        let skip = next_group_skip::<SIDE_BY_SIDE_PREFETCH_BYTES>(i, n, 8);
         let Heads { factors, ds } = &heads[i % 2];
         let (f0, f1) = (factors[0].as_chunks::<4>().0, factors[1].as_chunks::<4>().0);
         let ds = ds.as_chunks::<2>().0;
@@ -831,7 +834,7 @@ unsafe fn two_rows<const VBMI_GFNI: bool>(
     // One row (a call each: a loop here was not unrolled).
     let aux = |k: usize| {
         let x = blocks[k];
-        prefetch_weights(x, prefetch, skip);
+        prefetch_weights::<SIDE_BY_SIDE_PREFETCH_BYTES>(x, prefetch, skip);
         let factors = factors.map(|f| [broadcast_u64(&f[2 * k]), broadcast_u64(&f[2 * k + 1])]);
         // SAFETY: the caller's guarantees are `Core::aux_by_pairs`'.
         unsafe { core.aux_by_pairs(x, q8, factors) }
