@@ -298,8 +298,9 @@ mod parallel {
         }
         let threads = rayon::current_num_threads();
         let tasks = threads.saturating_mul(MATVEC_PARALLEL_TASKS_PER_THREAD);
-        // Whole groups of eight rows, which the x86 kernels multiply side by side on long
-        // rows: no task ends in a few rows multiplied one at a time.
+        // Whole groups of eight rows, which the x86 kernels multiply side by side (on long
+        // rows, and with AVX-512 on Intel on all): no task ends in a few rows multiplied one
+        // at a time.
         let rows_per_task = output.len().div_ceil(tasks).max(1).next_multiple_of(8);
         output
             .par_chunks_mut(rows_per_task)

@@ -12,7 +12,8 @@
 //! shared by every row of a matrix, so they are rearranged once per call (rows of up to
 //! [`CHUNK_BLOCKS`] blocks) or once per chunk and group of [`ROW_GROUP`] rows (longer rows,
 //! with NEON: the x86 kernels multiply rows of more than [`DIRECT_MIN_ROW_BLOCKS`] blocks
-//! without the buffer, see [`direct`]), and the cost vanishes; each kernel passes its own
+//! without the buffer, see [`direct`], and the AVX-512 one on Intel rows of any length, in an
+//! order of its own), and the cost vanishes; each kernel passes its own
 //! shuffle for the rearrangement (two instructions per sub-block, against about ninety cycles a
 //! block for a byte loop).
 //!
@@ -224,7 +225,7 @@ pub(crate) fn matvec(
 /// Whether a kernel multiplies without the prepared buffer ("direct": several rows side by
 /// side, each activation block rearranged in registers once for all of them): for one row
 /// (`dot_q8k`, where each activation block is used once), and for rows of more than
-/// [`DIRECT_MIN_ROW_BLOCKS`] blocks.
+/// [`DIRECT_MIN_ROW_BLOCKS`] blocks. (The AVX-512 kernel adds shorter rows on some CPUs.)
 // x86_64 only: the NEON kernel keeps the buffer path, not measured on hardware either way.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
