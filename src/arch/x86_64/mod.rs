@@ -353,11 +353,11 @@ pub(crate) fn prefetch_weights<const AHEAD: usize>(block: &BlockQ4K, how: Prefet
 
 /// The `skip` for [`prefetch_weights`] (`AHEAD` bytes ahead) at block `i` of a row of `n`
 /// blocks when `rows` rows (stored back to back) are multiplied side by side: where the
-/// prefetch would land past the end of the row (in the next row, which this group has read already), it goes as far into
-/// the same row of the next group, which is read next. On the Xeon of [`DotPrefetch`], AVX-512
-/// at 256 MiB, against prefetching past the row ends: rows of 14336 values 13.2-13.3 GB/s
-/// against 9.3-9.5 (1.41x), rows of 28672 14.1-14.2 against 11.5-11.7 (1.2x); both above a
-/// plain read loop over the same bytes (about 12.7).
+/// prefetch would land past the end of the row (in the next row, which this group has read
+/// already), it goes as far into the same row of the next group, which is read next. On the
+/// Xeon of [`DotPrefetch`], AVX-512 at 256 MiB, against prefetching past the row ends: rows of
+/// 14336 values 13.2-13.3 GB/s against 9.3-9.5 (1.41x), rows of 28672 14.1-14.2 against
+/// 11.5-11.7 (1.2x); both above a plain read loop over the same bytes (about 12.7).
 #[inline(always)]
 pub(crate) fn next_group_skip<const AHEAD: usize>(i: usize, n: usize, rows: usize) -> usize {
     if rows > 1 && BLOCK_BYTES * i + AHEAD >= BLOCK_BYTES * n {
@@ -386,10 +386,10 @@ pub(crate) fn next_group_skip<const AHEAD: usize>(i: usize, n: usize, rows: usiz
 ///
 /// `short_rows_side_by_side` says whether the AVX-512 kernel also multiplies rows of up to
 /// `prepared::DIRECT_MIN_ROW_BLOCKS` blocks eight side by side (else one by one through the
-/// prepared buffer): on the Xeon, where that is 1.1-1.2x faster in cache and as fast at 256 MiB;
-/// not elsewhere, where the last measurements (Zen 4, before the eight-row loop shared its
-/// per-block work) had short rows read from DRAM markedly faster one by one (rows of 10240
-/// values 16.9 against 12.6 GB/s).
+/// prepared buffer): on the Xeon, where rows of 4096 values are then 1.11-1.13x faster in cache
+/// and 1.05-1.07x at 256 MiB; not elsewhere, where the last measurements (Zen 4, before the
+/// eight-row loop shared its per-block work) had short rows read from DRAM markedly faster one
+/// by one (rows of 10240 values 16.9 against 12.6 GB/s).
 #[derive(Clone, Copy)]
 pub(crate) struct DotPrefetch {
     pub(crate) one_row: Prefetch,

@@ -473,9 +473,13 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
     /// The low and high nibbles of 64 weight bytes `raw` (two 32-byte quant groups),
     /// rearranged: with `VBMI_GFNI` by one `vpermb` with `order` (and the high nibbles by one
     /// `vgf2p8affineqb`), else by `shuffle`.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX512-VBMI and GFNI if `VBMI_GFNI`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     #[inline]
-    fn nibbles(
+    unsafe fn nibbles(
         &self,
         raw: __m512i,
         order: __m512i,
@@ -484,8 +488,7 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
         if VBMI_GFNI {
             let (t, high);
             // SAFETY: `vpermb` and `vgf2p8affineqb` only read and write these registers; the
-            // callers of `aux` and `aux_by_pairs` guarantee AVX512-VBMI and GFNI when
-            // `VBMI_GFNI`.
+            // caller guarantees AVX512-VBMI and GFNI when `VBMI_GFNI`.
             unsafe {
                 core::arch::asm!(
                     "vpermb {t}, {order}, {raw}",
@@ -530,7 +533,8 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
         for (half, (q8_low, q8_high)) in q8.into_iter().enumerate() {
             // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are readable.
             let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
-            let (low, high) = self.nibbles(raw, order, &shuffle);
+            // SAFETY: the caller's guarantees include `nibbles`'.
+            let (low, high) = unsafe { self.nibbles(raw, order, &shuffle) };
             let zero = _mm512_setzero_si512();
             apply(
                 half,
@@ -628,8 +632,8 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
 ///
 /// # Safety
 ///
-/// As [`blocks_of`]; `rows` should be `8 * activations.len()` blocks (shorter, nothing is
-/// done), and `ys` eight results.
+/// As [`blocks_of`]; `rows` should be `8 * activations.len()` blocks (shorter, or no
+/// activations, and nothing is done), and `ys` eight results.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
 unsafe fn eight_rows<const VBMI_GFNI: bool>(
@@ -639,7 +643,7 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
     prefetch: Prefetch,
 ) {
     let n = activations.len();
-    let Some(rows) = rows.get(..8 * n) else {
+    let Some(rows) = rows.get(..8 * n).filter(|_| n > 0) else {
         return;
     };
     let core = Core::<VBMI_GFNI>::new();
