@@ -367,6 +367,53 @@ pub(crate) fn next_group_skip<const AHEAD: usize>(i: usize, n: usize, rows: usiz
     }
 }
 
+/// The `vpshufb` patterns with which the eight-row `Q8_K` loops unpack the scales and mins of
+/// several rows at once, per 128 bits (one row's 16-byte block head: `d`, `dmin`, then the
+/// twelve packed bytes `q`), with 0x80 for a zero byte: the bytes of the low bits of the scales
+/// and mins (`q[0..4]`, `q[8..12]`, `q[4..8]`, `q[8..12]`), the masks of those low bits (the
+/// mins of sub-blocks 4..8 are shifted down 4 first), the bytes of the top two bits of
+/// sub-blocks 4..8 (`q[0..4]` for the scales, `q[4..8]` for the mins), and, from the unpacked
+/// bytes (scales 0..8, mins 8..16), the mins as two words each, sub-blocks 0..4 then 4..8.
+/// As `scales_and_mins_u64` does with scalar arithmetic.
+pub(crate) const HEAD_LANES: [[u8; 16]; 5] = {
+    const Z: u8 = 0x80;
+    [
+        [4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15],
+        [
+            63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15,
+        ],
+        [Z, Z, Z, Z, 4, 5, 6, 7, Z, Z, Z, Z, 8, 9, 10, 11],
+        [8, Z, 8, Z, 9, Z, 9, Z, 10, Z, 10, Z, 11, Z, 11, Z],
+        [12, Z, 12, Z, 13, Z, 13, Z, 14, Z, 14, Z, 15, Z, 15, Z],
+    ]
+};
+
+/// Each of `lanes` repeated over `B` bytes: a `vpshufb` table for every 128 bits of a vector.
+pub(crate) const fn repeat_lanes<const N: usize, const B: usize>(
+    lanes: [[u8; 16]; N],
+) -> [[u8; B]; N] {
+    let mut t = [[0u8; B]; N];
+    let mut k = 0;
+    while k < N {
+        let mut i = 0;
+        while i < B {
+            t[k][i] = lanes[k][i % 16];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
+}
+
+/// Whether the AVX2 and AVX-512 `Q8_K` kernels multiply these rows without the prepared buffer
+/// (see `prepared::takes_direct`): as that says, and rows of any length where there are eight
+/// of them to go side by side and [`DotPrefetch`] says so for this CPU.
+#[inline]
+pub(crate) fn takes_direct(activations: &[crate::BlockQ8K], out: &[f32]) -> bool {
+    crate::arch::prepared::takes_direct(activations, out)
+        || (out.len() >= 8 && DotPrefetch::for_this_cpu().short_rows_side_by_side)
+}
+
 /// How the `Q8_K` dot kernels prefetch the weights on this CPU: `one_row` where a row is
 /// multiplied on its own (the buffer path, `dot_q8k`), `side_by_side` where eight rows are
 /// multiplied side by side. Measured at 256 MiB, one thread, against the same kernels without
@@ -384,12 +431,13 @@ pub(crate) fn next_group_skip<const AHEAD: usize>(i: usize, n: usize, rows: usiz
 ///   1.17-1.19x faster than none (11.8 against 9.9-10.1; one line per block and row: 7.6). In
 ///   cache it changes nothing measurable (0.99-1.04x).
 ///
-/// `short_rows_side_by_side` says whether the AVX-512 kernel also multiplies rows of up to
-/// `prepared::DIRECT_MIN_ROW_BLOCKS` blocks eight side by side (else one by one through the
-/// prepared buffer): on the Xeon, where rows of 4096 values are then 1.11-1.13x faster in cache
-/// and 1.05-1.07x at 256 MiB; not elsewhere, where the last measurements (Zen 4, before the
-/// eight-row loop shared its per-block work) had short rows read from DRAM markedly faster one
-/// by one (rows of 10240 values 16.9 against 12.6 GB/s).
+/// `short_rows_side_by_side` says whether the AVX2 and AVX-512 kernels also multiply rows of up
+/// to `prepared::DIRECT_MIN_ROW_BLOCKS` blocks eight side by side (else one by one through the
+/// prepared buffer, see [`takes_direct`]): on the Xeon, where rows of 4096 values are then
+/// faster, AVX-512 1.11-1.13x in cache and 1.05-1.07x at 256 MiB, AVX2 1.01-1.02x and 1.15x;
+/// not elsewhere, where the last measurements (Zen 4, before the eight-row loops shared their
+/// per-block work) had short rows read from DRAM markedly faster one by one (rows of 10240
+/// values 16.9 against 12.6 GB/s).
 #[derive(Clone, Copy)]
 pub(crate) struct DotPrefetch {
     pub(crate) one_row: Prefetch,

@@ -15,7 +15,8 @@ use core::arch::x86_64::*;
 
 use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
 use crate::arch::x86_64::{
-    DotPrefetch, PREFETCH_BYTES, next_group_skip, prefetch_weights, scales_and_mins_u64, sum_i32x4,
+    DotPrefetch, HEAD_LANES, PREFETCH_BYTES, next_group_skip, prefetch_weights, repeat_lanes,
+    scales_and_mins_u64, sum_i32x4, takes_direct,
 };
 use crate::{BlockQ4K, BlockQ8K};
 
@@ -33,7 +34,7 @@ pub(crate) unsafe fn matvec<const VNNI: bool>(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
-    if prepared::takes_direct(activations, out) {
+    if takes_direct(activations, out) {
         // SAFETY: as this function's.
         unsafe { direct::<VNNI>(weights, activations, out) };
         return;
@@ -87,121 +88,249 @@ unsafe fn direct<const VNNI: bool>(
         // SAFETY: AVX2, FMA and F16C are enabled here, and AVX-VNNI if `VNNI` (this function's
         // caller); `rows` is `DIRECT_ROWS` rows of `activations.len()` blocks, and `ys` their
         // results.
-        |rows, ys| unsafe {
-            direct_rows::<DIRECT_ROWS, VNNI>(rows, activations, ys, prefetch.side_by_side)
-        },
+        |rows, ys| unsafe { eight_rows::<VNNI>(rows, activations, ys, prefetch.side_by_side) },
         // SAFETY: as above, with one row.
-        |row, y| unsafe {
-            let y = core::slice::from_mut(y);
-            direct_rows::<1, VNNI>(row, activations, y, prefetch.one_row)
-        },
+        |row, y| unsafe { one_row::<VNNI>(row, activations, y, prefetch.one_row) },
     );
 }
 
-/// `ys[r] = dot(row r of rows, activations)` for `R` rows side by side (see [`direct`]).
+/// `y = dot(row, activations)` for one row of [`direct`]: single rows (`dot_q8k`) and the rows
+/// left over from groups of eight.
 ///
 /// # Safety
 ///
-/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`. `rows` should be `R` rows of
-/// `activations.len()` blocks (shorter, nothing is done) and `ys` `R` long.
+/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`. `row` should be
+/// `activations.len()` blocks (shorter, nothing is done).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn direct_rows<const R: usize, const VNNI: bool>(
+unsafe fn one_row<const VNNI: bool>(
+    row: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    y: &mut f32,
+    prefetch: Prefetch,
+) {
+    if row.len() < activations.len() {
+        return;
+    }
+    let shuffles = Shuffles::new();
+    let mut sums = _mm256_setzero_ps();
+    let mut sumf = 0f32;
+    for (x, a) in row.iter().zip(activations) {
+        // The activations in the prepared order, sub-block by sub-block.
+        let mut q8 = [_mm256_setzero_si256(); 8];
+        for (j, q8) in q8.iter_mut().enumerate() {
+            // SAFETY: bytes `32j .. 32j + 32` of the 256 quants are readable.
+            let raw = unsafe { _mm256_loadu_si256(a.quants().as_ptr().add(32 * j).cast()) };
+            *q8 = transpose_lanes(raw, shuffles.dword_order);
+        }
+        prefetch_weights::<PREFETCH_BYTES>(x, prefetch, 0);
+        // SAFETY: the caller guarantees AVX-VNNI if `VNNI`, and `min_sum` needs AVX2, which is
+        // enabled here.
+        unsafe {
+            block::<VNNI>(
+                x,
+                &shuffles,
+                |g| (q8[2 * g], q8[2 * g + 1]),
+                |mins| min_sum(mins, a.block_sums()),
+                a.d(),
+                (&mut sums, &mut sumf),
+            )
+        };
+    }
+    let mut state = RowState::new(prefetch);
+    // SAFETY: `state.sums` is eight writable floats.
+    unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
+    state.sumf = sumf;
+    *y = state.finish();
+}
+
+/// Eight rows side by side with the per-block work that is not the quants' done for the eight
+/// at once, one block ahead of the rows: their 16-byte block heads (`d`, `dmin`, the packed
+/// scales) gathered two rows per vector and unpacked there, the eight min sums and `sumf`
+/// updates as vectors, and each row's scales stored as the words `(s, s)` for one broadcast
+/// load per sub-block (in place of a `vpshufb` each). The quants of each activation block are
+/// transposed once for the eight rows and read from memory.
+///
+/// # Safety
+///
+/// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`. `rows` should be eight rows
+/// of `activations.len()` blocks (shorter, or no activations, and nothing is done) and `ys` eight
+/// long.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn eight_rows<const VNNI: bool>(
     rows: &[BlockQ4K],
     activations: &[BlockQ8K],
     ys: &mut [f32],
     prefetch: Prefetch,
 ) {
     let n = activations.len();
-    let Some(rows) = rows.get(..R * n) else {
+    let Some(rows) = rows.get(..8 * n).filter(|_| n > 0) else {
         return;
     };
     let shuffles = Shuffles::new();
-    let mut sums = [_mm256_setzero_ps(); R];
-    let mut sumf = [0f32; R];
+    // SAFETY: each table is 32 readable bytes.
+    let table = |t: &[u8; 32]| unsafe { _mm256_loadu_si256(t.as_ptr().cast()) };
+    let [sc_low, sc_bytes_mask, sc_high, mins_low, mins_high] = HEAD_TABLES.each_ref().map(table);
+    let [factors_0, factors_1, words] = FACTOR_TABLES.each_ref().map(table);
+    // In each 128 bits, bytes 12..16 (the low bits of mins 4..8) take the shifted bytes.
+    let shifted_bytes = _mm256_setr_epi32(0, 0, 0, -1, 0, 0, 0, -1);
+    // The 16-byte heads of rows `2k`, `2k + 1` of block `i`, one per 128 bits.
+    let heads_of = |i: usize| {
+        // SAFETY: a block's first 16 bytes are `d`, `dmin` and the packed scales; the callers
+        // pass `i < n`, and `r < 8`, so `r * n + i < 8 * n = rows.len()`.
+        let head = |r: usize| unsafe {
+            _mm_loadu_si128(core::ptr::from_ref(rows.get_unchecked(r * n + i)).cast())
+        };
+        [0, 2, 4, 6]
+            .map(|r| _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(head(r)), head(r + 1)))
+    };
+    // The head work of block `i` into `out`, and its min sums into `sumf` (whose lanes, as those
+    // of `out.ds`, are the rows in the order 0, 2, 4, 6, 1, 3, 5, 7).
+    let head_work = |i: usize, sumf: &mut __m256, out: &mut HeadsAvx2| {
+        // SAFETY: the callers pass `i < n`.
+        let y = unsafe { activations.get_unchecked(i) };
+        let heads = heads_of(i);
+        // SAFETY: the block sums are 32 readable bytes.
+        let [bsums_low, bsums_high] = [0, 8].map(|k| unsafe {
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(y.block_sums().as_ptr().add(k).cast()))
+        });
+        // Per 128 bits the scales in bytes 0..8 and the mins in 8..16, as in the AVX-512
+        // kernel's `eight_rows`.
+        let unpacked = heads.map(|h| {
+            let low = _mm256_shuffle_epi8(h, sc_low);
+            let low = _mm256_blendv_epi8(low, _mm256_srli_epi16::<4>(low), shifted_bytes);
+            let top = _mm256_shuffle_epi8(h, sc_high);
+            let top = _mm256_and_si256(_mm256_srli_epi16::<2>(top), _mm256_set1_epi8(0x30));
+            _mm256_or_si256(_mm256_and_si256(low, sc_bytes_mask), top)
+        });
+        // The min sums: four dwords per row, then added up (rows 0, 2, 4, 6 in the low 128
+        // bits, 1, 3, 5, 7 in the high).
+        let partial = unpacked.map(|u| {
+            _mm256_add_epi32(
+                _mm256_madd_epi16(_mm256_shuffle_epi8(u, mins_low), bsums_low),
+                _mm256_madd_epi16(_mm256_shuffle_epi8(u, mins_high), bsums_high),
+            )
+        });
+        let sumi = _mm256_hadd_epi32(
+            _mm256_hadd_epi32(partial[0], partial[1]),
+            _mm256_hadd_epi32(partial[2], partial[3]),
+        );
+        // `d` and `dmin` of the rows in the same order: dword 0 of each head.
+        let dd = _mm256_unpacklo_epi64(
+            _mm256_unpacklo_epi32(heads[0], heads[1]),
+            _mm256_unpacklo_epi32(heads[2], heads[3]),
+        );
+        // Per 128 bits the four `d` then the four `dmin`; then all `d` low, all `dmin` high.
+        let dd = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_shuffle_epi8(dd, words));
+        let scale = _mm256_set1_ps(y.d());
+        let d = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(dd)), scale);
+        let dmin = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256::<1>(dd)), scale);
+        *sumf = _mm256_sub_ps(*sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
+        // SAFETY: `out.ds` is eight writable floats.
+        unsafe { _mm256_storeu_ps(out.ds.as_mut_ptr(), d) };
+        // Row 2k + h's factors from 128 bits h of each vector: sub-blocks 0..4, then 4..8.
+        for (k, u) in unpacked.into_iter().enumerate() {
+            for (half, table) in [factors_0, factors_1].into_iter().enumerate() {
+                let f = _mm256_shuffle_epi8(u, table);
+                // SAFETY: each row's factors are eight writable `u32`s, and `half < 2`.
+                unsafe {
+                    let mut at = |row: usize| out.factors[row].as_mut_ptr().add(4 * half).cast();
+                    _mm_storeu_si128(at(2 * k), _mm256_castsi256_si128(f));
+                    _mm_storeu_si128(at(2 * k + 1), _mm256_extracti128_si256::<1>(f));
+                }
+            }
+        }
+    };
+    let mut heads = [HeadsAvx2 {
+        factors: [[0; 8]; 8],
+        ds: [0.0; 8],
+    }; 2];
+    let mut sumf = _mm256_setzero_ps();
+    let mut sums = [_mm256_setzero_ps(); 8];
+    let mut q8 = [_mm256_setzero_si256(); 8];
+    head_work(0, &mut sumf, &mut heads[0]);
     for (i, y) in activations.iter().enumerate() {
-        // The activations in the prepared order, sub-block by sub-block: the spills of these
-        // eight registers are the prepared block, written once for the `R` rows.
-        let mut q8 = [_mm256_setzero_si256(); 8];
+        if i + 1 < n {
+            head_work(i + 1, &mut sumf, &mut heads[(i + 1) % 2]);
+        }
         for (j, q8) in q8.iter_mut().enumerate() {
             // SAFETY: bytes `32j .. 32j + 32` of the 256 quants are readable.
             let raw = unsafe { _mm256_loadu_si256(y.quants().as_ptr().add(32 * j).cast()) };
             *q8 = transpose_lanes(raw, shuffles.dword_order);
         }
-        // Several rows share the test for exact 16-bit sub-block sums; one row takes the block
-        // sums as they are.
-        let block_mins = (R > 1).then(|| BlockMins::new(y));
-        let skip = next_group_skip::<PREFETCH_BYTES>(i, n, R);
-        for r in 0..R {
-            // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
+        let q8 = core::hint::black_box(&q8);
+        let skip = next_group_skip::<PREFETCH_BYTES>(i, n, 8);
+        let HeadsAvx2 { factors, ds } = &heads[i % 2];
+        for (r, sums) in sums.iter_mut().enumerate() {
+            // SAFETY: `r < 8` and `i < n`, so `r * n + i < 8 * n = rows.len()`.
             let x = unsafe { rows.get_unchecked(r * n + i) };
             prefetch_weights::<PREFETCH_BYTES>(x, prefetch, skip);
-            // SAFETY: the caller guarantees AVX-VNNI if `VNNI`, and `min_sum` needs AVX2, which
-            // is enabled here.
-            unsafe {
-                block::<VNNI>(
-                    x,
-                    &shuffles,
-                    |g| (q8[2 * g], q8[2 * g + 1]),
-                    |mins| match block_mins {
-                        Some(shared) => shared.min_sum(y, mins),
-                        None => min_sum(mins, y.block_sums()),
-                    },
-                    y.d(),
-                    (&mut sums[r], &mut sumf[r]),
-                )
-            };
+            let factor = |j: usize| broadcast_u32(&factors[r][j]);
+            // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
+            let aux =
+                unsafe { aux_of::<VNNI>(x, &shuffles, |g| (q8[2 * g], q8[2 * g + 1]), factor) };
+            // Row r's `d` is lane `ROW_LANES[r]` of `ds`.
+            let d = _mm256_broadcast_ss(&ds[ROW_LANES[r]]);
+            *sums = _mm256_add_ps(*sums, _mm256_mul_ps(d, _mm256_cvtepi32_ps(aux)));
         }
     }
-    for ((y, sums), sumf) in ys.iter_mut().zip(sums).zip(sumf) {
+    let mut sumf_lanes = [0f32; 8];
+    // SAFETY: `sumf_lanes` is eight writable floats.
+    unsafe { _mm256_storeu_ps(sumf_lanes.as_mut_ptr(), sumf) };
+    for (r, (y, sums)) in ys.iter_mut().zip(sums).enumerate().take(8) {
         let mut state = RowState::new(prefetch);
         // SAFETY: `state.sums` is eight writable floats.
         unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
-        state.sumf = sumf;
+        state.sumf = sumf_lanes[ROW_LANES[r]];
         *y = state.finish();
     }
 }
 
-/// What the min sums of the rows that meet a Q8_K block share: its sub-block sums in 16 bits
-/// when they fit (always, for blocks from `quantize_q8k`), as the prepared blocks carry them;
-/// else the kernels use its block sums.
+/// The lane of row `r` in [`eight_rows`]' vectors of eight rows (rows 0, 2, 4, 6, then 1, 3,
+/// 5, 7).
+const ROW_LANES: [usize; 8] = [0, 4, 1, 5, 2, 6, 3, 7];
+
+/// What [`eight_rows`] keeps of the heads of a block's eight rows: row `r`'s scales as the
+/// words `(s, s)` (`factors[r][j]` for sub-block `j`) and its `d` (`ds[ROW_LANES[r]]`).
 #[derive(Clone, Copy)]
-pub(crate) struct BlockMins {
-    exact: bool,
-    pairs: __m128i,
+struct HeadsAvx2 {
+    factors: [[u32; 8]; 8],
+    ds: [f32; 8],
 }
 
-impl BlockMins {
-    /// The sub-block sums of `y`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(crate) fn new(y: &BlockQ8K) -> BlockMins {
-        // SAFETY: the block sums are 32 readable bytes.
-        let bsums = unsafe { _mm256_loadu_si256(y.block_sums().as_ptr().cast()) };
-        let pairs = _mm256_madd_epi16(bsums, _mm256_set1_epi16(1));
-        // Saturating: a sum that needs 17 bits comes back different.
-        let narrow = _mm_packs_epi32(
-            _mm256_castsi256_si128(pairs),
-            _mm256_extracti128_si256::<1>(pairs),
-        );
-        let same = _mm256_cmpeq_epi32(_mm256_cvtepi16_epi32(narrow), pairs);
-        BlockMins {
-            exact: _mm256_movemask_epi8(same) == -1,
-            pairs: narrow,
-        }
-    }
+/// The unpacking tables of [`eight_rows`] ([`HEAD_LANES`] over 256 bits).
+static HEAD_TABLES: [[u8; 32]; 5] = repeat_lanes(HEAD_LANES);
 
-    /// `Σ bsums[k] * mins[k / 2]` for the block `y` these sums are of, exact.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(crate) fn min_sum(&self, y: &BlockQ8K, mins: u64) -> i32 {
-        if self.exact {
-            min_sum_pair_words(mins, self.pairs)
-        } else {
-            // SAFETY: AVX2 is enabled here.
-            unsafe { min_sum(mins, y.block_sums()) }
-        }
+/// The other `vpshufb` tables of [`eight_rows`], per 128 bits (one row): its scales as the
+/// words `(s, s)`, sub-blocks 0..4 then 4..8, and the words of `d` then of `dmin` from four
+/// dwords `(d, dmin)`.
+static FACTOR_TABLES: [[u8; 32]; 3] = {
+    const Z: u8 = 0x80;
+    repeat_lanes([
+        [0, Z, 0, Z, 1, Z, 1, Z, 2, Z, 2, Z, 3, Z, 3, Z],
+        [4, Z, 4, Z, 5, Z, 5, Z, 6, Z, 6, Z, 7, Z, 7, Z],
+        [0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15],
+    ])
+};
+
+/// The four bytes at `from` in every 32 bits: one `vpbroadcastd` from memory, a load and no
+/// shuffle (assembly: the compiler turns a store and these loads into shuffles).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn broadcast_u32(from: &u32) -> __m256i {
+    let v;
+    // SAFETY: `from` is four readable bytes; `vpbroadcastd` reads exactly those, and AVX2 is
+    // enabled here.
+    unsafe {
+        core::arch::asm!(
+            "vpbroadcastd {v}, dword ptr [{from}]",
+            v = out(ymm_reg) v,
+            from = in(reg) core::ptr::from_ref(from),
+            options(pure, readonly, nostack, preserves_flags),
+        );
     }
+    v
 }
 
 /// [`prepared::transpose_sub_block`] in one `vpermd` and one `vpshufb`; `dword_order` is
@@ -299,11 +428,8 @@ impl Shuffles {
 
 /// One block of one row, added to the row's `(sums, sumf)`: `q8(g)` gives the activations of
 /// sub-blocks `2g` and `2g + 1` in the prepared order, `min_sum(mins)` the exact
-/// `Σ bsums[k] * mins[k / 2]`, and `scale` is the activations' `d`.
-///
-/// Per sub-block, `vpmaddubsw` sums each lane's values in pairs (exact: each pair is at most
-/// `2 * 15 * 128` in magnitude), then `vpmaddwd` by the scale, or with `VNNI` one AVX-VNNI
-/// `vpdpwssd` that also adds into the lanes: the same integers, one instruction fewer.
+/// `Σ bsums[k] * mins[k / 2]`, and `scale` is the activations' `d` (the integer part is
+/// [`aux_of`]).
 ///
 /// # Safety
 ///
@@ -320,6 +446,37 @@ unsafe fn block<const VNNI: bool>(
 ) {
     let (scales, mins) = scales_and_mins_u64(x);
     let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
+    let factor = |j: usize| _mm256_shuffle_epi8(scales, shuffles.scale_patterns[j]);
+    // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
+    let aux = unsafe { aux_of::<VNNI>(x, shuffles, q8, factor) };
+    let sumi = min_sum(mins);
+    let (d, dmin) = d_dmin(x, scale);
+    *sums = _mm256_add_ps(
+        *sums,
+        _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
+    );
+    *sumf -= dmin * sumi as f32;
+}
+
+/// The exact lane sums of block `x` weighted by its scales (the reference's `aux32`): `q8(g)`
+/// gives the activations of sub-blocks `2g` and `2g + 1` in the prepared order, `factor(j)` the
+/// scale of sub-block `j` in every word.
+///
+/// Per sub-block, `vpmaddubsw` sums each lane's values in pairs (exact: each pair is at most
+/// `2 * 15 * 128` in magnitude), then `vpmaddwd` by the scale, or with `VNNI` one AVX-VNNI
+/// `vpdpwssd` that also adds into the lanes: the same integers, one instruction fewer.
+///
+/// # Safety
+///
+/// The CPU must support AVX-VNNI if `VNNI`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn aux_of<const VNNI: bool>(
+    x: &BlockQ4K,
+    shuffles: &Shuffles,
+    q8: impl Fn(usize) -> (__m256i, __m256i),
+    factor: impl Fn(usize) -> __m256i,
+) -> __m256i {
     let mut aux = _mm256_setzero_si256();
     // With `VNNI`, the high nibbles' chain of `vpdpwssd` (two chains of four, not one of
     // eight).
@@ -331,8 +488,7 @@ unsafe fn block<const VNNI: bool>(
         let low = _mm256_and_si256(t, shuffles.low_nibbles);
         let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), shuffles.low_nibbles);
         let (q8_low, q8_high) = q8(g);
-        let scale_low = _mm256_shuffle_epi8(scales, shuffles.scale_patterns[2 * g]);
-        let scale_high = _mm256_shuffle_epi8(scales, shuffles.scale_patterns[2 * g + 1]);
+        let (scale_low, scale_high) = (factor(2 * g), factor(2 * g + 1));
         let low = _mm256_maddubs_epi16(low, q8_low);
         let high = _mm256_maddubs_epi16(high, q8_high);
         if VNNI {
@@ -350,13 +506,7 @@ unsafe fn block<const VNNI: bool>(
     if VNNI {
         aux = _mm256_add_epi32(aux, aux_high);
     }
-    let sumi = min_sum(mins);
-    let (d, dmin) = d_dmin(x, scale);
-    *sums = _mm256_add_ps(
-        *sums,
-        _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
-    );
-    *sumf -= dmin * sumi as f32;
+    aux
 }
 
 /// `(f16 d * activation d, f16 dmin * activation d)` for the weight block `x`: widened with

@@ -27,8 +27,8 @@ use crate::arch::x86_64::avx2::dot::{
     d_dmin, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
 };
 use crate::arch::x86_64::{
-    DotPrefetch, PREFETCH_BYTES, SIDE_BY_SIDE_PREFETCH_BYTES, next_group_skip, prefetch_weights,
-    scales_and_mins_u64,
+    DotPrefetch, HEAD_LANES, PREFETCH_BYTES, SIDE_BY_SIDE_PREFETCH_BYTES, next_group_skip,
+    prefetch_weights, repeat_lanes, scales_and_mins_u64, takes_direct,
 };
 use crate::{BlockQ4K, BlockQ8K};
 
@@ -135,14 +135,6 @@ unsafe fn quants_in_order<const VBMI_GFNI: bool>(
             shuffle(a, order, b)
         }
     })
-}
-
-/// Whether [`direct`] multiplies these rows: as `prepared::takes_direct` says, and rows of
-/// any length where there are [`DIRECT_ROWS`] of them and [`DotPrefetch`] says so for this CPU.
-#[inline]
-fn takes_direct(activations: &[BlockQ8K], out: &[f32]) -> bool {
-    prepared::takes_direct(activations, out)
-        || (out.len() >= DIRECT_ROWS && DotPrefetch::for_this_cpu().short_rows_side_by_side)
 }
 
 /// Rows multiplied side by side by [`direct`], sharing each activation block. At 256 MiB on
@@ -649,16 +641,10 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
     let core = Core::<VBMI_GFNI>::new();
     // SAFETY: each table is 64 readable bytes.
     let table = |t: &[u8; 64]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
-    let [
-        sc_low,
-        sc_bytes_mask,
-        sc_high,
-        factors_0,
-        factors_1,
-        mins_low,
-        mins_high,
-        halves,
-    ] = HEAD_TABLES.each_ref().map(table);
+    let [sc_low, sc_bytes_mask, sc_high, mins_low, mins_high] = HEAD_TABLES.each_ref().map(table);
+    let [factors_0, factors_1] = FACTOR_TABLES.each_ref().map(table);
+    // SAFETY: `HALVES` is 64 readable bytes.
+    let halves = unsafe { _mm512_loadu_si512(HALVES.as_ptr().cast()) };
     // The quants of half `half` of `y` in the pair order: the low-nibble sub-blocks, the high.
     let slot_orders = if VBMI_GFNI {
         PAIR_SLOT_ORDER.each_ref().map(table)
@@ -966,41 +952,27 @@ fn broadcast_u64<T: Copy>(from: &T) -> __m512i {
     v
 }
 
-/// The `vpshufb` / `vpermt2w` tables of [`eight_rows`], each per 128 bits (one row's block
-/// head) unless said otherwise, with 0x80 for a zero byte: the bytes of the low bits of the
-/// scales and mins, the masks of those low bits, the bytes of their top two bits, the scale
-/// factors of [`Core::aux_by_pairs`] for sub-blocks 0..4 and for 4..8 (words `(s0, 0, s2, 0,
-/// s1, 0, s3, 0)`), the mins as two words each (sub-blocks 0..4, then 4..8), and (words,
-/// across the two head vectors) `d` of rows 0..8 then `dmin`.
-static HEAD_TABLES: [[u8; 64]; 8] = {
+/// The unpacking tables of [`eight_rows`] ([`HEAD_LANES`] over 512 bits).
+static HEAD_TABLES: [[u8; 64]; 5] = repeat_lanes(HEAD_LANES);
+
+/// The scale factors of [`Core::aux_by_pairs`] from the unpacked scales, per 128 bits (one
+/// row): for sub-blocks 0..4, then 4..8 (words `(s0, 0, s2, 0, s1, 0, s3, 0)`).
+static FACTOR_TABLES: [[u8; 64]; 2] = {
     const Z: u8 = 0x80;
-    let lane: [[u8; 16]; 7] = [
-        [4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15],
-        [
-            63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15,
-        ],
-        [Z, Z, Z, Z, 4, 5, 6, 7, Z, Z, Z, Z, 8, 9, 10, 11],
+    repeat_lanes([
         [0, Z, Z, Z, 2, Z, Z, Z, 1, Z, Z, Z, 3, Z, Z, Z],
         [4, Z, Z, Z, 6, Z, Z, Z, 5, Z, Z, Z, 7, Z, Z, Z],
-        [8, Z, 8, Z, 9, Z, 9, Z, 10, Z, 10, Z, 11, Z, 11, Z],
-        [12, Z, 12, Z, 13, Z, 13, Z, 14, Z, 14, Z, 15, Z, 15, Z],
-    ];
-    let mut t = [[0u8; 64]; 8];
-    let mut i = 0;
-    while i < 64 {
-        let mut k = 0;
-        while k < 7 {
-            t[k][i] = lane[k][i % 16];
-            k += 1;
-        }
-        i += 1;
-    }
-    // Word `r` (< 8) is word 0 of head `r` (word 8r of the two vectors), word 8 + r its word 1.
+    ])
+};
+
+/// The `vpermt2w` indices of `d` of rows 0..8 then their `dmin`, across the two head vectors of
+/// [`eight_rows`]: word `r` (< 8) is word 0 of head `r` (word 8r of the two vectors), word
+/// 8 + r its word 1.
+static HALVES: [u16; 32] = {
+    let mut t = [0u16; 32];
     let mut w = 0;
     while w < 16 {
-        let word = (8 * (w % 8) + w / 8) as u16;
-        t[7][2 * w] = word.to_le_bytes()[0];
-        t[7][2 * w + 1] = word.to_le_bytes()[1];
+        t[w] = (8 * (w % 8) + w / 8) as u16;
         w += 1;
     }
     t
