@@ -259,6 +259,8 @@ unsafe fn eight_rows<const VNNI: bool>(
             let raw = unsafe { _mm256_loadu_si256(y.quants().as_ptr().add(32 * j).cast()) };
             *q8 = transpose_lanes(raw, shuffles.dword_order);
         }
+        // Opaque, so that they stay in memory (sixteen registers do not hold them beside the
+        // rows' work), read by the rows as operands.
         let q8 = core::hint::black_box(&q8);
         let skip = next_group_skip::<PREFETCH_BYTES>(i, n, 8);
         let HeadsAvx2 { factors, ds } = &heads[i % 2];
