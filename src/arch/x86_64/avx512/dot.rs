@@ -177,13 +177,6 @@ unsafe fn direct<const VBMI_GFNI: bool>(
             unsafe { quants_in_order::<VBMI_GFNI>(y, half, [low_order, high_order], shuffle) };
         (low, high)
     };
-    // One row rearranges the quants half by half and takes the block sums as they are.
-    let own = (
-        |_: &BlockQ8K| (),
-        |y: &BlockQ8K, _: &(), half: usize| slots(y, half),
-        // SAFETY: AVX2 is enabled here (implied by AVX-512F).
-        |y: &BlockQ8K, _: &(), mins: u64| unsafe { min_sum(mins, y.block_sums()) },
-    );
     let prefetch = DotPrefetch::for_this_cpu();
     prepared::direct::<DIRECT_ROWS>(
         weights,
@@ -193,42 +186,14 @@ unsafe fn direct<const VBMI_GFNI: bool>(
         // `activations.len()` blocks, and `ys` their results.
         |rows, ys| unsafe { eight_rows::<VBMI_GFNI>(rows, activations, ys, prefetch.side_by_side) },
         // SAFETY: as above, with one row.
+        // One row rearranges the quants half by half and takes the block sums as they are.
         |row, y| unsafe {
-            let y = core::slice::from_mut(y);
-            rows_into::<VBMI_GFNI, 1, _>(row, activations, y, prefetch.one_row, own)
+            let mut state = RowState::new(prefetch.one_row);
+            let min_sum = |y: &BlockQ8K, mins| min_sum(mins, y.block_sums());
+            blocks_of::<VBMI_GFNI, _>(row, activations, &mut state, slots, min_sum, |y| y.d());
+            *y = state.finish();
         },
     );
-}
-
-/// `ys[r] = dot(row r of rows, activations)` for `R` rows by [`blocks_of`], with `parts` its
-/// `prep`, `q8` and `min_sum`.
-///
-/// # Safety
-///
-/// As [`blocks_of`]; `ys.len()` must be `R`.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-#[inline]
-unsafe fn rows_into<const VBMI_GFNI: bool, const R: usize, P>(
-    rows: &[BlockQ4K],
-    activations: &[BlockQ8K],
-    ys: &mut [f32],
-    prefetch: Prefetch,
-    (prep, q8, min_sum): (
-        impl Fn(&BlockQ8K) -> P,
-        impl Fn(&BlockQ8K, &P, usize) -> (__m512i, __m512i),
-        impl Fn(&BlockQ8K, &P, u64) -> i32,
-    ),
-) {
-    let mut states = [RowState::new(prefetch); R];
-    // SAFETY: the caller's guarantees are `blocks_of`'s.
-    unsafe {
-        blocks_of::<VBMI_GFNI, R, _, _>(rows, activations, &mut states, prep, q8, min_sum, |y| {
-            y.d()
-        })
-    };
-    for (y, state) in ys.iter_mut().zip(&states) {
-        *y = state.finish();
-    }
 }
 
 /// The `vpermt2b` indices that give [`direct`] the prepared order from 128 bytes of
@@ -287,7 +252,7 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
     prepared: &[Prepared],
     state: &mut RowState,
 ) {
-    let q8 = |y: &Prepared, _: &(), half: usize| {
+    let q8 = |y: &Prepared, half: usize| {
         // SAFETY: the prepared quants are 256 readable bytes, 64-byte aligned; this reads
         // slots 4 * half .. 4 * half + 4 (`half < 2`).
         unsafe {
@@ -309,97 +274,66 @@ unsafe fn blocks<const VBMI_GFNI: bool>(
             unsafe { min_sum(mins, &y.bsums) }
         }
     };
-    let mut states = [*state];
     // SAFETY: the caller's guarantees are this function's, and `row` is as long as `prepared`.
-    unsafe {
-        blocks_of::<VBMI_GFNI, 1, _, _>(
-            row,
-            prepared,
-            &mut states,
-            |_| (),
-            q8,
-            |y, (), mins| sum_of_mins(y, mins),
-            |y| y.d,
-        )
-    };
-    *state = states[0];
+    unsafe { blocks_of::<VBMI_GFNI, _>(row, prepared, state, q8, sum_of_mins, |y| y.d) };
 }
 
-/// [`blocks`] over activations of any form, for `R` rows at once: `rows` holds `R` rows of
-/// `activations.len()` blocks back to back, and `states[r]` is row `r`'s state. For each
-/// activation block `y`, `prep(y)` and `d(y)` (the scale) run once for all `R` rows; then, with
-/// `p = prep(y)`, `q8(y, &p, half)` gives the quants of sub-blocks `4 * half .. 4 * half + 4`
-/// in the prepared order (slots `4 * half`, `4 * half + 1`, then `4 * half + 2`,
-/// `4 * half + 3`) and `min_sum(y, &p, mins)` the exact `Σ bsums[k] * mins[k / 2]`.
+/// [`blocks`] over activations of any form: `row` holds `activations.len()` blocks and `state`
+/// is its state. For each activation block `y`, `q8(y, half)` gives the quants of sub-blocks
+/// `4 * half .. 4 * half + 4` in the prepared order (slots `4 * half`, `4 * half + 1`, then
+/// `4 * half + 2`, `4 * half + 3`), `min_sum(y, mins)` the exact `Σ bsums[k] * mins[k / 2]`,
+/// and `d(y)` its scale.
 ///
 /// # Safety
 ///
-/// As [`blocks`]. `rows` should be `R * activations.len()` blocks; shorter, nothing is done.
+/// As [`blocks`]. `row` should be `activations.len()` blocks; shorter, nothing is done.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn blocks_of<const VBMI_GFNI: bool, const R: usize, Y, P>(
-    rows: &[BlockQ4K],
+unsafe fn blocks_of<const VBMI_GFNI: bool, Y>(
+    row: &[BlockQ4K],
     activations: &[Y],
-    states: &mut [RowState; R],
-    prep: impl Fn(&Y) -> P,
-    q8: impl Fn(&Y, &P, usize) -> (__m512i, __m512i),
-    min_sum: impl Fn(&Y, &P, u64) -> i32,
+    state: &mut RowState,
+    q8: impl Fn(&Y, usize) -> (__m512i, __m512i),
+    min_sum: impl Fn(&Y, u64) -> i32,
     d: impl Fn(&Y) -> f32,
 ) {
-    let n = activations.len();
-    // Plain loops: `array::from_fn` here was left out of line, a call per row.
-    let mut sums = [_mm256_setzero_ps(); R];
-    let mut sumf = [0f32; R];
-    for ((sums, sumf), state) in sums.iter_mut().zip(&mut sumf).zip(&*states) {
-        // SAFETY: `state.sums` is eight readable floats.
-        *sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
-        *sumf = state.sumf;
+    if row.len() < activations.len() {
+        return;
     }
-    let prefetch = states[0].prefetch;
+    // SAFETY: `state.sums` is eight readable floats.
+    let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
+    let mut sumf = state.sumf;
     let core = Core::<VBMI_GFNI>::new();
     // Which scale pair each dword takes: (0, 1) and (2, 3), then (4, 5) and (6, 7).
     let scale_order = [pair(0, 1), pair(2, 3)];
-    let Some(rows) = rows.get(..R * n) else {
-        return;
-    };
-    for (i, y) in activations.iter().enumerate() {
-        let p = prep(y);
-        let scale = d(y);
-        let skip = next_group_skip::<PREFETCH_BYTES>(i, n, R);
-        for r in 0..R {
-            // SAFETY: `r < R` and `i < n`, so `r * n + i < R * n = rows.len()`.
-            let x = unsafe { rows.get_unchecked(r * n + i) };
-            prefetch_weights::<PREFETCH_BYTES>(x, prefetch, skip);
-            let (scales, mins) = scales_and_mins_u64(x);
-            // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
-            let scales =
-                _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
-            // SAFETY: the caller's guarantees are `Core::aux`'s.
-            let aux = unsafe {
-                core.aux(
-                    x,
-                    [q8(y, &p, 0), q8(y, &p, 1)],
-                    scale_order.map(|order| _mm512_permutexvar_epi32(order, scales)),
-                )
-            };
-            let aux = _mm256_add_epi32(
-                _mm512_castsi512_si256(aux),
-                _mm512_extracti64x4_epi64::<1>(aux),
-            );
-            let sumi = min_sum(y, &p, mins);
-            let (d, dmin) = d_dmin(x, scale);
-            sums[r] = _mm256_add_ps(
-                sums[r],
-                _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
-            );
-            sumf[r] -= dmin * sumi as f32;
-        }
+    for (x, y) in row.iter().zip(activations) {
+        prefetch_weights::<PREFETCH_BYTES>(x, state.prefetch, 0);
+        let (scales, mins) = scales_and_mins_u64(x);
+        // The scales as words: dword `j` is the pair of sub-blocks `2j`, `2j + 1`.
+        let scales = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
+        // SAFETY: the caller's guarantees are `Core::aux`'s.
+        let aux = unsafe {
+            core.aux(
+                x,
+                [q8(y, 0), q8(y, 1)],
+                scale_order.map(|order| _mm512_permutexvar_epi32(order, scales)),
+            )
+        };
+        let aux = _mm256_add_epi32(
+            _mm512_castsi512_si256(aux),
+            _mm512_extracti64x4_epi64::<1>(aux),
+        );
+        let sumi = min_sum(y, mins);
+        let (d, dmin) = d_dmin(x, d(y));
+        sums = _mm256_add_ps(
+            sums,
+            _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
+        );
+        sumf -= dmin * sumi as f32;
     }
-    for (r, state) in states.iter_mut().enumerate() {
-        // SAFETY: `state.sums` is eight writable floats.
-        unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums[r]) };
-        state.sumf = sumf[r];
-    }
+    // SAFETY: `state.sums` is eight writable floats.
+    unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
+    state.sumf = sumf;
 }
 
 /// Eight dwords of the scale pair `(a, a + 1)` then eight of `(b, b + 1)`, as `vpermd`
