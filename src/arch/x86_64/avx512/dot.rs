@@ -188,6 +188,10 @@ unsafe fn direct<const VBMI_GFNI: bool>(
         // SAFETY: as above, with one row.
         // One row rearranges the quants half by half and takes the block sums as they are.
         |row, y| unsafe {
+            if VBMI_GFNI {
+                *y = one_row(row, activations, prefetch.one_row);
+                return;
+            }
             let mut state = RowState::new(prefetch.one_row);
             let min_sum = |y: &BlockQ8K, mins| min_sum(mins, y.block_sums());
             blocks_of::<VBMI_GFNI, _>(row, activations, &mut state, slots, min_sum, |y| y.d());
@@ -334,6 +338,151 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, Y>(
     // SAFETY: `state.sums` is eight writable floats.
     unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
     state.sumf = sumf;
+}
+
+/// One row with AVX512-VBMI and GFNI (`dot_q8k`, and the rows left over from groups of eight),
+/// with nothing rearranged across the two halves of a block: each 32-byte quant group is loaded
+/// into both halves of a vector, one `vgf2p8affineqb` takes its low nibbles (sub-block `2g`)
+/// into the low half and its high nibbles (`2g + 1`) into the high half, which is the order of
+/// the 64 activations of those two sub-blocks as they lie; one `vpermb` each puts both in the
+/// pair order of [`PAIR_ORDER`] (dword `2l + h`: lane `l` of sub-block `2g + h`), `vpdpbusd`
+/// sums them exactly, and `vpdpwssd` against the dwords `(s_{2g}, s_{2g + 1})` broadcast from
+/// memory scales each (the high word of a sum is its sign, against a 0). The two dwords of each
+/// lane are added once per block. Against [`blocks_of`], which pairs sub-blocks `2g` and
+/// `2g + 2` and so needs two-source byte shuffles of the activations and a word shuffle of the
+/// sums, every shuffle here has one source and none is a word shuffle.
+///
+/// The block heads are unpacked eight blocks at a time as [`eight_rows`] unpacks eight rows'
+/// ([`HeadUnpack`]): scale factors, `d`, `dmin` and the min sums go to memory, and each block
+/// reads them back with loads (`d` and `dmin` are multiplied by the activation scale per block,
+/// in the reference's order).
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F, AVX-512BW, AVX512-VNNI, AVX512-VBMI and GFNI. `row` should be
+/// `activations.len()` blocks; shorter, the result is 0.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch) -> f32 {
+    let mut state = RowState::new(prefetch);
+    let n = activations.len();
+    let Some(row) = row.get(..n).filter(|_| n > 0) else {
+        return 0.0;
+    };
+    let unpack = HeadUnpack::new();
+    // SAFETY: each table is 64 readable bytes.
+    let [factors_0, factors_1] = ONE_ROW_FACTOR_TABLES
+        .each_ref()
+        .map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) });
+    // SAFETY: `PAIR_ORDER` is 64 readable bytes.
+    let order = unsafe { _mm512_loadu_si512(PAIR_ORDER.as_ptr().cast()) };
+    // The GF(2) affine maps `x & 0x0F` (result bits 0..4 are bits 0..4 of `x`: bytes 7, 6, 5, 4
+    // of the matrix pick them) on the low 256 bits and `x >> 4` on the high.
+    let (low, high) = (0x0102_0408_0000_0000_i64, 0x1020_4080_0000_0000_i64);
+    let split = _mm512_setr_epi64(low, low, low, low, high, high, high, high);
+    let mut sums = _mm512_setzero_ps();
+    let mut sumf = 0f32;
+    // Of eight blocks: the scale factors, `factors[g / 2][b / 4][2 (b % 4) + g % 2]` for group
+    // `g` of block `b` (dwords `(s_{2g}, s_{2g + 1})`); `d` of each block, then `dmin`; the
+    // exact min sums as floats.
+    let mut row_heads = RowHeads {
+        factors: [[[0; 8]; 2]; 2],
+        d_dmin: [0.0; 16],
+        sumi: [0.0; 8],
+    };
+    for (row, activations) in row.chunks(8).zip(activations.chunks(8)) {
+        // Block `b` of the eight (past the end of the row, its last block again).
+        let last = row.len() - 1;
+        // SAFETY: `b.min(last) < row.len() = activations.len()`.
+        let x = |b: usize| unsafe { row.get_unchecked(b.min(last)) };
+        // SAFETY: as above.
+        let y = |b: usize| unsafe { activations.get_unchecked(b.min(last)) };
+        // SAFETY: block heads are 16 readable bytes, and so are both halves of the block sums.
+        let x4 = |h: usize| [0, 1, 2, 3].map(|j| x(h + j));
+        let y4 = |h: usize, k: usize| {
+            // SAFETY: `k` is 0 or 8, within the 16 block sums.
+            [0, 1, 2, 3].map(|j| unsafe { y(h + j).block_sums().as_ptr().add(k).cast() })
+        };
+        // SAFETY: block heads are 16 readable bytes, and so are both halves of the block sums.
+        let (heads, bsums) = unsafe {
+            (
+                [four_heads(x4(0)), four_heads(x4(4))],
+                [
+                    [four_lanes(y4(0, 0)), four_lanes(y4(0, 8))],
+                    [four_lanes(y4(4, 0)), four_lanes(y4(4, 8))],
+                ],
+            )
+        };
+        let unpacked = [unpack.unpack(heads[0]), unpack.unpack(heads[1])];
+        // SAFETY: each array is as many writable bytes as it is stored.
+        unsafe {
+            _mm512_storeu_ps(row_heads.d_dmin.as_mut_ptr(), unpack.d_dmin(heads));
+            _mm256_storeu_ps(
+                row_heads.sumi.as_mut_ptr(),
+                _mm256_cvtepi32_ps(unpack.min_sums(unpacked, bsums)),
+            );
+            for (factors, table) in row_heads.factors.iter_mut().zip([factors_0, factors_1]) {
+                for (words, u) in factors.iter_mut().zip(unpacked) {
+                    _mm512_storeu_si512(words.as_mut_ptr().cast(), _mm512_shuffle_epi8(u, table));
+                }
+            }
+        }
+        let RowHeads {
+            factors,
+            d_dmin,
+            sumi,
+        } = &row_heads;
+        for (b, (x, y)) in row.iter().zip(activations).enumerate() {
+            prefetch_weights::<PREFETCH_BYTES>(x, prefetch, 0);
+            let mut aux = _mm512_setzero_si512();
+            for g in 0..4 {
+                // SAFETY: group `g < 4` is bytes `32 g .. 32 g + 32` of the 128 quant bytes,
+                // and quants `64 g .. 64 g + 64` of the 256 are its two sub-blocks'
+                // activations.
+                let (weights, q8) = unsafe {
+                    (
+                        _mm512_broadcast_i64x4(_mm256_loadu_si256(
+                            x.quants().as_ptr().add(32 * g).cast(),
+                        )),
+                        _mm512_loadu_si512(y.quants().as_ptr().add(64 * g).cast()),
+                    )
+                };
+                let (w, q);
+                // SAFETY: `vgf2p8affineqb` and `vpermb` only read and write these registers;
+                // the caller guarantees GFNI and AVX512-VBMI.
+                unsafe {
+                    core::arch::asm!(
+                        "vgf2p8affineqb {w}, {weights}, {split}, 0",
+                        "vpermb {w}, {order}, {w}",
+                        "vpermb {q}, {order}, {q8}",
+                        w = out(zmm_reg) w,
+                        q = out(zmm_reg) q,
+                        weights = in(zmm_reg) weights,
+                        q8 = in(zmm_reg) q8,
+                        split = in(zmm_reg) split,
+                        order = in(zmm_reg) order,
+                        options(pure, nomem, nostack, preserves_flags),
+                    );
+                }
+                let sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, q);
+                let factor = &factors[g / 2][b / 4][2 * (b % 4) + g % 2];
+                // SAFETY: AVX512-VNNI is enabled here.
+                aux = unsafe { dpwssd(aux, sum, broadcast_u64(factor)) };
+            }
+            // Dword 2l: lane l's `aux32`.
+            let aux = _mm512_add_epi32(aux, _mm512_srli_epi64::<32>(aux));
+            let d = _mm512_mul_ps(_mm512_set1_ps(y.d()), _mm512_set1_ps(d_dmin[b]));
+            sums = _mm512_add_ps(sums, _mm512_mul_ps(d, _mm512_cvtepi32_ps(aux)));
+            sumf -= d_dmin[8 + b] * y.d() * sumi[b];
+        }
+    }
+    let mut lanes = [0f32; 16];
+    // SAFETY: `lanes` is sixteen writable floats.
+    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), sums) };
+    for (l, sum) in state.sums.iter_mut().enumerate() {
+        *sum = lanes[2 * l];
+    }
+    state.sumf = sumf;
+    state.finish()
 }
 
 /// Eight dwords of the scale pair `(a, a + 1)` then eight of `(b, b + 1)`, as `vpermd`
@@ -573,12 +722,10 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
         return;
     };
     let core = Core::<VBMI_GFNI>::new();
+    let unpack = HeadUnpack::new();
     // SAFETY: each table is 64 readable bytes.
     let table = |t: &[u8; 64]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
-    let [sc_low, sc_bytes_mask, sc_high, mins_low, mins_high] = HEAD_TABLES.each_ref().map(table);
     let [factors_0, factors_1] = FACTOR_TABLES.each_ref().map(table);
-    // SAFETY: `HALVES` is 64 readable bytes.
-    let halves = unsafe { _mm512_loadu_si512(HALVES.as_ptr().cast()) };
     // The quants of half `half` of `y` in the pair order: the low-nibble sub-blocks, the high.
     let slot_orders = if VBMI_GFNI {
         PAIR_SLOT_ORDER.each_ref().map(table)
@@ -595,82 +742,19 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
         // SAFETY: the caller guarantees AVX512-VBMI when `VBMI_GFNI`.
         unsafe { quants_in_order::<VBMI_GFNI>(y, half, slot_orders, shuffle) }
     };
-    // Dword 2i of the concatenation of two vectors, then 2i + 1.
-    let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    let odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
     // Dword 2l of the first vector then of the second, per l (and 2l + 1).
     let even_pairs = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
     let odd_pairs = _mm512_add_epi32(even_pairs, _mm512_set1_epi32(1));
-    // The 16-byte heads of the eight rows' blocks `i`: rows 0..4 and 4..8, one per 128 bits.
-    let heads_of = |i: usize| {
-        // SAFETY: a block's first 16 bytes are `d`, `dmin` and the packed scales; the callers
-        // pass `i < n`, and `r < 8`, so `r * n + i < 8 * n = rows.len()`.
-        let head = |r: usize| unsafe {
-            _mm_loadu_si128(core::ptr::from_ref(rows.get_unchecked(r * n + i)).cast())
-        };
-        [0, 4].map(|r| {
-            let v = _mm512_castsi128_si512(head(r));
-            let v = _mm512_inserti32x4::<1>(v, head(r + 1));
-            let v = _mm512_inserti32x4::<2>(v, head(r + 2));
-            _mm512_inserti32x4::<3>(v, head(r + 3))
-        })
-    };
     // The work on the heads of block `i` (with its min sums into `sumf`), into `heads`: one
     // block ahead of the rows, so that the rows of a block do not wait on its chain of
     // shuffles from the head loads to the factor stores.
-    let head_work = |i: usize, sumf: &mut __m256, out: &mut Heads| {
-        // SAFETY: the callers pass `i < n`.
-        let y = unsafe { activations.get_unchecked(i) };
-        let heads = heads_of(i);
-        // SAFETY: the block sums are 32 readable bytes.
-        let [bsums_low, bsums_high] = [0, 8].map(|k| unsafe {
-            _mm512_broadcast_i32x4(_mm_loadu_si128(y.block_sums().as_ptr().add(k).cast()))
-        });
-        // `d` of the eight rows then their `dmin`, times the activation scale.
-        let halves = _mm512_permutex2var_epi16(heads[0], halves, heads[1]);
-        let d_dmin = _mm512_mul_ps(
-            _mm512_cvtph_ps(_mm512_castsi512_si256(halves)),
-            _mm512_set1_ps(y.d()),
-        );
-        // Per 128 bits: the eight scales in bytes 0..8, the eight mins in 8..16 (as
-        // `scales_and_mins_u64`): the low bits (sub-blocks 4..8 of the mins shifted down
-        // first), then the top two bits of sub-blocks 4..8 from the first eight bytes.
-        let unpacked = heads.map(|h| {
-            let low = _mm512_shuffle_epi8(h, sc_low);
-            let low =
-                _mm512_mask_blend_epi8(0xF000_F000_F000_F000, low, _mm512_srli_epi16::<4>(low));
-            let top = _mm512_shuffle_epi8(h, sc_high);
-            let top = _mm512_and_si512(_mm512_srli_epi16::<2>(top), _mm512_set1_epi8(0x30));
-            // (low & mask) | top
-            _mm512_ternarylogic_epi32::<0xEA>(low, sc_bytes_mask, top)
-        });
-        // The min sums: each min as two words against two block sums, then the four dwords
-        // of each row added up.
-        let partial = unpacked.map(|u| {
-            let p = _mm512_madd_epi16(_mm512_shuffle_epi8(u, mins_low), bsums_low);
-            _mm512_dpwssd_epi32(p, _mm512_shuffle_epi8(u, mins_high), bsums_high)
-        });
-        let pairs = _mm512_add_epi32(
-            _mm512_permutex2var_epi32(partial[0], evens, partial[1]),
-            _mm512_permutex2var_epi32(partial[0], odds, partial[1]),
-        );
-        let pairs = _mm512_add_epi32(pairs, _mm512_shuffle_epi32::<0b10_11_00_01>(pairs));
-        let sumi = _mm512_castsi512_si256(_mm512_permutexvar_epi32(evens, pairs));
-        let dmin = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(d_dmin)));
-        *sumf = _mm256_sub_ps(*sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
-        // Row r's scale factors (see `Core::aux_by_pairs`): `factors[h][2r]` and
-        // `factors[h][2r + 1]` for half h; and its `d`, `ds[r]`. In memory: each is then one
-        // broadcast load.
-        for (factors, table) in out.factors.iter_mut().zip([factors_0, factors_1]) {
-            for (words, u) in factors.chunks_exact_mut(8).zip(unpacked) {
-                // SAFETY: `words` is eight writable `u64`s.
-                unsafe {
-                    _mm512_storeu_si512(words.as_mut_ptr().cast(), _mm512_shuffle_epi8(u, table))
-                };
-            }
-        }
-        // SAFETY: `ds` is sixteen writable floats.
-        unsafe { _mm512_storeu_ps(out.ds.as_mut_ptr(), d_dmin) };
+    let factor_tables = [factors_0, factors_1];
+    // The work on the heads of block `i` (with its min sums into `sumf`), into `heads`: one
+    // block ahead of the rows, so that the rows of a block do not wait on its chain of
+    // shuffles from the head loads to the factor stores.
+    // SAFETY: the callers pass `i < n`, and `rows` is `8 * n` blocks.
+    let head_work = |i: usize, sumf: &mut __m256, out: &mut Heads| unsafe {
+        eight_heads(&unpack, factor_tables, rows, activations, i, sumf, out)
     };
     let mut sums = [_mm512_setzero_ps(); 4];
     let mut sumf = _mm256_setzero_ps();
@@ -722,6 +806,178 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
         state.sumf = sumf_lanes[r];
         *y = state.finish();
     }
+}
+
+/// The first 16 bytes of each of `blocks` (`d`, `dmin`, the packed scales), one per 128 bits.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+fn four_heads(blocks: [&BlockQ4K; 4]) -> __m512i {
+    // SAFETY: a block is 144 readable bytes.
+    unsafe { four_lanes(blocks.map(|x| core::ptr::from_ref(x).cast())) }
+}
+
+/// The 16 bytes at `at[j]` in 128-bit lane `j`, for each of the four (in [`one_row`], four
+/// blocks' halves of their block sums).
+///
+/// # Safety
+///
+/// Each pointer must be to 16 readable bytes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn four_lanes(at: [*const u8; 4]) -> __m512i {
+    // SAFETY: the caller's guarantee.
+    let lane = |j: usize| unsafe { _mm_loadu_si128(at[j].cast()) };
+    let v = _mm512_castsi128_si512(lane(0));
+    let v = _mm512_inserti32x4::<1>(v, lane(1));
+    let v = _mm512_inserti32x4::<2>(v, lane(2));
+    _mm512_inserti32x4::<3>(v, lane(3))
+}
+
+/// The unpacking of eight 16-byte block heads held four per vector (see [`four_lanes`]), in
+/// [`eight_rows`] the blocks of eight rows at one activation block and in [`one_row`] eight
+/// blocks of one row: the tables of [`HEAD_TABLES`] and [`HALVES`] in registers.
+#[derive(Clone, Copy)]
+struct HeadUnpack {
+    sc_low: __m512i,
+    sc_bytes_mask: __m512i,
+    sc_high: __m512i,
+    mins_low: __m512i,
+    mins_high: __m512i,
+    halves: __m512i,
+}
+
+impl HeadUnpack {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    fn new() -> Self {
+        // SAFETY: each table is 64 readable bytes.
+        let table = |t: &[u8; 64]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
+        let [sc_low, sc_bytes_mask, sc_high, mins_low, mins_high] =
+            HEAD_TABLES.each_ref().map(table);
+        HeadUnpack {
+            sc_low,
+            sc_bytes_mask,
+            sc_high,
+            mins_low,
+            mins_high,
+            // SAFETY: `HALVES` is 64 readable bytes.
+            halves: unsafe { _mm512_loadu_si512(HALVES.as_ptr().cast()) },
+        }
+    }
+
+    /// `d` of the eight heads, then their `dmin`, as floats.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    fn d_dmin(&self, heads: [__m512i; 2]) -> __m512 {
+        let halves = _mm512_permutex2var_epi16(heads[0], self.halves, heads[1]);
+        _mm512_cvtph_ps(_mm512_castsi512_si256(halves))
+    }
+
+    /// Per 128 bits of `heads`, the eight scales in bytes 0..8 and the eight mins in 8..16 (as
+    /// `scales_and_mins_u64`): the low bits (sub-blocks 4..8 of the mins shifted down first),
+    /// then the top two bits of sub-blocks 4..8 from the first eight bytes.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    fn unpack(&self, heads: __m512i) -> __m512i {
+        let low = _mm512_shuffle_epi8(heads, self.sc_low);
+        let low = _mm512_mask_blend_epi8(0xF000_F000_F000_F000, low, _mm512_srli_epi16::<4>(low));
+        let top = _mm512_shuffle_epi8(heads, self.sc_high);
+        let top = _mm512_and_si512(_mm512_srli_epi16::<2>(top), _mm512_set1_epi8(0x30));
+        // (low & mask) | top
+        _mm512_ternarylogic_epi32::<0xEA>(low, self.sc_bytes_mask, top)
+    }
+
+    /// The eight exact min sums `Σ bsums[k] * mins[k / 2]` of the [`HeadUnpack::unpack`]ed
+    /// heads, head `4h + j` against the block sums in 128-bit lane `j` of `bsums[h]` (words
+    /// 0..8 in `bsums[h][0]`, 8..16 in `bsums[h][1]`): each min as two words against two block
+    /// sums, then the four dwords of each head added up.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    fn min_sums(&self, unpacked: [__m512i; 2], bsums: [[__m512i; 2]; 2]) -> __m256i {
+        let partial = |u, [low, high]: [__m512i; 2]| {
+            let p = _mm512_madd_epi16(_mm512_shuffle_epi8(u, self.mins_low), low);
+            _mm512_dpwssd_epi32(p, _mm512_shuffle_epi8(u, self.mins_high), high)
+        };
+        let partial = [
+            partial(unpacked[0], bsums[0]),
+            partial(unpacked[1], bsums[1]),
+        ];
+        // Dword 2i of the concatenation of two vectors, then 2i + 1.
+        let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+        let pairs = _mm512_add_epi32(
+            _mm512_permutex2var_epi32(partial[0], evens, partial[1]),
+            _mm512_permutex2var_epi32(partial[0], odds, partial[1]),
+        );
+        let pairs = _mm512_add_epi32(pairs, _mm512_shuffle_epi32::<0b10_11_00_01>(pairs));
+        _mm512_castsi512_si256(_mm512_permutexvar_epi32(evens, pairs))
+    }
+}
+
+/// What [`one_row`] keeps of the heads of eight blocks: the scale factors,
+/// `factors[g / 2][b / 4][2 (b % 4) + g % 2]` for group `g` of block `b` (dwords `(s_{2g},
+/// s_{2g + 1})`); `d` of each block, then `dmin`; the exact min sums as floats.
+#[derive(Clone, Copy)]
+struct RowHeads {
+    factors: [[[u64; 8]; 2]; 2],
+    d_dmin: [f32; 16],
+    sumi: [f32; 8],
+}
+
+/// The head work of [`eight_rows`] at block `i` of its eight rows of `activations.len()` blocks
+/// each (`rows`): the min sums into `sumf`, the scale factors (`factor_tables` on the unpacked
+/// scales) and `d` into `out`. A function, not a closure: as a closure in a closure its loads
+/// were compiled out of line in some builds, each call behind a `vzeroupper` and followed by
+/// reloads of every constant vector.
+///
+/// # Safety
+///
+/// As [`eight_rows`]; `i < activations.len()` and `rows` is `8 * activations.len()` blocks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn eight_heads(
+    unpack: &HeadUnpack,
+    factor_tables: [__m512i; 2],
+    rows: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    i: usize,
+    sumf: &mut __m256,
+    out: &mut Heads,
+) {
+    let n = activations.len();
+    // SAFETY: the caller passes `i < n`.
+    let y = unsafe { activations.get_unchecked(i) };
+    // The 16-byte heads of the eight rows' blocks `i`: rows 0..4 and 4..8.
+    // SAFETY: `i < n` and `r + j < 8`, so `(r + j) * n + i < 8 * n = rows.len()`.
+    let at = |r: usize| [0, 1, 2, 3].map(|j| unsafe { rows.get_unchecked((r + j) * n + i) });
+    let heads = [four_heads(at(0)), four_heads(at(4))];
+    // SAFETY: the block sums are 32 readable bytes.
+    let bsums = unsafe {
+        let bsums = y.block_sums().as_ptr();
+        [
+            _mm512_broadcast_i32x4(_mm_loadu_si128(bsums.cast())),
+            _mm512_broadcast_i32x4(_mm_loadu_si128(bsums.add(8).cast())),
+        ]
+    };
+    // `d` of the eight rows then their `dmin`, times the activation scale.
+    let d_dmin = _mm512_mul_ps(unpack.d_dmin(heads), _mm512_set1_ps(y.d()));
+    let unpacked = [unpack.unpack(heads[0]), unpack.unpack(heads[1])];
+    let sumi = unpack.min_sums(unpacked, [bsums; 2]);
+    let dmin = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(d_dmin)));
+    *sumf = _mm256_sub_ps(*sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
+    // Row r's scale factors (see `Core::aux_by_pairs`): `factors[h][2r]` and
+    // `factors[h][2r + 1]` for half h; and its `d`, `ds[r]`. In memory: each is then one
+    // broadcast load.
+    for (factors, table) in out.factors.iter_mut().zip(factor_tables) {
+        for (words, u) in factors.chunks_exact_mut(8).zip(unpacked) {
+            // SAFETY: `words` is eight writable `u64`s.
+            unsafe {
+                _mm512_storeu_si512(words.as_mut_ptr().cast(), _mm512_shuffle_epi8(u, table))
+            };
+        }
+    }
+    // SAFETY: `ds` is sixteen writable floats.
+    unsafe { _mm512_storeu_ps(out.ds.as_mut_ptr(), d_dmin) };
 }
 
 /// What [`eight_rows`] keeps of the heads of a block's eight rows: row `r`'s scale factors
@@ -885,6 +1141,16 @@ fn broadcast_u64<T: Copy>(from: &T) -> __m512i {
     }
     v
 }
+
+/// The scale factors of [`one_row`] from the unpacked scales, per 128 bits (one block): the
+/// scales of sub-blocks 0..4, then 4..8, as dwords.
+static ONE_ROW_FACTOR_TABLES: [[u8; 64]; 2] = {
+    const Z: u8 = 0x80;
+    repeat_lanes([
+        [0, Z, Z, Z, 1, Z, Z, Z, 2, Z, Z, Z, 3, Z, Z, Z],
+        [4, Z, Z, Z, 5, Z, Z, Z, 6, Z, Z, Z, 7, Z, Z, Z],
+    ])
+};
 
 /// The unpacking tables of [`eight_rows`] ([`HEAD_LANES`] over 512 bits).
 static HEAD_TABLES: [[u8; 64]; 5] = repeat_lanes(HEAD_LANES);
