@@ -11,7 +11,7 @@
 //! they are recomputed (the same operations on the same values give the same quants) only for
 //! the sub-blocks that keep them, those whose f16-rounded scale is zero.
 
-use super::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
+use super::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row, array_of};
 use super::search::{self, Candidates, Values};
 use crate::encode::Element;
 use crate::scalar::encode::{
@@ -43,16 +43,15 @@ fn search<S: Lanes, const G: usize>(
     first: usize,
     found: &mut Found,
 ) -> bool {
-    let x: Values<S, G> =
-        core::array::from_fn(|i| core::array::from_fn(|g| s.load(&xt[i], first + g)));
+    let x: Values<S, G> = array_of(|i| array_of(|g| s.load(&xt[i], first + g)));
     let mut sum_x2 = [s.splat(0.0); G];
     for xi in &x {
         for g in 0..G {
             sum_x2[g] = s.add(sum_x2[g], s.mul(xi[g], xi[g]));
         }
     }
-    let av_x: [S::F; G] = core::array::from_fn(|g| s.sqrt(s.div(sum_x2[g], s.splat(32.0))));
-    let w: Values<S, G> = x.map(|xi| core::array::from_fn(|g| s.add(av_x[g], s.abs(xi[g]))));
+    let av_x: [S::F; G] = array_of(|g| s.sqrt(s.div(sum_x2[g], s.splat(32.0))));
+    let w: Values<S, G> = array_of(|i| array_of(|g| s.add(av_x[g], s.abs(x[i][g]))));
     let candidates = Candidates {
         rmin: RMIN,
         rdelta: RDELTA,

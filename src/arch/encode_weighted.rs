@@ -11,7 +11,7 @@
 //! lanes again.
 
 use crate::arch::encode::{pack, requantize};
-use crate::arch::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row};
+use crate::arch::lanes::{CHUNK_SUB_BLOCKS, Lanes, Row, array_of};
 use crate::arch::search::{self, Candidates, Values};
 use crate::f16::f32_to_f16_bits as f32_to_f16;
 use crate::scalar::encode::write_header;
@@ -209,8 +209,8 @@ fn qp_candidates<S: Lanes>(
     let mut max_row = [0.0f32; WIDTH];
     let mut iscale_row = [0.0f32; WIDTH];
     for part in 0..(2 * STEP).div_ceil(S::LANES) {
-        let x: [S::F; SUBS] = core::array::from_fn(|i| s.load(&xr[i], part));
-        let w: [S::F; SUBS] = core::array::from_fn(|i| s.load(&wr[i], part));
+        let x: [S::F; SUBS] = array_of(|i| s.load(&xr[i], part));
+        let w: [S::F; SUBS] = array_of(|i| s.load(&wr[i], part));
         // C's `MAX(max, x)`: `max > x ? max : x`.
         let max = x.iter().fold(zero, |max, &v| s.max(max, v));
         let mut ok = s.lt(max, s.splat(f32::INFINITY));
@@ -273,10 +273,8 @@ fn search<S: Lanes, const G: usize>(
     first: usize,
     found: &mut Found,
 ) -> bool {
-    let x: Values<S, G> =
-        core::array::from_fn(|i| core::array::from_fn(|g| s.load(&xt[i], first + g)));
-    let w: Values<S, G> =
-        core::array::from_fn(|i| core::array::from_fn(|g| s.load(&wt[i], first + g)));
+    let x: Values<S, G> = array_of(|i| array_of(|g| s.load(&xt[i], first + g)));
+    let w: Values<S, G> = array_of(|i| array_of(|g| s.load(&wt[i], first + g)));
     // `sw` starts from 0 (the C's `float sw = 0`), which `-0.0` weights do not change.
     let mut sw = [s.splat(0.0); G];
     for wi in &w {

@@ -19,6 +19,21 @@ pub(crate) const ROUND_BOUND: f32 = 2_097_152.0;
 /// One quantity of the [`CHUNK_SUB_BLOCKS`] sub-blocks of a chunk, lane `j` for sub-block `j`.
 pub(crate) type Row = [f32; CHUNK_SUB_BLOCKS];
 
+/// `[f(0), f(1), .., f(N - 1)]`, as `core::array::from_fn`, for the closures of vector
+/// operations in the encoders' generic code: `from_fn` runs its closure through layers of
+/// adaptors, and where the compiler left it out of line it was compiled without the caller's
+/// target features, every vector operation in it a function call. Here the closure is called
+/// directly from a plain loop in the caller. `N` is at least 1.
+#[inline(always)]
+pub(crate) fn array_of<T: Copy, const N: usize>(mut f: impl FnMut(usize) -> T) -> [T; N] {
+    const { assert!(N > 0) };
+    let mut out = [f(0); N];
+    for (i, out) in out.iter_mut().enumerate().skip(1) {
+        *out = f(i);
+    }
+    out
+}
+
 /// Elementwise `f32` vector operations over `LANES` sub-blocks.
 ///
 /// A value of a type implementing this trait is proof that the CPU has the instruction set the

@@ -17,7 +17,7 @@
 //! best quants, for the caller to recompute them (the same operations on the same values give
 //! the same quants) where it needs them.
 
-use super::lanes::Lanes;
+use super::lanes::{Lanes, array_of};
 use crate::scalar::encode::SUB_BLOCK;
 
 /// Values of `G` vectors of sub-blocks: `v[i][g]` holds value `i` of the sub-blocks of
@@ -47,6 +47,7 @@ pub(crate) struct Found<F> {
 }
 
 /// What the steps of a vector need of its values, one lane per sub-block.
+#[derive(Clone, Copy)]
 struct Range<S: Lanes> {
     /// The largest value.
     max: S::F,
@@ -153,7 +154,7 @@ pub(crate) fn search<S: Lanes, const G: usize>(
     let mut min = x[0];
     let mut max = x[0];
     let mut sum_w = w[0];
-    let mut sum_x: [S::F; G] = core::array::from_fn(|g| s.mul(sum_w[g], x[0][g]));
+    let mut sum_x: [S::F; G] = array_of(|g| s.mul(sum_w[g], x[0][g]));
     for i in 1..SUB_BLOCK {
         for g in 0..G {
             min[g] = s.min(x[i][g], min[g]);
@@ -165,16 +166,16 @@ pub(crate) fn search<S: Lanes, const G: usize>(
     let x_min = min;
     let min = x_min.map(|m| s.select(s.gt(m, zero), zero, m));
     let flat_min = min;
-    let range: [Range<S>; G] = core::array::from_fn(|g| Range {
+    let range: [Range<S>; G] = array_of(|g| Range {
         max: max[g],
         x_min: x_min[g],
         x_abs: s.max(s.abs(max[g]), s.abs(x_min[g])),
         flat: s.eq(max[g], min[g]),
     });
 
-    let iscale: [S::F; G] = core::array::from_fn(|g| s.div(s.splat(15.0), s.sub(max[g], min[g])));
-    let scale: [S::F; G] = core::array::from_fn(|g| s.div(s.splat(1.0), iscale[g]));
-    let ok: [S::M; G] = core::array::from_fn(|g| range[g].within(s, iscale[g], min[g]));
+    let iscale: [S::F; G] = array_of(|g| s.div(s.splat(15.0), s.sub(max[g], min[g])));
+    let scale: [S::F; G] = array_of(|g| s.div(s.splat(1.0), iscale[g]));
+    let ok: [S::M; G] = array_of(|g| range[g].within(s, iscale[g], min[g]));
     let mut best_error = [zero; G];
     for i in 0..SUB_BLOCK {
         for g in 0..G {
@@ -213,7 +214,7 @@ pub(crate) fn search<S: Lanes, const G: usize>(
     if !search.ok.iter().all(|&m| s.all(m)) {
         return None;
     }
-    Some(core::array::from_fn(|g| {
+    Some(array_of(|g| {
         let flat = search.range[g].flat;
         Found {
             scale: s.select(flat, zero, search.scale[g]),
@@ -254,9 +255,7 @@ impl<S: Lanes, const G: usize> Search<'_, S, G> {
             }
             return;
         }
-        let from = |a: usize, b: usize| -> [usize; G] {
-            core::array::from_fn(|g| if g == 0 { a } else { b })
-        };
+        let from = |a: usize, b: usize| -> [usize; G] { array_of(|g| if g == 0 { a } else { b }) };
         self.begin(0, 0, candidates);
         self.half_pass::<QUANT, IDLE>(from(0, 0));
         self.begin(1, 0, candidates);

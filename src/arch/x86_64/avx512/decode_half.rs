@@ -191,9 +191,12 @@ unsafe fn half_tables<const MODE: u8>(block: &BlockQ4K) -> [(__m512i, __m512i); 
     // SAFETY: the caller guarantees the features.
     unsafe {
         let f32_tables = tables(block);
-        core::array::from_fn(|g| {
+        // A loop, not `array::from_fn`: its closure would not inherit the caller's target
+        // features, and in some builds was compiled apart with every intrinsic a call.
+        let mut out = [(_mm512_setzero_si512(), _mm512_setzero_si512()); 4];
+        for (g, out) in out.iter_mut().enumerate() {
             let (earlier, later) = (f32_tables[2 * g], f32_tables[2 * g + 1]);
-            match MODE {
+            *out = match MODE {
                 F16 => {
                     const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
                     (
@@ -211,8 +214,9 @@ unsafe fn half_tables<const MODE: u8>(block: &BlockQ4K) -> [(__m512i, __m512i); 
                     _mm512_castsi256_si512(bf16_bits(earlier)),
                     _mm512_castsi256_si512(bf16_bits(later)),
                 ),
-            }
-        })
+            };
+        }
+        out
     }
 }
 
