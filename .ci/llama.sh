@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # llama.cpp's side (needs gcc, python3 with pip, and PyPI):
 # - regenerates the llama.cpp reference vectors and fails if any byte changed;
-# - formats, lints, builds and runs the sanity check of the side-by-side benchmark package.
+# - formats, lints, builds and runs the sanity check of the side-by-side benchmark package,
+#   and checks its binaries with .ci/inlined.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -17,3 +18,5 @@ cd benches/llama
 cargo fmt --check
 LLAMA_CPP_DIR=$src cargo clippy --release --all-targets -- -D warnings
 LLAMA_CPP_DIR=$src cargo run --release --bin sanity
+LLAMA_CPP_DIR=$src cargo build --release --bins
+bash ../../.ci/inlined.sh target/release/{dot,encode,encode_weighted}
