@@ -774,21 +774,29 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
         let Heads { factors, ds } = &heads[i % 2];
         let (f0, f1) = (factors[0].as_chunks::<4>().0, factors[1].as_chunks::<4>().0);
         let ds = ds.as_chunks::<2>().0;
-        for (p, sums) in sums.iter_mut().enumerate() {
-            // SAFETY: the caller's guarantees are `two_rows`'.
-            *sums = unsafe {
-                two_rows(
-                    &core,
-                    [x(2 * p), x(2 * p + 1)],
-                    q8,
-                    [&f0[p], &f1[p]],
-                    &ds[p],
-                    *sums,
-                    [even_pairs, odd_pairs],
-                    (prefetch, skip),
-                )
+        // The four pairs of rows unrolled by hand: as a loop, some builds kept it rolled, with
+        // the sums in memory.
+        macro_rules! pair {
+            ($p:literal) => {
+                // SAFETY: the caller's guarantees are `two_rows`'.
+                sums[$p] = unsafe {
+                    two_rows(
+                        &core,
+                        [x(2 * $p), x(2 * $p + 1)],
+                        q8,
+                        [&f0[$p], &f1[$p]],
+                        &ds[$p],
+                        sums[$p],
+                        [even_pairs, odd_pairs],
+                        (prefetch, skip),
+                    )
+                };
             };
         }
+        pair!(0);
+        pair!(1);
+        pair!(2);
+        pair!(3);
     }
     let mut lanes = [[0f32; 16]; 4];
     for (lanes, sums) in lanes.iter_mut().zip(sums) {
