@@ -4,12 +4,15 @@
 //! activations in the same order, after which each dword is one sub-block's exact sum for one
 //! lane (at most 4 * 15 * 128 in magnitude: it fits in 16 bits); then the scales.
 //!
-//! Two loops apply them:
+//! Three loops apply them:
 //!
-//! - one row at a time (`blocks_of`: the prepared buffer of `arch::prepared`, single rows, and
-//!   the rows left over from groups of eight): one `vpermt2w` pairs each low-nibble sub-block's
-//!   sums with its high-nibble neighbour's as the two words of a dword, and one `vpdpwssd`
-//!   weights both by their scales;
+//! - one row at a time (`blocks_of`: the prepared buffer of `arch::prepared`, and without
+//!   VBMI/GFNI single rows and the rows left over from groups of eight): one `vpermt2w` pairs
+//!   each low-nibble sub-block's sums with its high-nibble neighbour's as the two words of a
+//!   dword, and one `vpdpwssd` weights both by their scales;
+//! - one row at a time with VBMI and GFNI (`one_row`: single rows and leftovers): each quant
+//!   group's two sub-blocks split into the two halves of a vector, in the order of their
+//!   activations, so that every shuffle has one source;
 //! - eight rows side by side (`eight_rows`, see `direct`): the sums stay one per dword, and a
 //!   `vpdpwssd` against a factor whose dwords are `(scale, 0)` scales each (the high word, the
 //!   sign, meets the 0), so that no word shuffle is needed; the factors are broadcast loads. The
