@@ -423,7 +423,6 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
         let x = |b: usize| unsafe { row.get_unchecked(b.min(last)) };
         // SAFETY: as above.
         let y = |b: usize| unsafe { activations.get_unchecked(b.min(last)) };
-        // SAFETY: block heads are 16 readable bytes, and so are both halves of the block sums.
         let x4 = |h: usize| [0, 1, 2, 3].map(|j| x(h + j));
         let y4 = |h: usize, k: usize| {
             // SAFETY: `k` is 0 or 8, within the 16 block sums.
@@ -1232,7 +1231,7 @@ static ONE_ROW_FACTOR_TABLES: [[u8; 64]; 2] = {
     ])
 };
 
-/// The unpacking tables of [`eight_rows`] ([`HEAD_LANES`] over 512 bits).
+/// The unpacking tables of [`HeadUnpack`] ([`HEAD_LANES`] over 512 bits).
 static HEAD_TABLES: [[u8; 64]; 5] = repeat_lanes(HEAD_LANES);
 
 /// The scale factors of [`Core::aux_by_pairs`] from the unpacked scales, per 128 bits (one
@@ -1245,8 +1244,8 @@ static FACTOR_TABLES: [[u8; 64]; 2] = {
     ])
 };
 
-/// The `vpermt2w` indices of `d` of rows 0..8 then their `dmin`, across the two head vectors of
-/// [`eight_rows`]: word `r` (< 8) is word 0 of head `r` (word 8r of the two vectors), word
+/// The `vpermt2w` indices of `d` of heads 0..8 then their `dmin`, across the two head vectors of
+/// [`HeadUnpack`]: word `r` (< 8) is word 0 of head `r` (word 8r of the two vectors), word
 /// 8 + r its word 1.
 static HALVES: [u16; 32] = {
     let mut t = [0u16; 32];
