@@ -12,6 +12,7 @@
 //! as in the C.
 
 use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
 
 use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
 use crate::arch::x86_64::{
@@ -81,14 +82,28 @@ unsafe fn direct<const VNNI: bool>(
     out: &mut [f32],
 ) {
     let prefetch = DotPrefetch::for_this_cpu();
+    // With rows of up to `TRANSPOSED_MAX_BLOCKS` blocks and at least a group of eight, every
+    // activation block transposed once for all the groups, not once per group.
+    let mut buffer = [const { MaybeUninit::<[__m256i; 8]>::uninit() }; TRANSPOSED_MAX_BLOCKS];
+    let n = activations.len();
+    let transposed = (n <= TRANSPOSED_MAX_BLOCKS && out.len() >= DIRECT_ROWS).then(|| {
+        let dword_order = Shuffles::new().dword_order;
+        for (t, y) in buffer.iter_mut().zip(activations) {
+            t.write(transposed_quants(y, dword_order));
+        }
+        // SAFETY: the first `n` entries were written just above.
+        unsafe { core::slice::from_raw_parts(buffer.as_ptr().cast::<[__m256i; 8]>(), n) }
+    });
     prepared::direct::<DIRECT_ROWS>(
         weights,
         activations,
         out,
         // SAFETY: AVX2, FMA and F16C are enabled here, and AVX-VNNI if `VNNI` (this function's
         // caller); `rows` is `DIRECT_ROWS` rows of `activations.len()` blocks, and `ys` their
-        // results.
-        |rows, ys| unsafe { eight_rows::<VNNI>(rows, activations, ys, prefetch.side_by_side) },
+        // results; `transposed` holds `activations`' blocks.
+        |rows, ys| unsafe {
+            eight_rows::<VNNI>(rows, activations, ys, prefetch.side_by_side, transposed)
+        },
         // SAFETY: as above, with one row.
         |row, y| unsafe { one_row::<VNNI>(row, activations, y, prefetch.one_row) },
     );
@@ -155,7 +170,8 @@ unsafe fn one_row<const VNNI: bool>(
 ///
 /// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`. `rows` should be eight rows
 /// of `activations.len()` blocks (shorter, or no activations, and nothing is done) and `ys` eight
-/// long.
+/// long; `transposed`, if given, `activations`' quants as [`transposed_quants`] gives them,
+/// block by block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 unsafe fn eight_rows<const VNNI: bool>(
@@ -163,6 +179,7 @@ unsafe fn eight_rows<const VNNI: bool>(
     activations: &[BlockQ8K],
     ys: &mut [f32],
     prefetch: Prefetch,
+    transposed: Option<&[[__m256i; 8]]>,
 ) {
     let n = activations.len();
     let Some(rows) = rows.get(..8 * n).filter(|_| n > 0) else {
@@ -248,20 +265,23 @@ unsafe fn eight_rows<const VNNI: bool>(
     }; 2];
     let mut sumf = _mm256_setzero_ps();
     let mut sums = [_mm256_setzero_ps(); 8];
-    let mut q8 = [_mm256_setzero_si256(); 8];
+    // The block's transposed quants when `transposed` is not given.
+    let mut q8;
     head_work(0, &mut sumf, &mut heads[0]);
     for (i, y) in activations.iter().enumerate() {
         if i + 1 < n {
             head_work(i + 1, &mut sumf, &mut heads[(i + 1) % 2]);
         }
-        for (j, q8) in q8.iter_mut().enumerate() {
-            // SAFETY: bytes `32j .. 32j + 32` of the 256 quants are readable.
-            let raw = unsafe { _mm256_loadu_si256(y.quants().as_ptr().add(32 * j).cast()) };
-            *q8 = transpose_lanes(raw, shuffles.dword_order);
-        }
-        // Opaque, so that they stay in memory (sixteen registers do not hold them beside the
-        // rows' work), read by the rows as operands.
-        let q8 = core::hint::black_box(&q8);
+        let q8 = match transposed {
+            // SAFETY: the caller's `transposed` holds `n > i` blocks.
+            Some(transposed) => unsafe { transposed.get_unchecked(i) },
+            None => {
+                q8 = transposed_quants(y, shuffles.dword_order);
+                // Opaque, so that they stay in memory (sixteen registers do not hold them
+                // beside the rows' work), read by the rows as operands.
+                core::hint::black_box(&q8)
+            }
+        };
         let skip = next_group_skip::<PREFETCH_BYTES>(i, n, 8);
         let HeadsAvx2 { factors, ds } = &heads[i % 2];
         for (r, sums) in sums.iter_mut().enumerate() {
@@ -546,6 +566,23 @@ unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
         );
     }
     acc
+}
+
+/// The longest rows, in blocks, whose activations [`direct`] transposes once per call (on the
+/// stack, 256 bytes a block) instead of once per group of eight rows.
+const TRANSPOSED_MAX_BLOCKS: usize = 64;
+
+/// The 256 quants of `y`, each 32 of them by [`transpose_lanes`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn transposed_quants(y: &BlockQ8K, dword_order: __m256i) -> [__m256i; 8] {
+    let mut q8 = [_mm256_setzero_si256(); 8];
+    for (j, q8) in q8.iter_mut().enumerate() {
+        // SAFETY: bytes `32j .. 32j + 32` of the 256 quants are readable.
+        let raw = unsafe { _mm256_loadu_si256(y.quants().as_ptr().add(32 * j).cast()) };
+        *q8 = transpose_lanes(raw, dword_order);
+    }
+    q8
 }
 
 /// Reorders 32 weight bytes so that dword `l` holds bytes `l, l + 8, l + 16, l + 24`: the four
