@@ -16,8 +16,8 @@ use core::mem::MaybeUninit;
 
 use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
 use crate::arch::x86_64::{
-    DotPrefetch, HEAD_LANES, PREFETCH_BYTES, next_group_skip, prefetch_weights, repeat_lanes,
-    scales_and_mins_u64, sum_i32x4, takes_direct,
+    DotPrefetch, HEAD_LANES, ONCE_MAX_BLOCKS, PREFETCH_BYTES, next_group_skip, pairs_once,
+    prefetch_weights, repeat_lanes, scales_and_mins_u64, sum_i32x4, takes_direct,
 };
 use crate::{BlockQ4K, BlockQ8K};
 
@@ -82,11 +82,11 @@ unsafe fn direct<const VNNI: bool>(
     out: &mut [f32],
 ) {
     let prefetch = DotPrefetch::for_this_cpu();
-    // With rows of up to `TRANSPOSED_MAX_BLOCKS` blocks and at least a group of eight, every
-    // activation block transposed once for all the groups, not once per group.
-    let mut buffer = [const { MaybeUninit::<[__m256i; 8]>::uninit() }; TRANSPOSED_MAX_BLOCKS];
+    // Every activation block transposed once for all the groups of eight rows, not once per
+    // group, where `pairs_once` says so.
+    let mut buffer = [const { MaybeUninit::<[__m256i; 8]>::uninit() }; ONCE_MAX_BLOCKS];
     let n = activations.len();
-    let transposed = (n <= TRANSPOSED_MAX_BLOCKS && out.len() >= DIRECT_ROWS).then(|| {
+    let transposed = pairs_once(activations, out, DIRECT_ROWS).then(|| {
         let dword_order = Shuffles::new().dword_order;
         for (t, y) in buffer.iter_mut().zip(activations) {
             t.write(transposed_quants(y, dword_order));
@@ -132,12 +132,7 @@ unsafe fn one_row<const VNNI: bool>(
     let mut sumf = 0f32;
     for (x, a) in row.iter().zip(activations) {
         // The activations in the prepared order, sub-block by sub-block.
-        let mut q8 = [_mm256_setzero_si256(); 8];
-        for (j, q8) in q8.iter_mut().enumerate() {
-            // SAFETY: bytes `32j .. 32j + 32` of the 256 quants are readable.
-            let raw = unsafe { _mm256_loadu_si256(a.quants().as_ptr().add(32 * j).cast()) };
-            *q8 = transpose_lanes(raw, shuffles.dword_order);
-        }
+        let q8 = transposed_quants(a, shuffles.dword_order);
         prefetch_weights::<PREFETCH_BYTES>(x, prefetch, 0);
         // SAFETY: the caller guarantees AVX-VNNI if `VNNI`, and `min_sum` needs AVX2, which is
         // enabled here.
@@ -567,10 +562,6 @@ unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
     }
     acc
 }
-
-/// The longest rows, in blocks, whose activations [`direct`] transposes once per call (on the
-/// stack, 256 bytes a block) instead of once per group of eight rows.
-const TRANSPOSED_MAX_BLOCKS: usize = 64;
 
 /// The 256 quants of `y`, each 32 of them by [`transpose_lanes`].
 #[target_feature(enable = "avx2,fma")]

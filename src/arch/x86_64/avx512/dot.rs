@@ -31,8 +31,8 @@ use crate::arch::x86_64::avx2::dot::{
     d_dmin, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
 };
 use crate::arch::x86_64::{
-    DotPrefetch, HEAD_LANES, PREFETCH_BYTES, SIDE_BY_SIDE_PREFETCH_BYTES, next_group_skip,
-    prefetch_weights, repeat_lanes, scales_and_mins_u64, takes_direct,
+    DotPrefetch, HEAD_LANES, ONCE_MAX_BLOCKS, PREFETCH_BYTES, SIDE_BY_SIDE_PREFETCH_BYTES,
+    next_group_skip, pairs_once, prefetch_weights, repeat_lanes, scales_and_mins_u64, takes_direct,
 };
 use crate::{BlockQ4K, BlockQ8K};
 
@@ -164,31 +164,28 @@ unsafe fn direct<const VBMI_GFNI: bool>(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
-    let order = |table: &[[u8; 64]; 2]| {
-        // SAFETY: each table is two arrays of 64 readable bytes.
-        table.map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) })
-    };
-    let [low_order, high_order] = order(if VBMI_GFNI { &SLOT_ORDER } else { &SLOT_DWORDS });
+    // SAFETY: each table is 64 readable bytes.
+    let [low_order, high_order] =
+        SLOT_DWORDS.map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) });
     let byte_order = transpose_4x4_bytes();
-    // The four vectors of a block in the prepared order from its quants (see `blocks_of`):
-    // sub-blocks `2k` and `2k + 2` (`low_order`), then `2k + 1` and `2k + 3` (`high_order`) of
-    // each half, each transposed.
+    // For single rows without VBMI (with it they take `one_row`): the four vectors of a block in
+    // the prepared order from its quants (see `blocks_of`), sub-blocks `2k` and `2k + 2`
+    // (`low_order`), then `2k + 1` and `2k + 3` (`high_order`) of each half, each transposed.
     let slots = |y: &BlockQ8K, half: usize| {
         let shuffle =
             |a, order, b| _mm512_shuffle_epi8(_mm512_permutex2var_epi32(a, order, b), byte_order);
-        // SAFETY: the caller guarantees AVX512-VBMI when `VBMI_GFNI`.
+        // SAFETY: the shuffles need AVX-512F and BW only, enabled here.
         let [low, high] =
-            unsafe { quants_in_order::<VBMI_GFNI>(y, half, [low_order, high_order], shuffle) };
+            unsafe { quants_in_order::<false>(y, half, [low_order, high_order], shuffle) };
         (low, high)
     };
     let prefetch = DotPrefetch::for_this_cpu();
     let pair_slots = PairSlots::<VBMI_GFNI>::new();
-    // With rows of up to `PAIRED_MAX_BLOCKS` blocks and at least a group of eight, every
-    // activation block in the pair order once for all the groups, not once per group: in
-    // cache on the Xeon of `DotPrefetch`, rows of 4096 and 14336 values, 1.05x.
-    let mut paired = [const { MaybeUninit::<PairQuants>::uninit() }; PAIRED_MAX_BLOCKS];
-    let n = activations.len();
-    let pre_paired = n <= PAIRED_MAX_BLOCKS && out.len() >= DIRECT_ROWS;
+    // Every activation block in the pair order once for all the groups of eight rows, not once
+    // per group, where `pairs_once` says so: in cache on the Xeon of `DotPrefetch`, rows of
+    // 4096 and 14336 values, 1.05x.
+    let mut paired = [const { MaybeUninit::<PairQuants>::uninit() }; ONCE_MAX_BLOCKS];
+    let pre_paired = pairs_once(activations, out, DIRECT_ROWS);
     if pre_paired {
         for (p, y) in paired.iter_mut().zip(activations) {
             // SAFETY: the caller's guarantees are `PairSlots::of`'s.
@@ -227,27 +224,11 @@ unsafe fn direct<const VBMI_GFNI: bool>(
     );
 }
 
-/// The `vpermt2b` indices that give [`direct`] the prepared order from 128 bytes of
-/// quants `a` (indices 0..64) and `b` (64..128): sub-blocks 0 and 2 of the four transposed
-/// (`[l][c]`, see `prepared`), then sub-blocks 1 and 3.
-static SLOT_ORDER: [[u8; 64]; 2] = {
-    let mut order = [[0u8; 64]; 2];
-    let mut i = 0;
-    while i < 64 {
-        // Byte `4l + c` of a transposed sub-block is its value `8c + l`.
-        let (l, c) = ((i % 32) / 4, i % 4);
-        let from = 8 * c + l;
-        // Sub-block 2k + high (k = 0 for the first 32 bytes) starts at byte 64k + 32 high.
-        order[0][i] = (64 * (i / 32) + from) as u8;
-        order[1][i] = (64 * (i / 32) + 32 + from) as u8;
-        i += 1;
-    }
-    order
-};
-
-/// The `vpermt2d` indices that, followed by the 4x4 byte transposition of each 128 bits, do
-/// what [`SLOT_ORDER`] does without AVX512-VBMI (dwords 0..16 from `a`, 16..32 from `b`), as
-/// bytes: lanes 0..4 of a sub-block (dwords 0, 2, 4, 6 of it) then lanes 4..8 (1, 3, 5, 7).
+/// The `vpermt2d` indices that, followed by the 4x4 byte transposition of each 128 bits, give
+/// [`direct`]'s single rows without AVX512-VBMI the prepared order from 128 bytes of quants `a`
+/// (dwords 0..16) and `b` (16..32): sub-blocks 0 and 2 of the four transposed (`[l][c]`, see
+/// `prepared`), then sub-blocks 1 and 3. As bytes: lanes 0..4 of a sub-block (dwords 0, 2, 4, 6
+/// of it) then lanes 4..8 (1, 3, 5, 7).
 static SLOT_DWORDS: [[u8; 64]; 2] = {
     let mut order = [[0u8; 64]; 2];
     let mut i = 0;
@@ -783,10 +764,6 @@ impl<const VBMI_GFNI: bool> PairSlots<VBMI_GFNI> {
         [(a[0], a[1]), (b[0], b[1])]
     }
 }
-
-/// The longest rows, in blocks, whose activations [`direct`] puts in the pair order once per
-/// call (on the stack, 256 bytes a block) instead of once per group of eight rows.
-const PAIRED_MAX_BLOCKS: usize = 64;
 
 /// Eight rows side by side, in the pair order of [`Core::aux_by_pairs`], with the per-block
 /// work that is not the quants' done for the eight at once: their 16-byte block heads (`d`,
