@@ -693,16 +693,22 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
                 self.pair_bytes,
             )
         };
-        // One chain per half, added at the end: two multiply-adds deep instead of four.
-        let mut halves = [_mm512_setzero_si512(); 2];
+        let mut aux = _mm512_setzero_si512();
         let apply = |half: usize, low, high| {
             let [f_low, f_high] = factors[half];
             // SAFETY: AVX512-VNNI is enabled here.
-            halves[half] = unsafe { dpwssd(_mm512_madd_epi16(low, f_low), high, f_high) };
+            unsafe {
+                aux = if half == 0 {
+                    _mm512_madd_epi16(low, f_low)
+                } else {
+                    dpwssd(aux, low, f_low)
+                };
+                aux = dpwssd(aux, high, f_high);
+            }
         };
         // SAFETY: the caller's guarantees are `sums`'.
         unsafe { self.sums(x, q8, self.pair_order, shuffle, apply) };
-        _mm512_add_epi32(halves[0], halves[1])
+        aux
     }
 }
 
