@@ -13,11 +13,18 @@
 //! - one row at a time with VBMI and GFNI (`one_row`: single rows and leftovers): each quant
 //!   group's two sub-blocks split into the two halves of a vector, in the order of their
 //!   activations, so that every shuffle has one source;
-//! - eight rows side by side (`eight_rows`, see `direct`): the sums stay one per dword, and a
-//!   `vpdpwssd` against a factor whose dwords are `(scale, 0)` scales each (the high word, the
-//!   sign, meets the 0), so that no word shuffle is needed; the factors are broadcast loads. The
-//!   block heads of the eight rows (`d`, `dmin`, the packed scales) are unpacked in two vectors,
-//!   and their min sums and `sumf` kept as eight lanes, once per activation block for all eight.
+//! - eight rows side by side (`eight_rows`, see `direct`): the sums of two `vpdpbusd` results
+//!   packed into words (`vpackssdw`, exact: each fits in 16 bits) and one `vpdpwssd` weights
+//!   both by their scales, the factors broadcast loads. The block heads of the eight rows (`d`,
+//!   `dmin`, the packed scales) are unpacked in two vectors, and their min sums and `sumf` kept
+//!   as eight lanes, once per activation block for all eight.
+//!
+//! The two single-row loops without VBMI/GFNI pair words with `vpermt2w`, the others with
+//! `vpackssdw`: the same count of instructions, but where `vpmaddwd` on each `vpdpbusd` result
+//! (one multiply each, as the eight-row loop first did) would load the one port that does every
+//! multiply, a pack runs on the shuffle port. That port balance is what bounds the loops on the
+//! Xeon measured (`vpdpbusd`, `vpdpwssd`, `vpmaddwd`, the float conversion and multiply and
+//! `vgf2p8affineqb` all on port 0).
 //!
 //! Needs AVX-512F, AVX-512BW and AVX512-VNNI (detected by the dispatch); the eight float lanes
 //! of the reference are a `__m256` (one row) or the alternate dwords of a `__m512` (two rows),
@@ -354,9 +361,11 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, Y>(
 /// into the low half and its high nibbles (`2g + 1`) into the high half, which is the order of
 /// the 64 activations of those two sub-blocks as they lie; one `vpermb` each puts both in the
 /// pair order of [`PAIR_ORDER`] (dword `2l + h`: lane `l` of sub-block `2g + h`), `vpdpbusd`
-/// sums them exactly, and `vpdpwssd` against the dwords `(s_{2g}, s_{2g + 1})` broadcast from
-/// memory scales each (the high word of a sum is its sign, against a 0). The two dwords of each
-/// lane are added once per block. Against [`blocks_of`], which pairs sub-blocks `2g` and
+/// sums them exactly; the sums of groups `2p` and `2p + 1` are packed into words (in each 128
+/// bits, dwords `4j..4j + 4` of the first then of the second) and `vpdpwssd` against the
+/// factors broadcast from memory (words `s_{4p}, s_{4p + 1}` twice, then `s_{4p + 2},
+/// s_{4p + 3}` twice) scales and adds each lane's two sub-blocks: dwords `4j + k` and
+/// `4j + 2 + k` are then lane `2j + k`'s, added once per block. Against [`blocks_of`], which pairs sub-blocks `2g` and
 /// `2g + 2` and so needs two-source byte shuffles of the activations and a word shuffle of the
 /// sums, every shuffle here has one source and none is a word shuffle.
 ///
@@ -389,9 +398,6 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
     let split = _mm512_setr_epi64(low, low, low, low, high, high, high, high);
     let mut sums = _mm512_setzero_ps();
     let mut sumf = 0f32;
-    // Of eight blocks: the scale factors, `factors[g / 2][b / 4][2 (b % 4) + g % 2]` for group
-    // `g` of block `b` (dwords `(s_{2g}, s_{2g + 1})`); `d` of each block, then `dmin`; the
-    // exact min sums as floats.
     let mut row_heads = RowHeads {
         factors: [[[0; 8]; 2]; 2],
         d_dmin: [0.0; 16],
@@ -441,7 +447,8 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
         for (b, (x, y)) in row.iter().zip(activations).enumerate() {
             prefetch_weights::<PREFETCH_BYTES>(x, prefetch, 0);
             let mut aux = _mm512_setzero_si512();
-            for g in 0..4 {
+            let mut groups = [_mm512_setzero_si512(); 4];
+            for (g, sum) in groups.iter_mut().enumerate() {
                 // SAFETY: group `g < 4` is bytes `32 g .. 32 g + 32` of the 128 quant bytes,
                 // and quants `64 g .. 64 g + 64` of the 256 are its two sub-blocks'
                 // activations.
@@ -470,13 +477,17 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
                         options(pure, nomem, nostack, preserves_flags),
                     );
                 }
-                let sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, q);
-                let factor = &factors[g / 2][b / 4][2 * (b % 4) + g % 2];
-                // SAFETY: AVX512-VNNI is enabled here.
-                aux = unsafe { dpwssd(aux, sum, broadcast_u64(factor)) };
+                *sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, q);
             }
-            // Dword 2l: lane l's `aux32`.
-            let aux = _mm512_add_epi32(aux, _mm512_srli_epi64::<32>(aux));
+            for p in 0..2 {
+                // Every sum fits in 16 bits: packed into words exactly.
+                let packed = _mm512_packs_epi32(groups[2 * p], groups[2 * p + 1]);
+                let factor = broadcast(&factors[p][b / 4].as_chunks::<2>().0[b % 4]);
+                // SAFETY: AVX512-VNNI is enabled here.
+                aux = unsafe { dpwssd(aux, packed, factor) };
+            }
+            // Dwords 4j and 4j + 1: lanes 2j and 2j + 1's `aux32`.
+            let aux = _mm512_add_epi32(aux, _mm512_shuffle_epi32::<0b01_00_11_10>(aux));
             let d = _mm512_mul_ps(_mm512_set1_ps(y.d()), _mm512_set1_ps(d_dmin[b]));
             sums = _mm512_add_ps(sums, _mm512_mul_ps(d, _mm512_cvtepi32_ps(aux)));
             sumf -= d_dmin[8 + b] * y.d() * sumi[b];
@@ -486,7 +497,7 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
     // SAFETY: `lanes` is sixteen writable floats.
     unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), sums) };
     for (l, sum) in state.sums.iter_mut().enumerate() {
-        *sum = lanes[2 * l];
+        *sum = lanes[4 * (l / 2) + l % 2];
     }
     state.sumf = sumf;
     state.finish()
@@ -667,14 +678,14 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
         aux
     }
 
-    /// [`Core::aux`] in the pair order, with no word shuffle: each dword of a `vpdpbusd` result
-    /// is an exact sub-block sum in 16 bits, and `vpdpwssd` against a factor whose dword is
-    /// `(scale, 0)` multiplies it by the scale (its high word, the sign, meets the 0). Returns
-    /// sixteen dwords: `2l` lane `l` of sub-blocks 0, 1, 4, 5, `2l + 1` of 2, 3, 6, 7.
-    /// `q8[half]` are the quants of sub-blocks `4 * half ..` in the pair order (low-nibble
-    /// sub-blocks `4 half`, `4 half + 2`, then the high-nibble ones), and `factors[half]`
-    /// the words `(s0, 0, s2, 0)` and `(s1, 0, s3, 0)` in every 64 bits, `sk` the scale of
-    /// sub-block `4 * half + k`.
+    /// [`Core::aux`] in the pair order: each dword of a `vpdpbusd` result is an exact sub-block
+    /// sum in 16 bits, so the low- and high-nibble results of a half pack into words exactly
+    /// (`vpackssdw`, per 128 bits four dwords of each: lanes `2j`, `2j + 1` of two sub-blocks),
+    /// and `vpdpwssd` against `factors[half]`, the words `(s0, s2, s0, s2, s1, s3, s1, s3)` in
+    /// every 128 bits (`sk` the scale of sub-block `4 * half + k`), weights and adds each lane's
+    /// two sub-blocks. Returns sixteen dwords: `4j + k` lane `2j + k` of sub-blocks 0, 2, 4, 6,
+    /// `4j + 2 + k` of 1, 3, 5, 7. `q8[half]` are the quants of sub-blocks `4 * half ..` in the
+    /// pair order (low-nibble sub-blocks `4 half`, `4 half + 2`, then the high-nibble ones).
     ///
     /// # Safety
     ///
@@ -685,7 +696,7 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
         &self,
         x: &BlockQ4K,
         q8: [(__m512i, __m512i); 2],
-        factors: [[__m512i; 2]; 2],
+        factors: [__m512i; 2],
     ) -> __m512i {
         let shuffle = |raw| {
             _mm512_shuffle_epi8(
@@ -695,16 +706,14 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
         };
         let mut aux = _mm512_setzero_si512();
         let apply = |half: usize, low, high| {
-            let [f_low, f_high] = factors[half];
-            // SAFETY: AVX512-VNNI is enabled here.
-            unsafe {
-                aux = if half == 0 {
-                    _mm512_madd_epi16(low, f_low)
-                } else {
-                    dpwssd(aux, low, f_low)
-                };
-                aux = dpwssd(aux, high, f_high);
-            }
+            // Every sum fits in 16 bits: packed into words exactly.
+            let packed = _mm512_packs_epi32(low, high);
+            aux = if half == 0 {
+                _mm512_madd_epi16(packed, factors[0])
+            } else {
+                // SAFETY: AVX512-VNNI is enabled here.
+                unsafe { dpwssd(aux, packed, factors[1]) }
+            };
         };
         // SAFETY: the caller's guarantees are `sums`'.
         unsafe { self.sums(x, q8, self.pair_order, shuffle, apply) };
@@ -799,9 +808,9 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
     // SAFETY: each table is 64 readable bytes.
     let table = |t: &[u8; 64]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
     let [factors_0, factors_1] = FACTOR_TABLES.each_ref().map(table);
-    // Dword 2l of the first vector then of the second, per l (and 2l + 1).
-    let even_pairs = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-    let odd_pairs = _mm512_add_epi32(even_pairs, _mm512_set1_epi32(1));
+    // Per lane l = 2j + k: dword 4j + k of the first vector then of the second (and 4j + 2 + k).
+    let even_pairs = _mm512_setr_epi32(0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+    let odd_pairs = _mm512_add_epi32(even_pairs, _mm512_set1_epi32(2));
     let factor_tables = [factors_0, factors_1];
     // The work on the heads of block `i` (with its min sums into `sumf`), into `heads`: one
     // block ahead of the rows, so that the rows of a block do not wait on its chain of
@@ -976,9 +985,9 @@ impl HeadUnpack {
     }
 }
 
-/// What [`one_row`] keeps of the heads of eight blocks: the scale factors,
-/// `factors[g / 2][b / 4][2 (b % 4) + g % 2]` for group `g` of block `b` (dwords `(s_{2g},
-/// s_{2g + 1})`); `d` of each block, then `dmin`; the exact min sums as floats.
+/// What [`one_row`] keeps of the heads of eight blocks: the scale factors of groups `2p` and
+/// `2p + 1` of block `b` in `factors[p][b / 4][2 (b % 4)..][..2]` (see [`ONE_ROW_FACTOR_TABLES`]);
+/// `d` of each block, then `dmin`; the exact min sums as floats.
 #[derive(Clone, Copy)]
 struct RowHeads {
     factors: [[[u64; 8]; 2]; 2],
@@ -1027,9 +1036,8 @@ unsafe fn eight_heads(
     let sumi = unpack.min_sums(unpacked, [bsums; 2]);
     let dmin = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(d_dmin)));
     *sumf = _mm256_sub_ps(*sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
-    // Row r's scale factors (see `Core::aux_by_pairs`): `factors[h][2r]` and
-    // `factors[h][2r + 1]` for half h; and its `d`, `ds[r]`. In memory: each is then one
-    // broadcast load.
+    // Row r's scale factors (see `Core::aux_by_pairs`): `factors[h][2r..2r + 2]` for half h;
+    // and its `d`, `ds[r]`. In memory: each is then one broadcast load.
     for (factors, table) in out.factors.iter_mut().zip(factor_tables) {
         for (words, u) in factors.chunks_exact_mut(8).zip(unpacked) {
             // SAFETY: `words` is eight writable `u64`s.
@@ -1043,8 +1051,7 @@ unsafe fn eight_heads(
 }
 
 /// What [`eight_rows`] keeps of the heads of a block's eight rows: row `r`'s scale factors
-/// (`factors[h][2r]` and `factors[h][2r + 1]` for half `h`, see [`Core::aux_by_pairs`]) and its
-/// `d` (`ds[r]`).
+/// (`factors[h][2r..2r + 2]` for half `h`, see [`Core::aux_by_pairs`]) and its `d` (`ds[r]`).
 #[derive(Clone, Copy)]
 struct Heads {
     factors: [[u64; 16]; 2],
@@ -1052,10 +1059,10 @@ struct Heads {
 }
 
 /// Two rows of [`eight_rows`] at one activation block: `blocks` their blocks, `q8` the block's
-/// quants in the pair order, `factors[h]` their scale factors for half `h` (two per row, first
-/// row first), `d` their `d`. Returns `sums` (lane `l` of the first row in dword `2l`, of the
-/// second in `2l + 1`) plus `d * aux32`; `pairs` are the `vpermt2d` orders that gather dwords
-/// `2l` and `2l + 1` of the two rows' `aux`.
+/// quants in the pair order, `factors[h]` their scale factors for half `h` (two `u64`s per row,
+/// first row first), `d` their `d`. Returns `sums` (lane `l` of the first row in dword `2l`, of
+/// the second in `2l + 1`) plus `d * aux32`; `pairs` are the `vpermt2d` orders that gather the
+/// two dwords of each lane of the two rows' `aux` (see [`Core::aux_by_pairs`]).
 ///
 /// # Safety
 ///
@@ -1077,18 +1084,17 @@ unsafe fn two_rows<const VBMI_GFNI: bool>(
     let aux = |k: usize| {
         let x = blocks[k];
         prefetch_weights::<SIDE_BY_SIDE_PREFETCH_BYTES>(x, prefetch, skip);
-        let factors = factors.map(|f| [broadcast_u64(&f[2 * k]), broadcast_u64(&f[2 * k + 1])]);
+        let factors = factors.map(|f| broadcast(&f.as_chunks::<2>().0[k]));
         // SAFETY: the caller's guarantees are `Core::aux_by_pairs`'.
         unsafe { core.aux_by_pairs(x, q8, factors) }
     };
     let (a, b) = (aux(0), aux(1));
-    // Dword 2l: lane l of the first row (its dwords 2l and 2l + 1 added), 2l + 1: of the
-    // second.
+    // Dword 2l: lane l of the first row (its two dwords added), 2l + 1: of the second.
     let aux = _mm512_add_epi32(
         _mm512_permutex2var_epi32(a, pairs[0], b),
         _mm512_permutex2var_epi32(a, pairs[1], b),
     );
-    let d = _mm512_castsi512_ps(broadcast_u64(d));
+    let d = _mm512_castsi512_ps(broadcast(d));
     _mm512_add_ps(sums, _mm512_mul_ps(d, _mm512_cvtepi32_ps(aux)))
 }
 
@@ -1184,33 +1190,44 @@ static PAIR_BYTES: [u8; 64] = {
     b
 };
 
-/// The eight bytes at `from` in every 64 bits: one `vpbroadcastq` from memory, a load and no
-/// shuffle (assembly: the compiler merges neighbouring loads into one and then shuffles).
+/// The eight or sixteen bytes at `from` (as `T` is long) in every 64 or 128 bits: one
+/// `vpbroadcastq` or `vbroadcasti32x4` from memory, a load and no shuffle (assembly: the
+/// compiler merges neighbouring loads into one and then shuffles).
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-fn broadcast_u64<T: Copy>(from: &T) -> __m512i {
-    const { assert!(core::mem::size_of::<T>() == 8) };
+fn broadcast<T: Copy>(from: &T) -> __m512i {
+    const { assert!(matches!(core::mem::size_of::<T>(), 8 | 16)) };
     let v;
-    // SAFETY: `from` is eight readable bytes; `vpbroadcastq` reads exactly those, and AVX-512F is
-    // enabled here.
+    let from = core::ptr::from_ref(from);
+    // SAFETY: `from` is `size_of::<T>()` readable bytes, and each instruction reads exactly
+    // that many (8 or 16, by the assertion); AVX-512F is enabled here.
     unsafe {
-        core::arch::asm!(
-            "vpbroadcastq {v}, qword ptr [{from}]",
-            v = out(zmm_reg) v,
-            from = in(reg) core::ptr::from_ref(from),
-            options(pure, readonly, nostack, preserves_flags),
-        );
+        if const { core::mem::size_of::<T>() == 8 } {
+            core::arch::asm!(
+                "vpbroadcastq {v}, qword ptr [{from}]",
+                v = out(zmm_reg) v,
+                from = in(reg) from,
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        } else {
+            core::arch::asm!(
+                "vbroadcasti32x4 {v}, xmmword ptr [{from}]",
+                v = out(zmm_reg) v,
+                from = in(reg) from,
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        }
     }
     v
 }
 
-/// The scale factors of [`one_row`] from the unpacked scales, per 128 bits (one block): the
-/// scales of sub-blocks 0..4, then 4..8, as dwords.
+/// The scale factors of [`one_row`] from the unpacked scales, per 128 bits (one block): for
+/// groups 0 and 1, the words `(s0, s1, s0, s1, s2, s3, s2, s3)`; for 2 and 3, `(s4, ..)`.
 static ONE_ROW_FACTOR_TABLES: [[u8; 64]; 2] = {
     const Z: u8 = 0x80;
     repeat_lanes([
-        [0, Z, Z, Z, 1, Z, Z, Z, 2, Z, Z, Z, 3, Z, Z, Z],
-        [4, Z, Z, Z, 5, Z, Z, Z, 6, Z, Z, Z, 7, Z, Z, Z],
+        [0, Z, 1, Z, 0, Z, 1, Z, 2, Z, 3, Z, 2, Z, 3, Z],
+        [4, Z, 5, Z, 4, Z, 5, Z, 6, Z, 7, Z, 6, Z, 7, Z],
     ])
 };
 
@@ -1218,12 +1235,12 @@ static ONE_ROW_FACTOR_TABLES: [[u8; 64]; 2] = {
 static HEAD_TABLES: [[u8; 64]; 5] = repeat_lanes(HEAD_LANES);
 
 /// The scale factors of [`Core::aux_by_pairs`] from the unpacked scales, per 128 bits (one
-/// row): for sub-blocks 0..4, then 4..8 (words `(s0, 0, s2, 0, s1, 0, s3, 0)`).
+/// row): for sub-blocks 0..4, then 4..8 (words `(s0, s2, s0, s2, s1, s3, s1, s3)`).
 static FACTOR_TABLES: [[u8; 64]; 2] = {
     const Z: u8 = 0x80;
     repeat_lanes([
-        [0, Z, Z, Z, 2, Z, Z, Z, 1, Z, Z, Z, 3, Z, Z, Z],
-        [4, Z, Z, Z, 6, Z, Z, Z, 5, Z, Z, Z, 7, Z, Z, Z],
+        [0, Z, 2, Z, 0, Z, 2, Z, 1, Z, 3, Z, 1, Z, 3, Z],
+        [4, Z, 6, Z, 4, Z, 6, Z, 5, Z, 7, Z, 5, Z, 7, Z],
     ])
 };
 
