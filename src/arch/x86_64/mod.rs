@@ -444,7 +444,9 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
 ///   core's reads are bound by the misses it keeps in flight, and a kernel that computes
 ///   between its loads keeps fewer unless it prefetches); rows of 28672 values side by side
 ///   1.17-1.19x faster than none (11.8 against 9.9-10.1; one line per block and row: 7.6). In
-///   cache it changes nothing measurable (0.99-1.04x).
+///   cache it measured 0.99-1.04x then, and costs 3-4% now that the loops are faster (0.96-0.97x
+///   against none, rows of 4096 values): kept, as a matrix in cache is rarely the case that
+///   matters.
 ///
 /// `short_rows_side_by_side` says whether the AVX2 and AVX-512 kernels also multiply rows of up
 /// to `prepared::DIRECT_MIN_ROW_BLOCKS` blocks eight side by side (else one by one through the
