@@ -123,6 +123,9 @@ pub(crate) enum Prefetch {
     Line,
     /// Every line of each block.
     Block,
+    /// Every line of each block, into the L2 cache only (`prefetcht1`): the demand loads then
+    /// find the lines one level further, and more of them can be in flight from DRAM.
+    BlockToL2,
 }
 
 /// The longest rows for which the kernels prefetch the weights. Past that the prepared

@@ -336,17 +336,25 @@ pub(crate) const SIDE_BY_SIDE_PREFETCH_BYTES: usize = 1024;
 #[target_feature(enable = "sse2")]
 #[inline]
 pub(crate) fn prefetch_weights<const AHEAD: usize>(block: &BlockQ4K, how: Prefetch, skip: usize) {
-    use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    use core::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
     let ahead = core::ptr::from_ref(block)
         .cast::<i8>()
         .wrapping_add(AHEAD + skip);
-    if how != Prefetch::Off {
-        // One line is its hint three times (repeats of a line in flight merge into its fill
-        // buffer): as fast as a single hint on the Xeon of [`DotPrefetch`], in cache and at
-        // 256 MiB, where branching between one hint and three cost 6% at 256 MiB.
-        let stride = if how == Prefetch::Block { 64 } else { 0 };
-        for line in 0..3 {
-            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(stride * line));
+    // One line is its hint three times (repeats of a line in flight merge into its fill
+    // buffer): as fast as a single hint on the Xeon of [`DotPrefetch`], in cache and at 256 MiB,
+    // where branching between one hint and three cost 6% at 256 MiB.
+    let stride = if how == Prefetch::Line { 0 } else { 64 };
+    match how {
+        Prefetch::Off => {}
+        Prefetch::BlockToL2 => {
+            for line in 0..3 {
+                _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(stride * line));
+            }
+        }
+        Prefetch::Line | Prefetch::Block => {
+            for line in 0..3 {
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(stride * line));
+            }
         }
     }
 }
@@ -429,16 +437,24 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
     activations.len() <= ONCE_MAX_BLOCKS && out.len() >= group
 }
 
-/// How the `Q8_K` dot kernels prefetch the weights on this CPU: `one_row` where a row is
+/// How the dot kernels prefetch the weights on this CPU: `one_row` where a `Q8_K` row is
 /// multiplied on its own (the buffer path, `dot_q8k`), `side_by_side` where eight rows are
-/// multiplied side by side. Measured at 256 MiB, one thread, against the same kernels without
+/// multiplied side by side, `f32` in the `f32` kernels (every line: on Zen 4, 0.40x the read
+/// loop against 0.29x with none, see [`PREFETCH_BYTES`]). Measured at 256 MiB, one thread, against the same kernels without
 /// the change in one process:
 ///
 /// - Zen 4 (and, unmeasured, every CPU that is not Intel's): one line per block on its own
 ///   (0.97x the read loop against 0.85x with every line), none side by side (one line per
 ///   block and row lost a third or more), as measured in earlier rounds with one hint per
 ///   block (see [`prefetch_weights`] for the three repeated hints that stand for it now);
-/// - a Sapphire Rapids-class Xeon (AMX, AVX512-FP16): every line, both ways. AVX-512, rows of
+/// - a Sapphire Rapids-class Xeon (AMX, AVX512-FP16): every line, both ways, and into the L2
+///   cache only ([`Prefetch::BlockToL2`], `prefetcht1`), for the `f32` kernels too. Against the
+///   same lines into L1 (`prefetcht0`), at 256 MiB one thread: AVX-512 `matvec_q8k` on rows of
+///   4096 values 1.03-1.05x (0.96x the read loop against 0.93x in one run of each, alternated),
+///   rows of 28672 1.00-1.02x; AVX2 1.03-1.07x and 0.97-0.98x; AVX-512 `matvec_f32` 1.10-1.15x
+///   (0.56x the read loop against 0.51x); in cache 0.97-1.00x (`dot_q8k` row by row 0.96-0.98x).
+///   The demand loads then find the lines in L2, and more lines can be in flight from DRAM.
+///   The earlier figures, with every line into L1: AVX-512, rows of
 ///   4096 values 1.22-1.28x faster than one line per block (9.9-10.3 against 7.9-8.1 GB/s,
 ///   where a plain read loop gets 12.3-14.2 on this CPU, with or without prefetching: one
 ///   core's reads are bound by the misses it keeps in flight, and a kernel that computes
@@ -459,6 +475,7 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
 pub(crate) struct DotPrefetch {
     pub(crate) one_row: Prefetch,
     pub(crate) side_by_side: Prefetch,
+    pub(crate) f32: Prefetch,
     pub(crate) short_rows_side_by_side: bool,
 }
 
@@ -481,14 +498,16 @@ impl DotPrefetch {
         }
         if vendor == 1 {
             DotPrefetch {
-                one_row: Prefetch::Block,
-                side_by_side: Prefetch::Block,
+                one_row: Prefetch::BlockToL2,
+                side_by_side: Prefetch::BlockToL2,
+                f32: Prefetch::BlockToL2,
                 short_rows_side_by_side: true,
             }
         } else {
             DotPrefetch {
                 one_row: Prefetch::Line,
                 side_by_side: Prefetch::Off,
+                f32: Prefetch::Block,
                 short_rows_side_by_side: false,
             }
         }
@@ -496,12 +515,12 @@ impl DotPrefetch {
 }
 
 /// Prefetches the cache lines of the weights [`PREFETCH_BYTES`] after the start of `block`
-/// (a block spans at most three lines): the `f32` dot kernels' hint, [`prefetch_weights`] with
-/// every line. Only a hint: it never faults, whatever the address.
+/// (a block spans at most three lines) as `how` says, [`DotPrefetch`]'s `f32`: the `f32` dot
+/// kernels' hint. Only a hint: it never faults, whatever the address.
 #[target_feature(enable = "sse2")]
 #[inline]
-pub(crate) fn prefetch_ahead(block: &BlockQ4K) {
-    prefetch_weights::<PREFETCH_BYTES>(block, Prefetch::Block, 0);
+pub(crate) fn prefetch_ahead(block: &BlockQ4K, how: Prefetch) {
+    prefetch_weights::<PREFETCH_BYTES>(block, how, 0);
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 use core::arch::x86_64::*;
 
 use super::{weights, widen_group};
+use crate::arch::prepared::Prefetch;
 use crate::arch::x86_64::BlockScales;
-use crate::arch::x86_64::{prefetch_ahead, reduce_h4};
+use crate::arch::x86_64::{DotPrefetch, prefetch_ahead, reduce_h4};
 use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
@@ -23,7 +24,8 @@ type Lanes = [__m256; 2];
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn matvec(blocks: &[BlockQ4K], activations: &[f32], out: &mut [f32]) {
-    for_each_row(blocks, activations, out, |row, a| dot(row, a));
+    let prefetch = DotPrefetch::for_this_cpu().f32;
+    for_each_row(blocks, activations, out, |row, a| dot(row, a, prefetch));
 }
 
 /// Lane-wise sum of two sets of 16 lanes.
@@ -36,10 +38,10 @@ fn add(x: Lanes, y: Lanes) -> Lanes {
 /// One row times the activations, in the documented order.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
+fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]], prefetch: Prefetch) -> f32 {
     let mut acc = [_mm256_setzero_ps(); 2];
     for (block, a) in row.iter().zip(activations) {
-        prefetch_ahead(block);
+        prefetch_ahead(block, prefetch);
         let scales = BlockScales::new(block);
         let a = a.as_ptr();
         let mut t = [[_mm256_setzero_ps(); 2]; 8];

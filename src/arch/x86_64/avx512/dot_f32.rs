@@ -8,7 +8,8 @@
 use core::arch::x86_64::*;
 
 use super::decode::tables;
-use crate::arch::x86_64::{prefetch_ahead, reduce_h4};
+use crate::arch::prepared::Prefetch;
+use crate::arch::x86_64::{DotPrefetch, prefetch_ahead, reduce_h4};
 use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
@@ -20,18 +21,19 @@ use crate::{BLOCK_VALUES, BlockQ4K};
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn matvec(blocks: &[BlockQ4K], activations: &[f32], out: &mut [f32]) {
-    for_each_row(blocks, activations, out, |row, a| dot(row, a));
+    let prefetch = DotPrefetch::for_this_cpu().f32;
+    for_each_row(blocks, activations, out, |row, a| dot(row, a, prefetch));
 }
 
 /// One row times the activations, in the documented order.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
+fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]], prefetch: Prefetch) -> f32 {
     let mut acc = _mm512_setzero_ps();
     for (block, a) in row.iter().zip(activations) {
         // SAFETY: AVX-512F is enabled here.
         let tables = unsafe { tables(block) };
-        prefetch_ahead(block);
+        prefetch_ahead(block, prefetch);
         let quants = block.quants().as_ptr();
         let a = a.as_ptr();
         let mut t = [_mm512_setzero_ps(); 8];

@@ -7,7 +7,8 @@
 use core::arch::x86_64::*;
 
 use super::{load_group, quants, scale_and_min, weight};
-use crate::arch::x86_64::{BlockScales, prefetch_ahead, reduce_h4};
+use crate::arch::prepared::Prefetch;
+use crate::arch::x86_64::{BlockScales, DotPrefetch, prefetch_ahead, reduce_h4};
 use crate::dot_f32::for_each_row;
 use crate::{BLOCK_VALUES, BlockQ4K};
 
@@ -22,7 +23,8 @@ type Lanes = [__m128; 4];
 /// The CPU must support SSE2 (every x86_64 CPU does).
 #[target_feature(enable = "sse2")]
 pub(crate) unsafe fn matvec(blocks: &[BlockQ4K], activations: &[f32], out: &mut [f32]) {
-    for_each_row(blocks, activations, out, |row, a| dot(row, a));
+    let prefetch = DotPrefetch::for_this_cpu().f32;
+    for_each_row(blocks, activations, out, |row, a| dot(row, a, prefetch));
 }
 
 /// Lane-wise sum of two sets of 16 lanes.
@@ -35,10 +37,10 @@ fn add(x: Lanes, y: Lanes) -> Lanes {
 /// One row times the activations, in the documented order.
 #[target_feature(enable = "sse2")]
 #[inline]
-fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]]) -> f32 {
+fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]], prefetch: Prefetch) -> f32 {
     let mut acc = [_mm_setzero_ps(); 4];
     for (block, a) in row.iter().zip(activations) {
-        prefetch_ahead(block);
+        prefetch_ahead(block, prefetch);
         let scales = BlockScales::new(block);
         let a = a.as_ptr();
         let mut t = [[_mm_setzero_ps(); 4]; 8];
