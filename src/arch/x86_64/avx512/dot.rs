@@ -810,8 +810,8 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
     let table = |t: &[u8; 64]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
     let [factors_0, factors_1] = FACTOR_TABLES.each_ref().map(table);
     // Per lane l = 2j + k: dword 4j + k of the first vector then of the second (and 4j + 2 + k).
-    let even_pairs = _mm512_setr_epi32(0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
-    let odd_pairs = _mm512_add_epi32(even_pairs, _mm512_set1_epi32(2));
+    let first_dwords = _mm512_setr_epi32(0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+    let second_dwords = _mm512_add_epi32(first_dwords, _mm512_set1_epi32(2));
     let factor_tables = [factors_0, factors_1];
     // The work on the heads of block `i` (with its min sums into `sumf`), into `heads`: one
     // block ahead of the rows, so that the rows of a block do not wait on its chain of
@@ -851,7 +851,7 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
                         [&f0[$p], &f1[$p]],
                         &ds[$p],
                         sums[$p],
-                        [even_pairs, odd_pairs],
+                        [first_dwords, second_dwords],
                         (prefetch, skip),
                     )
                 };
