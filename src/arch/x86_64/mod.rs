@@ -487,6 +487,10 @@ impl DotPrefetch {
         // 0: not read yet, 1: Intel, 2: any other vendor.
         static VENDOR: AtomicU8 = AtomicU8::new(0);
         let mut vendor = VENDOR.load(Ordering::Relaxed);
+        // Miri cannot run CPUID (the SSE2 `f32` kernel, which Miri runs, asks for the choice).
+        if cfg!(miri) {
+            vendor = 2;
+        }
         if vendor == 0 {
             // SAFETY: every x86_64 CPU has CPUID, and leaf 0 (the vendor) always exists. (Safe
             // to call in recent Rust; `unsafe` for the older releases the MSRV covers.)
