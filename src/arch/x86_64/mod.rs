@@ -321,11 +321,11 @@ pub(crate) fn sum_i32x4(s: core::arch::x86_64::__m128i) -> i32 {
 /// loop ([`DotPrefetch`]).
 pub(crate) const PREFETCH_BYTES: usize = 2048;
 
-/// How far ahead the AVX-512 kernel's eight rows side by side prefetch each row's stream (on
-/// CPUs where they prefetch at all, see [`DotPrefetch`]). On the Xeon there, against
-/// [`PREFETCH_BYTES`]: in cache 1.03-1.04x faster, at 256 MiB as fast on long rows and 1.05x
-/// on rows of 4096 values (10.2 against 9.7 GB/s). The AVX2 kernel's eight rows measured no
-/// different and keep [`PREFETCH_BYTES`].
+/// How far ahead the AVX2 and AVX-512 kernels' eight rows side by side prefetch each row's
+/// stream (on CPUs where they prefetch at all, see [`DotPrefetch`]). On the Xeon there, against
+/// [`PREFETCH_BYTES`]: AVX-512 in cache 1.03-1.04x faster, at 256 MiB as fast on long rows and
+/// 1.05x on rows of 4096 values (10.2 against 9.7 GB/s); AVX2 (with its hint into L1) see
+/// [`DotPrefetch`].
 pub(crate) const SIDE_BY_SIDE_PREFETCH_BYTES: usize = 1024;
 
 /// Prefetches the weights `AHEAD` + `skip` bytes after the start of `block` as `how` says: the
@@ -438,8 +438,9 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
 }
 
 /// How the dot kernels prefetch the weights on this CPU: `one_row` where a `Q8_K` row is
-/// multiplied on its own (the buffer path, `dot_q8k`), `side_by_side` where eight rows are
-/// multiplied side by side, `f32` in the `f32` kernels (every line: on Zen 4, 0.40x the read
+/// multiplied on its own (the buffer path, `dot_q8k`), `side_by_side` where the AVX-512 kernel
+/// multiplies eight rows side by side, `side_by_side_avx2` where the AVX2 kernel does, `f32` in
+/// the `f32` kernels (every line: on Zen 4, 0.40x the read
 /// loop against 0.29x with none, see [`PREFETCH_BYTES`]). Measured at 256 MiB, one thread, against the same kernels without
 /// the change in one process:
 ///
@@ -454,6 +455,12 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
 ///   rows of 28672 1.00-1.02x; AVX2 1.03-1.07x and 0.97-0.98x; AVX-512 `matvec_f32` 1.10-1.15x
 ///   (0.56x the read loop against 0.51x); in cache 0.97-1.00x (`dot_q8k` row by row 0.96-0.98x).
 ///   The demand loads then find the lines in L2, and more lines can be in flight from DRAM.
+///   The AVX2 kernel's eight rows are the exception: into L1 and [`SIDE_BY_SIDE_PREFETCH_BYTES`]
+///   ahead, against into L2 [`PREFETCH_BYTES`] ahead, 1.05-1.09x at 256 MiB on rows of 4096
+///   values, 1.06-1.07x on rows of 14336 and 28672, and 1.10-1.11x in cache (into L2 but 1024
+///   bytes ahead 1.01-1.03x at 256 MiB; into L1 at 512, 768, 1536 and 2048 bytes 0.95-1.02x).
+///   The single rows keep the L2 hint: into L1 their rows of 4096 values ran 0.92-0.93x at
+///   256 MiB (and 1.07x in cache).
 ///   The earlier figures, with every line into L1: AVX-512, rows of
 ///   4096 values 1.22-1.28x faster than one line per block (9.9-10.3 against 7.9-8.1 GB/s,
 ///   where a plain read loop gets 12.3-14.2 on this CPU, with or without prefetching: one
@@ -475,6 +482,7 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
 pub(crate) struct DotPrefetch {
     pub(crate) one_row: Prefetch,
     pub(crate) side_by_side: Prefetch,
+    pub(crate) side_by_side_avx2: Prefetch,
     pub(crate) f32: Prefetch,
     pub(crate) short_rows_side_by_side: bool,
 }
@@ -504,6 +512,7 @@ impl DotPrefetch {
             DotPrefetch {
                 one_row: Prefetch::BlockToL2,
                 side_by_side: Prefetch::BlockToL2,
+                side_by_side_avx2: Prefetch::Block,
                 f32: Prefetch::BlockToL2,
                 short_rows_side_by_side: true,
             }
@@ -511,6 +520,7 @@ impl DotPrefetch {
             DotPrefetch {
                 one_row: Prefetch::Line,
                 side_by_side: Prefetch::Off,
+                side_by_side_avx2: Prefetch::Off,
                 f32: Prefetch::Block,
                 short_rows_side_by_side: false,
             }

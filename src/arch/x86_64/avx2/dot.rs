@@ -16,8 +16,9 @@ use core::mem::MaybeUninit;
 
 use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
 use crate::arch::x86_64::{
-    DotPrefetch, HEAD_LANES, ONCE_MAX_BLOCKS, PREFETCH_BYTES, next_group_skip, pairs_once,
-    prefetch_weights, repeat_lanes, scales_and_mins_u64, sum_i32x4, takes_direct,
+    DotPrefetch, HEAD_LANES, ONCE_MAX_BLOCKS, PREFETCH_BYTES, SIDE_BY_SIDE_PREFETCH_BYTES,
+    next_group_skip, pairs_once, prefetch_weights, repeat_lanes, scales_and_mins_u64, sum_i32x4,
+    takes_direct,
 };
 use crate::{BlockQ4K, BlockQ8K};
 
@@ -102,7 +103,13 @@ unsafe fn direct<const VNNI: bool>(
         // caller); `rows` is `DIRECT_ROWS` rows of `activations.len()` blocks, and `ys` their
         // results; `transposed` holds `activations`' blocks.
         |rows, ys| unsafe {
-            eight_rows::<VNNI>(rows, activations, ys, prefetch.side_by_side, transposed)
+            eight_rows::<VNNI>(
+                rows,
+                activations,
+                ys,
+                prefetch.side_by_side_avx2,
+                transposed,
+            )
         },
         // SAFETY: as above, with one row.
         |row, y| unsafe { one_row::<VNNI>(row, activations, y, prefetch.one_row) },
@@ -277,12 +284,12 @@ unsafe fn eight_rows<const VNNI: bool>(
                 core::hint::black_box(&q8)
             }
         };
-        let skip = next_group_skip::<PREFETCH_BYTES>(i, n, 8);
+        let skip = next_group_skip::<SIDE_BY_SIDE_PREFETCH_BYTES>(i, n, 8);
         let HeadsAvx2 { factors, ds } = &heads[i % 2];
         for (r, sums) in sums.iter_mut().enumerate() {
             // SAFETY: `r < 8` and `i < n`, so `r * n + i < 8 * n = rows.len()`.
             let x = unsafe { rows.get_unchecked(r * n + i) };
-            prefetch_weights::<PREFETCH_BYTES>(x, prefetch, skip);
+            prefetch_weights::<SIDE_BY_SIDE_PREFETCH_BYTES>(x, prefetch, skip);
             let factor = |j: usize| broadcast_u32(&factors[r][j]);
             // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
             let aux =
