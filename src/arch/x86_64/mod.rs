@@ -440,9 +440,9 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
 /// How the dot kernels prefetch the weights on this CPU: `one_row` where a `Q8_K` row is
 /// multiplied on its own (the buffer path, `dot_q8k`), `side_by_side` where the AVX-512 kernel
 /// multiplies eight rows side by side, `side_by_side_avx2` where the AVX2 kernel does, `f32` in
-/// the `f32` kernels (every line: on Zen 4, 0.40x the read
-/// loop against 0.29x with none, see [`PREFETCH_BYTES`]). Measured at 256 MiB, one thread, against the same kernels without
-/// the change in one process:
+/// the `f32` kernels (every line: on Zen 4, 0.40x the read loop against 0.29x with none, see
+/// [`PREFETCH_BYTES`]). Measured at 256 MiB, one thread, against the same kernels without the
+/// change in one process:
 ///
 /// - Zen 4 (and, unmeasured, every CPU that is not Intel's): one line per block on its own
 ///   (0.97x the read loop against 0.85x with every line), none side by side (one line per
@@ -456,11 +456,12 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
 ///   (0.56x the read loop against 0.51x); in cache 0.97-1.00x (`dot_q8k` row by row 0.96-0.98x).
 ///   The demand loads then find the lines in L2, and more lines can be in flight from DRAM.
 ///   The AVX2 kernel's eight rows are the exception: into L1 and [`SIDE_BY_SIDE_PREFETCH_BYTES`]
-///   ahead, against into L2 [`PREFETCH_BYTES`] ahead, 1.05-1.09x at 256 MiB on rows of 4096
-///   values, 1.06-1.07x on rows of 14336 and 28672, and 1.10-1.11x in cache (into L2 but 1024
+///   ahead, against into L2 [`PREFETCH_BYTES`] ahead, 1.04-1.09x at 256 MiB on rows of 4096
+///   values, 1.06-1.07x on rows of 14336 and 28672, and 1.06-1.10x in cache (into L2 but 1024
 ///   bytes ahead 1.01-1.03x at 256 MiB; into L1 at 512, 768, 1536 and 2048 bytes 0.95-1.02x).
 ///   The single rows keep the L2 hint: into L1 their rows of 4096 values ran 0.92-0.93x at
-///   256 MiB (and 1.07x in cache).
+///   256 MiB (1.07x in cache), and 0.84-0.85x 1024 bytes ahead; the AVX-512 eight rows too:
+///   into L1 0.91-0.92x at 256 MiB.
 ///   The earlier figures, with every line into L1: AVX-512, rows of
 ///   4096 values 1.22-1.28x faster than one line per block (9.9-10.3 against 7.9-8.1 GB/s,
 ///   where a plain read loop gets 12.3-14.2 on this CPU, with or without prefetching: one
