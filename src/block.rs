@@ -176,7 +176,7 @@ impl BlockQ4K {
 
     /// Decodes this block's 256 values with the portable scalar kernel.
     ///
-    /// Bit-identical to [`decode`](crate::decode); for many blocks at once, `decode` is faster.
+    /// Bit-identical to [`decode`](fn@crate::decode); for many blocks at once, `decode` is faster.
     #[inline]
     pub fn decode(&self, out: &mut [f32; BLOCK_VALUES]) {
         scalar::decode::decode_block(self, out);

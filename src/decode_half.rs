@@ -2,7 +2,7 @@
 //! bits in `u16`), their `_with` and [`Decoder`] forms, and the one dispatch point from a
 //! [`Kernel`] to its half kernel.
 //!
-//! Each value is the `f32` that [`decode`](crate::decode) produces, rounded to nearest, ties
+//! Each value is the `f32` that [`decode`](fn@crate::decode) produces, rounded to nearest, ties
 //! to even: the bits of llama.cpp's `ggml_compute_fp32_to_fp16` and `ggml_compute_fp32_to_bf16`
 //! for every value that is not a NaN, a NaN where decode gives a NaN, and infinities for values
 //! too large for binary16.
@@ -164,7 +164,7 @@ pub(crate) fn run(
 /// Decodes Q4_K blocks into IEEE 754 binary16 values (their bits) with the fastest kernel this
 /// CPU has.
 ///
-/// Each value is the `f32` of [`decode`](crate::decode) rounded to nearest, ties to even:
+/// Each value is the `f32` of [`decode`](fn@crate::decode) rounded to nearest, ties to even:
 /// llama.cpp's `ggml_compute_fp32_to_fp16` of it. Values beyond the binary16 range become
 /// infinities, and NaNs stay NaN. The length contract is that of `decode`: `input.len()` a
 /// multiple of [`BLOCK_BYTES`](crate::BLOCK_BYTES), `output.len()` exactly
@@ -187,7 +187,7 @@ pub fn decode_f16(input: &[u8], output: &mut [u16]) -> Result<(), Error> {
 
 /// Decodes Q4_K blocks into bfloat16 values (their bits) with the fastest kernel this CPU has.
 ///
-/// Each value is the `f32` of [`decode`](crate::decode) rounded to nearest, ties to even:
+/// Each value is the `f32` of [`decode`](fn@crate::decode) rounded to nearest, ties to even:
 /// llama.cpp's `ggml_compute_fp32_to_bf16` of it, and a NaN where decode gives a NaN. Same
 /// length contract as [`decode_f16`].
 ///

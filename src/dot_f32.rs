@@ -97,7 +97,7 @@ fn run(
 ///
 /// `weights` holds `activations.len() / 256` blocks (144 bytes each, no alignment needed);
 /// `activations.len()` must be a multiple of 256. The weights are not rounded to anything
-/// coarser: each weight is exactly the `f32` that [`decode`](crate::decode) gives, and the
+/// coarser: each weight is exactly the `f32` that [`decode`](fn@crate::decode) gives, and the
 /// activations are used as they are.
 ///
 /// # The summation order
@@ -106,7 +106,7 @@ fn run(
 /// microcontroller) computes exactly this, each multiply and each add rounded on its own in
 /// `f32` (no fused multiply-add), so all of them return the same bits:
 ///
-/// 1. `w[i]` is weight `i` of the row decoded as [`decode`](crate::decode) does, and
+/// 1. `w[i]` is weight `i` of the row decoded as [`decode`](fn@crate::decode) does, and
 ///    `p[i] = w[i] * a[i]`.
 /// 2. Sixteen lanes `acc[0..16]` start at `+0.0`. For each block in order, with its 256
 ///    products `p[0..256]` and `j` in `0..16`, sub-block `s` (0..8) gives

@@ -38,13 +38,13 @@ pub enum Error {
         count: usize,
     },
     /// An activation vector whose length is not a multiple of the 256 values of a block
-    /// (from [`dot_f32`](crate::dot_f32) and [`matvec_f32`](crate::matvec_f32)).
+    /// (from [`dot_f32`](fn@crate::dot_f32) and [`matvec_f32`](crate::matvec_f32)).
     ActivationLength {
         /// The number of activation values that was passed.
         len: usize,
     },
     /// The weights are not `rows` rows of `row_bytes` bytes each, where a row holds one Q4_K
-    /// block per 256 activations (from [`dot_f32`](crate::dot_f32) and
+    /// block per 256 activations (from [`dot_f32`](fn@crate::dot_f32) and
     /// [`dot_q8k`](crate::dot_q8k), where `rows` is 1, and [`matvec_f32`](crate::matvec_f32)
     /// and [`matvec_q8k`](crate::matvec_q8k), where `rows` is the output length).
     WeightsLength {

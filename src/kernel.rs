@@ -15,7 +15,7 @@ use crate::arch;
 
 /// A family of kernels: the implementations of the crate's operations for one instruction set.
 ///
-/// All kernels give bit-identical output. [`decode`](crate::decode) picks [`Kernel::best`];
+/// All kernels give bit-identical output. [`decode`](fn@crate::decode) picks [`Kernel::best`];
 /// [`decode_with`](crate::decode_with) runs the one you name, for testing and benchmarking.
 ///
 /// With the `std` feature, availability is detected at run time from the CPU. Without it, a

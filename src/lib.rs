@@ -76,6 +76,11 @@
 //! (`arch/encode.rs`) written over a small trait of elementwise vector operations
 //! (`arch/lanes.rs`) that each instruction set implements.
 //! The weighted encoder does the same over its own vocabulary (`arch/weighted_lanes.rs`).
+//!
+//! [`decode`]: fn@decode
+//! [`dot_f32`]: fn@dot_f32
+//! [`encode`]: fn@encode
+//! [`encode_weighted`]: fn@encode_weighted
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]

@@ -25,7 +25,7 @@ use crate::{BLOCK_VALUES, BlockQ4K, Decoder, Error, Kernel};
 pub const PARALLEL_CHUNK_BLOCKS: usize = 256;
 
 /// Inputs with fewer blocks than this are decoded on the calling thread by
-/// [`decode_parallel`], exactly as [`decode`](crate::decode) would; the default of
+/// [`decode_parallel`], exactly as [`decode`](fn@crate::decode) would; the default of
 /// [`Decoder::parallel_threshold_blocks`].
 ///
 /// 1024 blocks are 144 KiB of input and 1 MiB of output. Measured on a 2-core Zen 5 by timing
@@ -153,7 +153,7 @@ fn split<T: Send>(
 /// Decodes Q4_K blocks into `f32` values on the threads of the current rayon pool, with the
 /// fastest kernel this CPU has.
 ///
-/// Same contract and same output bits as [`decode`](crate::decode): the lengths are checked
+/// Same contract and same output bits as [`decode`](fn@crate::decode): the lengths are checked
 /// before anything is written, and on error the output is untouched. Runs in the pool of the
 /// caller (`pool.install(|| ...)`), or rayon's global pool; inputs below
 /// [`PARALLEL_THRESHOLD_BLOCKS`] blocks stay on the calling thread. No allocation.

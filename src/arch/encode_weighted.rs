@@ -183,11 +183,12 @@ fn encode_step<S: Lanes>(s: S, xs: &[&[f32]; STEP], qws: &[&[f32]; STEP], out: &
     true
 }
 
-/// [`qp_candidates_lockstep`] for the eight `make_qp_quants` problems of a step, one problem
-/// per lane: the largest value of each and its best candidate inverse scale. `None` where a
-/// problem that is not all zeros has a negative, NaN or infinite value: only without them do
-/// all the products `iscale * x` lie in `0..=64`, where the vector's round-to-even and a
-/// clamp at 63 equal the C's `nearest_int` (and its `uint8_t` and `MIN(nmax, ...)`).
+/// [`qp_candidates_lockstep`](crate::scalar::encode_weighted::qp_candidates_lockstep) for the
+/// eight `make_qp_quants` problems of a step, one problem per lane: the largest value of each
+/// and its best candidate inverse scale. `None` where a problem that is not all zeros has a
+/// negative, NaN or infinite value: only without them do all the products `iscale * x` lie in
+/// `0..=64`, where the vector's round-to-even and a clamp at 63 equal the C's `nearest_int`
+/// (and its `uint8_t` and `MIN(nmax, ...)`).
 #[inline(always)]
 #[allow(clippy::type_complexity)]
 fn qp_candidates<S: Lanes>(

@@ -577,7 +577,7 @@ pub struct Q4KTensor<'a> {
 }
 
 impl<'a> Q4KTensor<'a> {
-    /// All the blocks' bytes, ready for [`decode`](crate::decode).
+    /// All the blocks' bytes, ready for [`decode`](fn@crate::decode).
     pub const fn bytes(&self) -> &'a [u8] {
         self.data
     }

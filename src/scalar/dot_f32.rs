@@ -1,7 +1,7 @@
 //! The portable `f32` dot product: the documented summation order of
-//! [`dot_f32`](crate::dot_f32), written out one lane at a time.
+//! [`dot_f32`](fn@crate::dot_f32), written out one lane at a time.
 //!
-//! Each block is decoded exactly as [`decode`](crate::decode) does it, then every product and
+//! Each block is decoded exactly as [`decode`](fn@crate::decode) does it, then every product and
 //! every sum is rounded on its own, in the order below; no fused multiply-add.
 
 use super::decode::decode_block;

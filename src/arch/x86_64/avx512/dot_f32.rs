@@ -2,7 +2,7 @@
 //!
 //! Each weight comes from decode's 16-entry sub-block tables (`vpermps` with the zero-extended
 //! quant bytes as indices, so the weight has decode's bits), is multiplied by its activation
-//! and added in the order of [`dot_f32`](crate::dot_f32): a tree per block, one dependent add
+//! and added in the order of [`dot_f32`](fn@crate::dot_f32): a tree per block, one dependent add
 //! per block.
 
 use core::arch::x86_64::*;

@@ -2,7 +2,7 @@
 //!
 //! Each weight is decode's `(d * sc) * q - dmin * m` (an exact multiply, then one rounded
 //! subtract), multiplied by its activation and added in the order of
-//! [`dot_f32`](crate::dot_f32).
+//! [`dot_f32`](fn@crate::dot_f32).
 
 use core::arch::x86_64::*;
 
