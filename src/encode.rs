@@ -282,10 +282,10 @@ pub fn encode_parallel(input: &[f32], output: &mut [u8]) -> Result<(), Error> {
 /// Encodes `f32` values to Q4_K blocks with the fastest kernel this CPU has, byte for byte as
 /// llama.cpp's `quantize_row_q4_K_ref`.
 ///
-/// `input.len()` must be a multiple of [`BLOCK_VALUES`] and
-/// `output.len()` exactly [`input_len(input.len())`](crate::input_len) bytes
-/// (`input.len() / 256 * 144`), else [`Error::EncodeLength`]. Every value must be finite, else
-/// [`Error::NonFinite`] names the first that is not. On error the output is left untouched.
+/// `input.len()` must be a multiple of [`BLOCK_VALUES`] and `output.len()` exactly
+/// [`input_len(input.len())`](crate::input_len) bytes (`input.len() / 256 * 144`), else
+/// [`Error::EncodeLength`]. Every value must be finite, else [`Error::NonFinite`] names the
+/// first that is not. On error the output is left untouched.
 ///
 /// ```
 /// let weights: Vec<f32> = (0..512).map(|i| (i as f32 * 0.37).sin()).collect();
