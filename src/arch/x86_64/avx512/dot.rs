@@ -522,7 +522,7 @@ struct Core<const VBMI_GFNI: bool> {
     vbmi_order: __m512i,
     shift_right_4: __m512i,
     interleave: __m512i,
-    /// [`Core::aux_by_pairs`]' weight order: with `VBMI_GFNI` [`PAIR_ORDER`] (`vpermb`), else
+    /// [`Core::pair_aux`]' weight order: with `VBMI_GFNI` [`PAIR_ORDER`] (`vpermb`), else
     /// [`PAIR_WORDS`] (`vpermw`) then [`PAIR_BYTES`] (`vpshufb`).
     pair_order: __m512i,
     pair_bytes: __m512i,
@@ -679,25 +679,32 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
         aux
     }
 
-    /// [`Core::aux`] in the pair order: each dword of a `vpdpbusd` result is an exact sub-block
-    /// sum in 16 bits, so the low- and high-nibble results of a half pack into words exactly
-    /// (`vpackssdw`, per 128 bits four dwords of each: lanes `2j`, `2j + 1` of two sub-blocks),
-    /// and `vpdpwssd` against `factors[half]`, the words `(s0, s2, s0, s2, s1, s3, s1, s3)` in
-    /// every 128 bits (`sk` the scale of sub-block `4 * half + k`), weights and adds each lane's
-    /// two sub-blocks. Returns sixteen dwords: `4j + k` lane `2j + k` of sub-blocks 0, 2, 4, 6,
-    /// `4j + 2 + k` of 1, 3, 5, 7. `q8[half]` are the quants of sub-blocks `4 * half ..` in the
-    /// pair order (low-nibble sub-blocks `4 half`, `4 half + 2`, then the high-nibble ones).
+    /// The reference's `aux32` of two rows' blocks `blocks`, both in one vector, with no
+    /// shuffle of the sums.
+    ///
+    /// Each dword of a `vpdpbusd` result here is one sub-block's exact sum for one lane, in 16
+    /// bits (at most 4 * 15 * 128 in magnitude), so the results of the two rows for the same
+    /// sub-blocks pack into words exactly (`vpackssdw`: in each 128 bits four dwords of the
+    /// first row, then four of the second, each pair of them one lane of two sub-blocks), and
+    /// `vpmaddwd` / `vpdpwssd` against `factors[half][nibbles]` (in every 128 bits the words
+    /// `(sa, sb, sa, sb)` of the first row then of the second, `sa`, `sb` the scales of those
+    /// two sub-blocks) weights and adds them into one dword per lane and row. Over the four
+    /// (two halves, low and high nibbles) each such dword sums all eight sub-blocks: the
+    /// reference's `aux32`. Returns, in 128-bit lane `j`, `aux32` of lanes `2j`, `2j + 1` of
+    /// the first row, then of the second. `q8[half]` are the quants of sub-blocks `4 * half ..`
+    /// in the pair order (low-nibble sub-blocks `4 half`, `4 half + 2`, then the high-nibble
+    /// ones).
     ///
     /// # Safety
     ///
     /// As [`Core::aux`].
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     #[inline]
-    unsafe fn aux_by_pairs(
+    unsafe fn pair_aux(
         &self,
-        x: &BlockQ4K,
+        blocks: [&BlockQ4K; 2],
         q8: [(__m512i, __m512i); 2],
-        factors: [__m512i; 2],
+        factors: [[__m512i; 2]; 2],
     ) -> __m512i {
         let shuffle = |raw| {
             _mm512_shuffle_epi8(
@@ -706,23 +713,40 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
             )
         };
         let mut aux = _mm512_setzero_si512();
-        let apply = |half: usize, low, high| {
+        for (half, (q8_low, q8_high)) in q8.into_iter().enumerate() {
+            // The `vpdpbusd` sums of one row's low and high nibbles of this half.
+            let sums = |x: &BlockQ4K| {
+                // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are
+                // readable; the caller's guarantees include `nibbles`'.
+                let (low, high) = unsafe {
+                    let raw = _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast());
+                    self.nibbles(raw, self.pair_order, shuffle)
+                };
+                let zero = _mm512_setzero_si512();
+                (
+                    _mm512_dpbusd_epi32(zero, low, q8_low),
+                    _mm512_dpbusd_epi32(zero, high, q8_high),
+                )
+            };
+            // Two calls, not a `map`: its closure was compiled out of line.
+            let (first, second) = (sums(blocks[0]), sums(blocks[1]));
             // Every sum fits in 16 bits: packed into words exactly.
-            let packed = _mm512_packs_epi32(low, high);
+            let low = _mm512_packs_epi32(first.0, second.0);
+            let high = _mm512_packs_epi32(first.1, second.1);
             aux = if half == 0 {
-                _mm512_madd_epi16(packed, factors[0])
+                _mm512_madd_epi16(low, factors[0][0])
             } else {
                 // SAFETY: AVX512-VNNI is enabled here.
-                unsafe { dpwssd(aux, packed, factors[1]) }
+                unsafe { dpwssd(aux, low, factors[1][0]) }
             };
-        };
-        // SAFETY: the caller's guarantees are `sums`'.
-        unsafe { self.sums(x, q8, self.pair_order, shuffle, apply) };
+            // SAFETY: as above.
+            aux = unsafe { dpwssd(aux, high, factors[half][1]) };
+        }
         aux
     }
 }
 
-/// A block's quants in the pair order of [`Core::aux_by_pairs`], per half: the low-nibble
+/// A block's quants in the pair order of [`Core::pair_aux`], per half: the low-nibble
 /// sub-blocks' 64 bytes, then the high.
 type PairQuants = [(__m512i, __m512i); 2];
 
@@ -781,7 +805,7 @@ impl<const VBMI_GFNI: bool> PairSlots<VBMI_GFNI> {
     }
 }
 
-/// Eight rows side by side, in the pair order of [`Core::aux_by_pairs`], with the per-block
+/// Eight rows side by side, in the pair order of [`Core::pair_aux`], with the per-block
 /// work that is not the quants' done for the eight at once: their 16-byte block heads (`d`,
 /// `dmin`, the packed scales) gathered into two vectors and unpacked there, the min sums and
 /// `sumf` as eight lanes, the scale factors and `d` stored for one broadcast load each; the
@@ -808,17 +832,18 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
     let unpack = HeadUnpack::new();
     // SAFETY: each table is 64 readable bytes.
     let table = |t: &[u8; 64]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
-    let [factors_0, factors_1] = FACTOR_TABLES.each_ref().map(table);
-    // Per lane l = 2j + k: dword 4j + k of the first vector then of the second (and 4j + 2 + k).
-    let first_dwords = _mm512_setr_epi32(0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
-    let second_dwords = _mm512_add_epi32(first_dwords, _mm512_set1_epi32(2));
+    let [factors_0, factors_1] = if VBMI_GFNI {
+        PAIR_FACTOR_ORDER.each_ref().map(table)
+    } else {
+        FACTOR_TABLES.each_ref().map(table)
+    };
     let factor_tables = [factors_0, factors_1];
     // The work on the heads of block `i` (with its min sums into `sumf`), into `heads`: one
     // block ahead of the rows, so that the rows of a block do not wait on its chain of
     // shuffles from the head loads to the factor stores.
     // SAFETY: the callers pass `i < n`, and `rows` is `8 * n` blocks.
     let head_work = |i: usize, sumf: &mut __m256, out: &mut Heads| unsafe {
-        eight_heads(&unpack, factor_tables, rows, activations, i, sumf, out)
+        eight_heads::<VBMI_GFNI>(&unpack, factor_tables, rows, activations, i, sumf, out)
     };
     let mut sums = [_mm512_setzero_ps(); 4];
     let mut sumf = _mm256_setzero_ps();
@@ -837,7 +862,7 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
         let skip = next_group_skip::<SIDE_BY_SIDE_PREFETCH_BYTES>(i, n, 8);
         let Heads { factors, ds } = &heads[i % 2];
         let (f0, f1) = (factors[0].as_chunks::<4>().0, factors[1].as_chunks::<4>().0);
-        let ds = ds.as_chunks::<2>().0;
+        let ds = ds.as_chunks::<4>().0;
         // The four pairs of rows unrolled by hand: as a loop, some builds kept it rolled, with
         // the sums in memory.
         macro_rules! pair {
@@ -851,7 +876,6 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
                         [&f0[$p], &f1[$p]],
                         &ds[$p],
                         sums[$p],
-                        [first_dwords, second_dwords],
                         (prefetch, skip),
                     )
                 };
@@ -873,7 +897,7 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
     for (r, y) in ys.iter_mut().take(8).enumerate() {
         let mut state = RowState::new(prefetch);
         for (l, sum) in state.sums.iter_mut().enumerate() {
-            *sum = lanes[r / 2][2 * l + r % 2];
+            *sum = lanes[r / 2][4 * (l / 2) + 2 * (r % 2) + l % 2];
         }
         state.sumf = sumf_lanes[r];
         *y = state.finish();
@@ -1007,7 +1031,7 @@ struct RowHeads {
 /// As [`eight_rows`]; `i < activations.len()` and `rows` is `8 * activations.len()` blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn eight_heads(
+unsafe fn eight_heads<const VBMI_GFNI: bool>(
     unpack: &HeadUnpack,
     factor_tables: [__m512i; 2],
     rows: &[BlockQ4K],
@@ -1037,22 +1061,43 @@ unsafe fn eight_heads(
     let sumi = unpack.min_sums(unpacked, [bsums; 2]);
     let dmin = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(d_dmin)));
     *sumf = _mm256_sub_ps(*sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
-    // Row r's scale factors (see `Core::aux_by_pairs`): `factors[h][2r..2r + 2]` for half h;
-    // and its `d`, `ds[r]`. In memory: each is then one broadcast load.
+    // The scale factors of rows 2p, 2p + 1 (see `Core::pair_aux`): `factors[h][4p..4p + 4]`
+    // for half h, and their `d`, `ds[4p..4p + 4]`. In memory: each is then one broadcast load.
     for (factors, table) in out.factors.iter_mut().zip(factor_tables) {
         for (words, u) in factors.chunks_exact_mut(8).zip(unpacked) {
-            // SAFETY: `words` is eight writable `u64`s.
-            unsafe {
-                _mm512_storeu_si512(words.as_mut_ptr().cast(), _mm512_shuffle_epi8(u, table))
+            // Per two rows, the low-nibble factors of both, then the high-nibble ones.
+            let pairs = if VBMI_GFNI {
+                let pairs;
+                // SAFETY: `vpermb` only reads and writes these registers; the caller guarantees
+                // AVX512-VBMI when `VBMI_GFNI`.
+                unsafe {
+                    core::arch::asm!(
+                        "vpermb {pairs}{{{words}}}{{z}}, {table}, {u}",
+                        pairs = lateout(zmm_reg) pairs,
+                        words = in(kreg) 0x5555_5555_5555_5555_u64,
+                        table = in(zmm_reg) table,
+                        u = in(zmm_reg) u,
+                        options(pure, nomem, nostack, preserves_flags),
+                    );
+                }
+                pairs
+            } else {
+                _mm512_permutex_epi64::<0b11_01_10_00>(_mm512_shuffle_epi8(u, table))
             };
+            // SAFETY: `words` is eight writable `u64`s.
+            unsafe { _mm512_storeu_si512(words.as_mut_ptr().cast(), pairs) };
         }
     }
+    // `d` of each row twice, rows 0..8.
+    let twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     // SAFETY: `ds` is sixteen writable floats.
-    unsafe { _mm512_storeu_ps(out.ds.as_mut_ptr(), d_dmin) };
+    unsafe { _mm512_storeu_ps(out.ds.as_mut_ptr(), _mm512_permutexvar_ps(twice, d_dmin)) };
 }
 
-/// What [`eight_rows`] keeps of the heads of a block's eight rows: row `r`'s scale factors
-/// (`factors[h][2r..2r + 2]` for half `h`, see [`Core::aux_by_pairs`]) and its `d` (`ds[r]`).
+/// What [`eight_rows`] keeps of the heads of a block's eight rows: the scale factors of rows
+/// `2p`, `2p + 1` (`factors[h][4p..4p + 4]` for half `h`: the low-nibble words of both, then
+/// the high-nibble ones, see [`Core::pair_aux`]) and their `d` (`ds[4p..4p + 4]`: the first
+/// row's twice, then the second's).
 #[derive(Clone, Copy)]
 struct Heads {
     factors: [[u64; 16]; 2],
@@ -1060,41 +1105,33 @@ struct Heads {
 }
 
 /// Two rows of [`eight_rows`] at one activation block: `blocks` their blocks, `q8` the block's
-/// quants in the pair order, `factors[h]` their scale factors for half `h` (two `u64`s per row,
-/// first row first), `d` their `d`. Returns `sums` (lane `l` of the first row in dword `2l`, of
-/// the second in `2l + 1`) plus `d * aux32`; `pairs` are the `vpermt2d` orders that gather the
-/// two dwords of each lane of the two rows' `aux` (see [`Core::aux_by_pairs`]).
+/// quants in the pair order, `factors[h]` their scale factors for half `h` (the low-nibble
+/// sub-blocks' for both rows, then the high-nibble ones', see [`Core::pair_aux`]), `d` their
+/// `d` (the first row's twice, then the second's). Returns `sums` (in 128-bit lane `j`, lanes
+/// `2j`, `2j + 1` of the first row, then of the second) plus `d * aux32`.
 ///
 /// # Safety
 ///
-/// As [`Core::aux_by_pairs`].
+/// As [`Core::pair_aux`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-#[allow(clippy::too_many_arguments)]
 unsafe fn two_rows<const VBMI_GFNI: bool>(
     core: &Core<VBMI_GFNI>,
     blocks: [&BlockQ4K; 2],
     q8: [(__m512i, __m512i); 2],
     factors: [&[u64; 4]; 2],
-    d: &[f32; 2],
+    d: &[f32; 4],
     sums: __m512,
-    pairs: [__m512i; 2],
     (prefetch, skip): (Prefetch, usize),
 ) -> __m512 {
-    // One row (a call each: a loop here was not unrolled).
-    let aux = |k: usize| {
-        let x = blocks[k];
-        prefetch_weights::<SIDE_BY_SIDE_PREFETCH_BYTES>(x, prefetch, skip);
-        let factors = factors.map(|f| broadcast(&f.as_chunks::<2>().0[k]));
-        // SAFETY: the caller's guarantees are `Core::aux_by_pairs`'.
-        unsafe { core.aux_by_pairs(x, q8, factors) }
-    };
-    let (a, b) = (aux(0), aux(1));
-    // Dword 2l: lane l of the first row (its two dwords added), 2l + 1: of the second.
-    let aux = _mm512_add_epi32(
-        _mm512_permutex2var_epi32(a, pairs[0], b),
-        _mm512_permutex2var_epi32(a, pairs[1], b),
-    );
+    prefetch_weights::<SIDE_BY_SIDE_PREFETCH_BYTES>(blocks[0], prefetch, skip);
+    prefetch_weights::<SIDE_BY_SIDE_PREFETCH_BYTES>(blocks[1], prefetch, skip);
+    let factors = factors.map(|f| {
+        let f = f.as_chunks::<2>().0;
+        [broadcast(&f[0]), broadcast(&f[1])]
+    });
+    // SAFETY: the caller's guarantees are `Core::pair_aux`'.
+    let aux = unsafe { core.pair_aux(blocks, q8, factors) };
     let d = _mm512_castsi512_ps(broadcast(d));
     _mm512_add_ps(sums, _mm512_mul_ps(d, _mm512_cvtepi32_ps(aux)))
 }
@@ -1235,7 +1272,7 @@ static ONE_ROW_FACTOR_TABLES: [[u8; 64]; 2] = {
 /// The unpacking tables of [`HeadUnpack`] ([`HEAD_LANES`] over 512 bits).
 static HEAD_TABLES: [[u8; 64]; 5] = repeat_lanes(HEAD_LANES);
 
-/// The scale factors of [`Core::aux_by_pairs`] from the unpacked scales, per 128 bits (one
+/// The scale factors of [`Core::pair_aux`] from the unpacked scales, per 128 bits (one
 /// row): for sub-blocks 0..4, then 4..8 (words `(s0, s2, s0, s2, s1, s3, s1, s3)`).
 static FACTOR_TABLES: [[u8; 64]; 2] = {
     const Z: u8 = 0x80;
@@ -1243,6 +1280,28 @@ static FACTOR_TABLES: [[u8; 64]; 2] = {
         [0, Z, 2, Z, 0, Z, 2, Z, 1, Z, 3, Z, 1, Z, 3, Z],
         [4, Z, 6, Z, 4, Z, 6, Z, 5, Z, 7, Z, 5, Z, 7, Z],
     ])
+};
+
+/// [`FACTOR_TABLES`] for two rows at a time, as `vpermb` indices over four unpacked heads (the
+/// odd bytes, the words' high bytes, are zeroed by a mask): per two heads `2q`, `2q + 1` (32
+/// bytes), the low-nibble words `(sa, sb, sa, sb)` of the first then of the second, then the
+/// high-nibble ones; for sub-blocks 0..4, then 4..8.
+static PAIR_FACTOR_ORDER: [[u8; 64]; 2] = {
+    let mut t = [[0u8; 64]; 2];
+    let mut h = 0;
+    while h < 2 {
+        let mut i = 0;
+        while i < 64 {
+            let (q, slot, w) = (i / 32, (i % 32) / 8, (i % 8) / 2);
+            if i % 2 == 0 {
+                let head = 2 * q + slot % 2;
+                t[h][i] = (16 * head + 4 * h + slot / 2 + 2 * (w % 2)) as u8;
+            }
+            i += 1;
+        }
+        h += 1;
+    }
+    t
 };
 
 /// The `vpermt2w` indices of `d` of heads 0..8 then their `dmin`, across the two head vectors of
