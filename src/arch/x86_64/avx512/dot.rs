@@ -362,13 +362,16 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, Y>(
 /// into the low half and its high nibbles (`2g + 1`) into the high half, which is the order of
 /// the 64 activations of those two sub-blocks as they lie; one `vpermb` each puts both in the
 /// pair order of [`PAIR_ORDER`] (dword `2l + h`: lane `l` of sub-block `2g + h`), `vpdpbusd`
-/// sums them exactly; the sums of groups `2p` and `2p + 1` are packed into words (in each 128
-/// bits, dwords `4j..4j + 4` of the first then of the second) and `vpdpwssd` against the
-/// factors broadcast from memory (words `s_{4p}, s_{4p + 1}` twice, then `s_{4p + 2},
-/// s_{4p + 3}` twice) scales and adds each lane's two sub-blocks: dwords `4j + k` and
-/// `4j + 2 + k` are then lane `2j + k`'s, added once per block. Against [`blocks_of`], which pairs sub-blocks `2g` and
-/// `2g + 2` and so needs two-source byte shuffles of the activations and a word shuffle of the
-/// sums, every shuffle here has one source and none is a word shuffle.
+/// sums them exactly. Blocks go two at a time: the sums of group `g` of both are packed into
+/// words (in each 128 bits, dwords `4j..4j + 4` of the first block then of the second) and
+/// `vpmaddwd` / `vpdpwssd` against the factors broadcast from memory (the words
+/// `s_{2g}, s_{2g + 1}` twice of the first block, then of the second) scales and adds each
+/// lane's two sub-blocks; over the four groups (two sums of two, one chain of four measured
+/// 1.02-1.03x slower, its latency what holds this loop back) dwords `4j`, `4j + 1` are lanes
+/// `2j`, `2j + 1` of the first block and `4j + 2`, `4j + 3` of the second, with no shuffle of
+/// the sums. Against [`blocks_of`], which pairs sub-blocks `2g` and `2g + 2` and so needs
+/// two-source byte shuffles of the activations and a word shuffle of the sums, every shuffle
+/// here has one source and none is a word shuffle.
 ///
 /// The block heads are unpacked eight blocks at a time as [`eight_rows`] unpacks eight rows'
 /// ([`HeadUnpack`]): scale factors, `d`, `dmin` and the min sums go to memory, and each block
@@ -388,7 +391,7 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
     };
     let unpack = HeadUnpack::new();
     // SAFETY: each table is 64 readable bytes.
-    let [factors_0, factors_1] = ONE_ROW_FACTOR_TABLES
+    let [factors_0, factors_1] = ONE_ROW_PAIR_FACTOR_ORDER
         .each_ref()
         .map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) });
     // SAFETY: `PAIR_ORDER` is 64 readable bytes.
@@ -436,7 +439,7 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
             );
             for (factors, table) in row_heads.factors.iter_mut().zip([factors_0, factors_1]) {
                 for (words, u) in factors.iter_mut().zip(unpacked) {
-                    _mm512_storeu_si512(words.as_mut_ptr().cast(), _mm512_shuffle_epi8(u, table));
+                    _mm512_storeu_si512(words.as_mut_ptr().cast(), bytes_to_words(table, u));
                 }
             }
         }
@@ -445,9 +448,9 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
             d_dmin,
             sumi,
         } = &row_heads;
-        for (b, (x, y)) in row.iter().zip(activations).enumerate() {
-            prefetch_weights::<PREFETCH_BYTES>(x, prefetch, 0);
-            let mut aux = _mm512_setzero_si512();
+        // The `vpdpbusd` sums of block `b`'s four quant groups.
+        let groups = |b: usize| {
+            let (x, y) = (x(b), y(b));
             let mut groups = [_mm512_setzero_si512(); 4];
             for (g, sum) in groups.iter_mut().enumerate() {
                 // SAFETY: group `g < 4` is bytes `32 g .. 32 g + 32` of the 128 quant bytes,
@@ -480,18 +483,44 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
                 }
                 *sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, q);
             }
-            for p in 0..2 {
+            groups
+        };
+        // Blocks two at a time: `b` and `b + 1` (past the end, the last block again, whose sums
+        // then go unused).
+        for b in (0..row.len()).step_by(2) {
+            prefetch_weights::<PREFETCH_BYTES>(x(b), prefetch, 0);
+            prefetch_weights::<PREFETCH_BYTES>(x(b + 1), prefetch, 0);
+            let (first, second) = (groups(b), groups(b + 1));
+            // Group `g` of both blocks packed into words (in each 128 bits, four dwords of the
+            // first block then four of the second) and weighted by their two sub-blocks'
+            // scales: in each 128 bits, `aux32` of lanes `2j`, `2j + 1` of block `b`, then of
+            // block `b + 1`, with no shuffle of the sums.
+            let mut aux = [_mm512_setzero_si512(); 2];
+            for g in 0..4 {
                 // Every sum fits in 16 bits: packed into words exactly.
-                let packed = _mm512_packs_epi32(groups[2 * p], groups[2 * p + 1]);
-                let factor = broadcast(&factors[p][b / 4].as_chunks::<2>().0[b % 4]);
-                // SAFETY: AVX512-VNNI is enabled here.
-                aux = unsafe { dpwssd(aux, packed, factor) };
+                let packed = _mm512_packs_epi32(first[g], second[g]);
+                let chunk = 2 * ((b % 4) / 2) + g % 2;
+                let factor = broadcast(&factors[g / 2][b / 4].as_chunks::<2>().0[chunk]);
+                aux[g % 2] = if g < 2 {
+                    _mm512_madd_epi16(packed, factor)
+                } else {
+                    // SAFETY: AVX512-VNNI is enabled here.
+                    unsafe { dpwssd(aux[g % 2], packed, factor) }
+                };
             }
-            // Dwords 4j and 4j + 1: lanes 2j and 2j + 1's `aux32`.
-            let aux = _mm512_add_epi32(aux, _mm512_shuffle_epi32::<0b01_00_11_10>(aux));
-            let d = _mm512_mul_ps(_mm512_set1_ps(y.d()), _mm512_set1_ps(d_dmin[b]));
-            sums = _mm512_add_ps(sums, _mm512_mul_ps(d, _mm512_cvtepi32_ps(aux)));
-            sumf -= d_dmin[8 + b] * y.d() * sumi[b];
+            let aux = _mm512_add_epi32(aux[0], aux[1]);
+            // `d` of each block (`x.d * y.d`, as the reference), twice, per 128 bits.
+            let d = |b: usize| y(b).d() * d_dmin[b];
+            let d = _mm512_castps128_ps512(_mm_setr_ps(d(b), d(b), d(b + 1), d(b + 1)));
+            let products = _mm512_mul_ps(_mm512_shuffle_f32x4::<0>(d, d), _mm512_cvtepi32_ps(aux));
+            // Block `b`'s products into dwords `4j`, `4j + 1`, then block `b + 1`'s, in the
+            // reference's order (dwords `4j + 2`, `4j + 3` are not read).
+            sums = _mm512_add_ps(sums, products);
+            sumf -= d_dmin[8 + b] * y(b).d() * sumi[b];
+            if b + 1 < row.len() {
+                sums = _mm512_add_ps(sums, _mm512_shuffle_ps::<0b01_00_11_10>(products, products));
+                sumf -= d_dmin[9 + b] * y(b + 1).d() * sumi[b + 1];
+            }
         }
     }
     let mut lanes = [0f32; 16];
@@ -1011,8 +1040,9 @@ impl HeadUnpack {
 }
 
 /// What [`one_row`] keeps of the heads of eight blocks: the scale factors of groups `2p` and
-/// `2p + 1` of block `b` in `factors[p][b / 4][2 (b % 4)..][..2]` (see [`ONE_ROW_FACTOR_TABLES`]);
-/// `d` of each block, then `dmin`; the exact min sums as floats.
+/// `2p + 1` of blocks `b` and `b + 1` (`b` even) in `factors[p][b / 4][4 ((b % 4) / 2)..][..4]`
+/// (see [`ONE_ROW_PAIR_FACTOR_ORDER`]); `d` of each block, then `dmin`; the exact min sums as
+/// floats.
 #[derive(Clone, Copy)]
 struct RowHeads {
     factors: [[[u64; 8]; 2]; 2],
@@ -1067,20 +1097,8 @@ unsafe fn eight_heads<const VBMI_GFNI: bool>(
         for (words, u) in factors.chunks_exact_mut(8).zip(unpacked) {
             // Per two rows, the low-nibble factors of both, then the high-nibble ones.
             let pairs = if VBMI_GFNI {
-                let pairs;
-                // SAFETY: `vpermb` only reads and writes these registers; the caller guarantees
-                // AVX512-VBMI when `VBMI_GFNI`.
-                unsafe {
-                    core::arch::asm!(
-                        "vpermb {pairs}{{{words}}}{{z}}, {table}, {u}",
-                        pairs = lateout(zmm_reg) pairs,
-                        words = in(kreg) 0x5555_5555_5555_5555_u64,
-                        table = in(zmm_reg) table,
-                        u = in(zmm_reg) u,
-                        options(pure, nomem, nostack, preserves_flags),
-                    );
-                }
-                pairs
+                // SAFETY: the caller guarantees AVX512-VBMI when `VBMI_GFNI`.
+                unsafe { bytes_to_words(table, u) }
             } else {
                 _mm512_permutex_epi64::<0b11_01_10_00>(_mm512_shuffle_epi8(u, table))
             };
@@ -1134,6 +1152,31 @@ unsafe fn two_rows<const VBMI_GFNI: bool>(
     let aux = unsafe { core.pair_aux(blocks, q8, factors) };
     let d = _mm512_castsi512_ps(broadcast(d));
     _mm512_add_ps(sums, _mm512_mul_ps(d, _mm512_cvtepi32_ps(aux)))
+}
+
+/// The bytes of `u` at the even bytes of `table` as words (`vpermb` with the odd bytes masked
+/// to zero).
+///
+/// # Safety
+///
+/// The CPU must support AVX512-VBMI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn bytes_to_words(table: __m512i, u: __m512i) -> __m512i {
+    let words;
+    // SAFETY: `vpermb` only reads and writes these registers; the caller guarantees
+    // AVX512-VBMI.
+    unsafe {
+        core::arch::asm!(
+            "vpermb {words}{{{low_bytes}}}{{z}}, {table}, {u}",
+            words = lateout(zmm_reg) words,
+            low_bytes = in(kreg) 0x5555_5555_5555_5555_u64,
+            table = in(zmm_reg) table,
+            u = in(zmm_reg) u,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    words
 }
 
 /// `acc + a[2i] * b[2i] + a[2i + 1] * b[2i + 1]` per dword `i`: `vpdpwssd` in assembly (the
@@ -1259,16 +1302,6 @@ fn broadcast<T: Copy>(from: &T) -> __m512i {
     v
 }
 
-/// The scale factors of [`one_row`] from the unpacked scales, per 128 bits (one block): for
-/// groups 0 and 1, the words `(s0, s1, s0, s1, s2, s3, s2, s3)`; for 2 and 3, `(s4, ..)`.
-static ONE_ROW_FACTOR_TABLES: [[u8; 64]; 2] = {
-    const Z: u8 = 0x80;
-    repeat_lanes([
-        [0, Z, 1, Z, 0, Z, 1, Z, 2, Z, 3, Z, 2, Z, 3, Z],
-        [4, Z, 5, Z, 4, Z, 5, Z, 6, Z, 7, Z, 6, Z, 7, Z],
-    ])
-};
-
 /// The unpacking tables of [`HeadUnpack`] ([`HEAD_LANES`] over 512 bits).
 static HEAD_TABLES: [[u8; 64]; 5] = repeat_lanes(HEAD_LANES);
 
@@ -1285,24 +1318,36 @@ static FACTOR_TABLES: [[u8; 64]; 2] = {
 /// [`FACTOR_TABLES`] for two rows at a time, as `vpermb` indices over four unpacked heads (the
 /// odd bytes, the words' high bytes, are zeroed by a mask): per two heads `2q`, `2q + 1` (32
 /// bytes), the low-nibble words `(sa, sb, sa, sb)` of the first then of the second, then the
-/// high-nibble ones; for sub-blocks 0..4, then 4..8.
-static PAIR_FACTOR_ORDER: [[u8; 64]; 2] = {
-    let mut t = [[0u8; 64]; 2];
-    let mut h = 0;
-    while h < 2 {
-        let mut i = 0;
-        while i < 64 {
-            let (q, slot, w) = (i / 32, (i % 32) / 8, (i % 8) / 2);
-            if i % 2 == 0 {
-                let head = 2 * q + slot % 2;
-                t[h][i] = (16 * head + 4 * h + slot / 2 + 2 * (w % 2)) as u8;
-            }
-            i += 1;
+/// high-nibble ones (`sa`, `sb` the scales of sub-blocks `4h + k`, `4h + k + 2`, `k` 0 for the
+/// low nibbles and 1 for the high); for sub-blocks 0..4 (`h = 0`), then 4..8.
+static PAIR_FACTOR_ORDER: [[u8; 64]; 2] = [pair_factor_order(0, 1, 2), pair_factor_order(4, 1, 2)];
+
+/// The scale factors of [`one_row`] from the unpacked scales of four blocks (one per 128 bits),
+/// as `vpermb` indices (the odd bytes, the words' high bytes, are zeroed by a mask): per two
+/// blocks `2q`, `2q + 1` (32 bytes), the words `(s_{2g}, s_{2g + 1})` twice of group `g = 2p` of
+/// the first block then of the second, then of group `2p + 1`; groups 0 and 1 (`p = 0`), then
+/// 2 and 3.
+static ONE_ROW_PAIR_FACTOR_ORDER: [[u8; 64]; 2] =
+    [pair_factor_order(0, 2, 1), pair_factor_order(4, 2, 1)];
+
+/// The `vpermb` indices of [`PAIR_FACTOR_ORDER`] and [`ONE_ROW_PAIR_FACTOR_ORDER`]: in each 32
+/// bytes (the heads in 128-bit lanes `2q`, `2q + 1`), four 8-byte slots (the first head, the
+/// second, the first, the second) of four words each; word `w` of slot `k` is scale
+/// `first + step * (k / 2) + pair * (w % 2)` of its head (its low byte; the high byte, masked,
+/// is index 0).
+const fn pair_factor_order(first: usize, step: usize, pair: usize) -> [u8; 64] {
+    let mut t = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        let (q, slot, w) = (i / 32, (i % 32) / 8, (i % 8) / 2);
+        if i % 2 == 0 {
+            let head = 2 * q + slot % 2;
+            t[i] = (16 * head + first + step * (slot / 2) + pair * (w % 2)) as u8;
         }
-        h += 1;
+        i += 1;
     }
     t
-};
+}
 
 /// The `vpermt2w` indices of `d` of heads 0..8 then their `dmin`, across the two head vectors of
 /// [`HeadUnpack`]: word `r` (< 8) is word 0 of head `r` (word 8r of the two vectors), word
