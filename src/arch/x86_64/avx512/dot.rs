@@ -1021,7 +1021,8 @@ impl HeadUnpack {
     fn min_sums(&self, unpacked: [__m512i; 2], bsums: [[__m512i; 2]; 2]) -> __m256i {
         let partial = |u, [low, high]: [__m512i; 2]| {
             let p = _mm512_madd_epi16(_mm512_shuffle_epi8(u, self.mins_low), low);
-            _mm512_dpwssd_epi32(p, _mm512_shuffle_epi8(u, self.mins_high), high)
+            // SAFETY: AVX512-VNNI is enabled here.
+            unsafe { dpwssd(p, _mm512_shuffle_epi8(u, self.mins_high), high) }
         };
         let partial = [
             partial(unpacked[0], bsums[0]),
@@ -1034,7 +1035,9 @@ impl HeadUnpack {
             _mm512_permutex2var_epi32(partial[0], evens, partial[1]),
             _mm512_permutex2var_epi32(partial[0], odds, partial[1]),
         );
-        let pairs = _mm512_add_epi32(pairs, _mm512_shuffle_epi32::<0b10_11_00_01>(pairs));
+        // Dword 2r: row r's sum (a shift, not a shuffle: the compiler rewrote a shuffle, an
+        // add and the `vpermd` below into a `vphaddd`, two more instructions).
+        let pairs = _mm512_add_epi32(pairs, _mm512_srli_epi64::<32>(pairs));
         _mm512_castsi512_si256(_mm512_permutexvar_epi32(evens, pairs))
     }
 }
