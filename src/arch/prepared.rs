@@ -249,8 +249,10 @@ pub(crate) fn takes_direct(activations: &[BlockQ8K], out: &[f32]) -> bool {
 pub(crate) const DIRECT_MIN_ROW_BLOCKS: usize = 48;
 
 /// The row loop of a direct path: `group(rows, ys)` for each `R` rows (`R` rows of
-/// `activations.len()` blocks back to back, and their `R` results), then `one(row, y)` for
-/// each row left. Rows of nothing give 0. The caller checked the lengths, as for [`matvec`].
+/// `activations.len()` blocks back to back, and their `R` results), then the rows left: at
+/// least [`OVERLAP_MIN_ROWS`] of them after a group, as one more group over the last `R` rows
+/// (overlapping rows already done, which get the same bits again), else `one(row, y)` each.
+/// Rows of nothing give 0. The caller checked the lengths, as for [`matvec`].
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn direct<const R: usize>(
@@ -265,15 +267,32 @@ pub(crate) fn direct<const R: usize>(
         out.fill(0.0);
         return;
     }
-    let mut ys = out.chunks_exact_mut(R);
-    let mut rows = weights.chunks_exact(R * n);
-    for (rows, ys) in (&mut rows).zip(&mut ys) {
-        group(rows, ys);
+    let (len, full) = (out.len(), out.len() / R * R);
+    // One more group over the last `R` rows when enough are left.
+    let overlap = len - full >= OVERLAP_MIN_ROWS && full > 0;
+    let groups = full / R + usize::from(overlap);
+    // One call site of `group`, so that it is compiled once, inline.
+    for g in 0..groups {
+        let first = if g * R < full { g * R } else { len - R };
+        let rows = weights.get(first * n..(first + R) * n);
+        if let (Some(rows), Some(ys)) = (rows, out.get_mut(first..first + R)) {
+            group(rows, ys);
+        }
     }
-    for (row, y) in rows.remainder().chunks_exact(n).zip(ys.into_remainder()) {
+    if overlap {
+        return;
+    }
+    let rest = weights.get(full * n..).unwrap_or_default();
+    let left = out.get_mut(full..).unwrap_or_default();
+    for (row, y) in rest.chunks_exact(n).zip(left) {
         one(row, y);
     }
 }
+
+/// The fewest rows left over from groups side by side that [`direct`] multiplies as one more
+/// group overlapping the last (eight rows side by side cost about as much as four to five rows
+/// one at a time).
+const OVERLAP_MIN_ROWS: usize = 5;
 
 /// Prepares `chunk` (at most [`CHUNK_BLOCKS`] blocks) into the start of `buffer`; returns the
 /// prepared blocks and whether all of them have exact 16-bit sub-block sums.

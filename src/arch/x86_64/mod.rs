@@ -567,7 +567,18 @@ pub(crate) mod tests {
         // Eight or more rows of up to `ONCE_MAX_BLOCKS` blocks take the activations rearranged
         // once per call; longer rows rearrange them per group.
         let once = super::ONCE_MAX_BLOCKS;
-        let shapes = [(1, 1), (5, 3), (9, 2), (2, 65), (3, 130), (17, 65)];
+        // Thirteen and fifteen rows: five and seven left over from a group of eight, which go as
+        // one more group overlapping the first.
+        let shapes = [
+            (1, 1),
+            (5, 3),
+            (9, 2),
+            (2, 65),
+            (3, 130),
+            (17, 65),
+            (13, 65),
+            (15, 2),
+        ];
         for (rows, row_blocks) in shapes.into_iter().chain([(8, once), (9, once + 1)]) {
             let mut bytes = vec![0u8; rows * row_blocks * BLOCK_BYTES];
             for block in bytes.chunks_exact_mut(BLOCK_BYTES) {
