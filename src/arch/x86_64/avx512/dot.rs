@@ -634,10 +634,37 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
         }
     }
 
-    /// For each half of block `x` (64 quant bytes, four sub-blocks), `apply(half, low, high)`
-    /// with the `vpdpbusd` sums of its low and high nibbles, rearranged as [`Core::nibbles`]
-    /// says with `order` and `shuffle`, against `q8[half]` in the same order: each dword one
-    /// sub-block's exact sum for one lane, at most 4 * 15 * 128 in magnitude (16 bits).
+    /// The `vpdpbusd` sums of the low and high nibbles of half `half < 2` of block `x` (64 quant
+    /// bytes, four sub-blocks), rearranged as [`Core::nibbles`] says with `order` and `shuffle`,
+    /// against `q8_low` and `q8_high` in the same order: each dword one sub-block's exact sum
+    /// for one lane, at most 4 * 15 * 128 in magnitude (16 bits).
+    ///
+    /// # Safety
+    ///
+    /// As [`Core::sums`].
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn half_sums(
+        &self,
+        x: &BlockQ4K,
+        half: usize,
+        (q8_low, q8_high): (__m512i, __m512i),
+        order: __m512i,
+        shuffle: impl Fn(__m512i) -> __m512i,
+    ) -> (__m512i, __m512i) {
+        // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are readable.
+        let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
+        // SAFETY: the caller's guarantees include `nibbles`'.
+        let (low, high) = unsafe { self.nibbles(raw, order, shuffle) };
+        let zero = _mm512_setzero_si512();
+        (
+            _mm512_dpbusd_epi32(zero, low, q8_low),
+            _mm512_dpbusd_epi32(zero, high, q8_high),
+        )
+    }
+
+    /// For each half of block `x`, `apply(half, low, high)` with its [`Core::half_sums`]
+    /// against `q8[half]`.
     ///
     /// # Safety
     ///
@@ -653,17 +680,10 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
         shuffle: impl Fn(__m512i) -> __m512i,
         mut apply: impl FnMut(usize, __m512i, __m512i),
     ) {
-        for (half, (q8_low, q8_high)) in q8.into_iter().enumerate() {
-            // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are readable.
-            let raw = unsafe { _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast()) };
-            // SAFETY: the caller's guarantees include `nibbles`'.
-            let (low, high) = unsafe { self.nibbles(raw, order, &shuffle) };
-            let zero = _mm512_setzero_si512();
-            apply(
-                half,
-                _mm512_dpbusd_epi32(zero, low, q8_low),
-                _mm512_dpbusd_epi32(zero, high, q8_high),
-            );
+        for (half, q8) in q8.into_iter().enumerate() {
+            // SAFETY: the caller's guarantees are `half_sums`'.
+            let (low, high) = unsafe { self.half_sums(x, half, q8, order, &shuffle) };
+            apply(half, low, high);
         }
     }
 
@@ -742,23 +762,16 @@ impl<const VBMI_GFNI: bool> Core<VBMI_GFNI> {
             )
         };
         let mut aux = _mm512_setzero_si512();
-        for (half, (q8_low, q8_high)) in q8.into_iter().enumerate() {
-            // The `vpdpbusd` sums of one row's low and high nibbles of this half.
-            let sums = |x: &BlockQ4K| {
-                // SAFETY: bytes `64 * half .. 64 * half + 64` of the 128 quant bytes are
-                // readable; the caller's guarantees include `nibbles`'.
-                let (low, high) = unsafe {
-                    let raw = _mm512_loadu_si512(x.quants().as_ptr().add(64 * half).cast());
-                    self.nibbles(raw, self.pair_order, shuffle)
-                };
-                let zero = _mm512_setzero_si512();
+        for (half, q8) in q8.into_iter().enumerate() {
+            // The two rows' sums of this half. (Two calls, not a `map`: its closure was
+            // compiled out of line.)
+            // SAFETY: the caller's guarantees are `half_sums`'.
+            let (first, second) = unsafe {
                 (
-                    _mm512_dpbusd_epi32(zero, low, q8_low),
-                    _mm512_dpbusd_epi32(zero, high, q8_high),
+                    self.half_sums(blocks[0], half, q8, self.pair_order, shuffle),
+                    self.half_sums(blocks[1], half, q8, self.pair_order, shuffle),
                 )
             };
-            // Two calls, not a `map`: its closure was compiled out of line.
-            let (first, second) = (sums(blocks[0]), sums(blocks[1]));
             // Every sum fits in 16 bits: packed into words exactly.
             let low = _mm512_packs_epi32(first.0, second.0);
             let high = _mm512_packs_epi32(first.1, second.1);
