@@ -271,8 +271,8 @@ pub(crate) fn direct<const R: usize>(
     // One more group over the last `R` rows when enough are left.
     let overlap = len - full >= OVERLAP_MIN_ROWS && full > 0;
     let groups = full / R + usize::from(overlap);
-    // One call site of `group`: with a second one for the overlapping group, the kernels'
-    // loops measured 0.96-0.98x on every shape.
+    // One call site of `group`: with a second one for the overlapping group, the AVX2 and
+    // AVX-512 kernels measured 0.96-0.98x on 455 rows of 4096 values in cache.
     for g in 0..groups {
         let first = if g * R < full { g * R } else { len - R };
         let rows = weights.get(first * n..(first + R) * n);
