@@ -599,6 +599,29 @@ pub(crate) mod tests {
                     rng.fill(&mut b);
                     // A finite, ordinary scale (the float path is the same in every kernel).
                     b[..4].copy_from_slice(&(rng.next() as f32 / u64::MAX as f32).to_le_bytes());
+                    let (quants, bsums) = b[4..].split_at_mut(256);
+                    match rng.next() % 3 {
+                        // Block sums made up, mostly far beyond what `quantize_q8k` writes.
+                        0 => {}
+                        // The block sums of the quants, as `quantize_q8k` writes them.
+                        1 => {
+                            for (sum, q) in bsums.chunks_exact_mut(2).zip(quants.chunks_exact(16)) {
+                                let s: i16 = q.iter().map(|&q| i16::from(q as i8)).sum();
+                                sum.copy_from_slice(&s.to_le_bytes());
+                            }
+                        }
+                        // Sub-block sums (`bsums[2j] + bsums[2j + 1]`) at the edges of the
+                        // range some kernels take apart in bytes, `-8192..8192`, and in it.
+                        _ => {
+                            for pair in bsums.chunks_exact_mut(4) {
+                                let sum =
+                                    [-8193, -8192, 8191, 8192, -1, 0][rng.next() as usize % 6];
+                                let first = (rng.next() % 4001) as i16 - 2000;
+                                pair[..2].copy_from_slice(&first.to_le_bytes());
+                                pair[2..].copy_from_slice(&(sum - first).to_le_bytes());
+                            }
+                        }
+                    }
                     BlockQ8K::from_bytes(b)
                 })
                 .collect();
