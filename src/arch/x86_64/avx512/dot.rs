@@ -193,11 +193,13 @@ unsafe fn direct<const VBMI_GFNI: bool>(
     // per group, where `pairs_once` says so: in cache on the Xeon of `DotPrefetch`, rows of
     // 4096 and 14336 values, 1.05x.
     let mut paired = [const { MaybeUninit::<PairQuants>::uninit() }; ONCE_MAX_BLOCKS];
+    let mut parts = [const { MaybeUninit::<MinParts>::uninit() }; ONCE_MAX_BLOCKS];
     let pre_paired = pairs_once(activations, out, DIRECT_ROWS);
     if pre_paired {
-        for (p, y) in paired.iter_mut().zip(activations) {
+        for ((p, m), y) in paired.iter_mut().zip(&mut parts).zip(activations) {
             // SAFETY: the caller's guarantees are `PairSlots::of`'s.
             p.write(unsafe { pair_slots.of(y) });
+            m.write(MinParts::of(y));
         }
     }
     prepared::direct::<DIRECT_ROWS>(
@@ -211,10 +213,12 @@ unsafe fn direct<const VBMI_GFNI: bool>(
             let side_by_side = prefetch.side_by_side;
             if pre_paired {
                 let q8_of = |i: usize, _: &BlockQ8K| *paired.get_unchecked(i).assume_init_ref();
-                eight_rows::<VBMI_GFNI>(rows, activations, ys, side_by_side, q8_of);
+                // `MinParts` is plain data, and the first `n` entries were written above.
+                let parts = core::slice::from_raw_parts(parts.as_ptr().cast(), activations.len());
+                eight_rows::<VBMI_GFNI>(rows, activations, ys, side_by_side, q8_of, Some(parts));
             } else {
                 let q8_of = |_: usize, y: &BlockQ8K| pair_slots.of(y);
-                eight_rows::<VBMI_GFNI>(rows, activations, ys, side_by_side, q8_of);
+                eight_rows::<VBMI_GFNI>(rows, activations, ys, side_by_side, q8_of, None);
             }
         },
         // SAFETY: as above, with one row.
@@ -487,7 +491,8 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
         };
         // Blocks two at a time: `b` and `b + 1` (past the end, the last block again, whose sums
         // then go unused).
-        for b in (0..row.len()).step_by(2) {
+        // (Pairs counted up to four, so that the compiler sees every index below in bounds.)
+        for b in (0..row.len().div_ceil(2).min(4)).map(|p| 2 * p) {
             prefetch_weights::<PREFETCH_BYTES>(x(b), prefetch, 0);
             prefetch_weights::<PREFETCH_BYTES>(x(b + 1), prefetch, 0);
             let (first, second) = (groups(b), groups(b + 1));
@@ -500,7 +505,7 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
                 // Every sum fits in 16 bits: packed into words exactly.
                 let packed = _mm512_packs_epi32(first[g], second[g]);
                 let chunk = 2 * ((b % 4) / 2) + g % 2;
-                let factor = broadcast(&factors[g / 2][b / 4].as_chunks::<2>().0[chunk]);
+                let factor = broadcast(&factors[g / 2][(b / 4) % 2].as_chunks::<2>().0[chunk]);
                 aux[g % 2] = if g < 2 {
                     _mm512_madd_epi16(packed, factor)
                 } else {
@@ -851,11 +856,14 @@ impl<const VBMI_GFNI: bool> PairSlots<VBMI_GFNI> {
 /// work that is not the quants' done for the eight at once: their 16-byte block heads (`d`,
 /// `dmin`, the packed scales) gathered into two vectors and unpacked there, the min sums and
 /// `sumf` as eight lanes, the scale factors and `d` stored for one broadcast load each; the
-/// lane sums of each two rows share one vector.
+/// lane sums of each two rows share one vector. `parts`, where the caller prepared them, are the
+/// [`MinParts`] of each activation block (without, the min sums take the block sums as they
+/// are).
 ///
 /// # Safety
 ///
-/// As [`blocks_of`]; `rows` should be `8 * activations.len()` blocks (shorter, or no
+/// As [`blocks_of`]; `parts`, if any, is `activations.len()` long; `rows` should be
+/// `8 * activations.len()` blocks (shorter, or no
 /// activations, and nothing is done), and `ys` eight results.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
@@ -865,6 +873,7 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
     ys: &mut [f32],
     prefetch: Prefetch,
     q8_of: impl Fn(usize, &BlockQ8K) -> PairQuants,
+    parts: Option<&[MinParts]>,
 ) {
     let n = activations.len();
     let Some(rows) = rows.get(..8 * n).filter(|_| n > 0) else {
@@ -883,9 +892,19 @@ unsafe fn eight_rows<const VBMI_GFNI: bool>(
     // The work on the heads of block `i` (with its min sums into `sumf`), into `heads`: one
     // block ahead of the rows, so that the rows of a block do not wait on its chain of
     // shuffles from the head loads to the factor stores.
-    // SAFETY: the callers pass `i < n`, and `rows` is `8 * n` blocks.
+    // `parts` by reference: a copy of the prepared ones, then read back in halves, measured
+    // 0.93x (the halves' loads waiting on the copy's wider store, it seems).
+    // SAFETY: the callers pass `i < n`, and `rows` is `8 * n` blocks, and `parts` (if any) is
+    // `n` long.
     let head_work = |i: usize, sumf: &mut __m256, out: &mut Heads| unsafe {
-        eight_heads::<VBMI_GFNI>(&unpack, factor_tables, rows, activations, i, sumf, out)
+        // Without prepared parts, the block sums as they are: splitting them here measured
+        // 0.95-0.96x on rows of 65536 values.
+        let parts = match parts {
+            Some(parts) => parts.get_unchecked(i),
+            None => &MinParts::NONE,
+        };
+        let y = (activations.get_unchecked(i), parts);
+        eight_heads::<VBMI_GFNI>(&unpack, factor_tables, rows, (i, n), y, sumf, out)
     };
     let mut sums = [_mm512_setzero_ps(); 4];
     let mut sumf = _mm256_setzero_ps();
@@ -1053,6 +1072,75 @@ impl HeadUnpack {
         let pairs = _mm512_add_epi32(pairs, _mm512_srli_epi64::<32>(pairs));
         _mm512_castsi512_si256(_mm512_permutexvar_epi32(evens, pairs))
     }
+
+    /// [`HeadUnpack::min_sums`] from the [`MinParts`] of the activation block (each of
+    /// `parts` broadcast to every 128 bits): per head, `vpdpbusd` of its bytes against the high
+    /// parts (zero against the scales, the mins of sub-blocks 0..4 then 4..8 against theirs in
+    /// dwords 2 and 3), times 64, plus the same against the low parts; then dwords 2 and 3 of
+    /// each head added. Three instructions a vector and three to gather, against four and seven.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    fn min_sums_split(&self, unpacked: [__m512i; 2], parts: [__m512i; 2]) -> __m256i {
+        let partial = |u| {
+            let high = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, parts[0]);
+            _mm512_dpbusd_epi32(_mm512_slli_epi32::<6>(high), u, parts[1])
+        };
+        let partial = [partial(unpacked[0]), partial(unpacked[1])];
+        // Dword 2 of each 128 bits of the two vectors (heads 0..8), then dword 3.
+        let twos = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 2, 6, 10, 14, 18, 22, 26, 30);
+        let threes = _mm512_add_epi32(twos, _mm512_set1_epi32(1));
+        _mm512_castsi512_si256(_mm512_add_epi32(
+            _mm512_permutex2var_epi32(partial[0], twos, partial[1]),
+            _mm512_permutex2var_epi32(partial[0], threes, partial[1]),
+        ))
+    }
+}
+
+/// The sub-block sums of a Q8_K block (`bsums[2j] + bsums[2j + 1]`, `P_j`) split for
+/// [`HeadUnpack::min_sums_split`]: `P_j = 64 h_j + l_j` with `0 <= l_j < 64`, `h_j` in bytes
+/// `8..16` of `bytes[0]` and `l_j` in bytes `8..16` of `bytes[1]` (bytes 0..8 zero, against the
+/// scales), all exact in bytes when every `P_j` is in `-8192..8192` (`small`). Blocks from
+/// `quantize_q8k` always are (`|P_j| <= 32 * 128`); block sums made up by hand may not be, and
+/// those blocks take [`HeadUnpack::min_sums`].
+#[derive(Clone, Copy)]
+struct MinParts {
+    bytes: [[u8; 16]; 2],
+    small: bool,
+}
+
+impl MinParts {
+    /// No parts: the block sums taken as they are.
+    const NONE: MinParts = MinParts {
+        bytes: [[0; 16]; 2],
+        small: false,
+    };
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    fn of(y: &BlockQ8K) -> Self {
+        // SAFETY: the block sums are 32 readable bytes.
+        let bsums = unsafe { _mm256_loadu_si256(y.block_sums().as_ptr().cast()) };
+        // Dwords 0..8: the sub-block sums, exact; 8..16 zero.
+        let sums = _mm512_madd_epi16(_mm512_zextsi256_si512(bsums), _mm512_set1_epi16(1));
+        let small = _mm512_cmpge_epi32_mask(sums, _mm512_set1_epi32(-8192))
+            & _mm512_cmplt_epi32_mask(sums, _mm512_set1_epi32(8192))
+            == 0xFFFF;
+        // Each part's dwords as bytes 0..8 (8..16 zero), then moved to bytes 8..16.
+        let bytes = |part: __m512i| {
+            let mut b = [0u8; 16];
+            let part = _mm_slli_si128::<8>(_mm512_cvtepi32_epi8(part));
+            // SAFETY: `b` is 16 writable bytes.
+            unsafe { _mm_storeu_si128(b.as_mut_ptr().cast(), part) };
+            b
+        };
+        MinParts {
+            bytes: [
+                bytes(_mm512_srai_epi32::<6>(sums)),
+                bytes(_mm512_and_si512(sums, _mm512_set1_epi32(63))),
+            ],
+            small,
+        }
+    }
 }
 
 /// What [`one_row`] keeps of the heads of eight blocks: the scale factors of groups `2p` and
@@ -1066,45 +1154,49 @@ struct RowHeads {
     sumi: [f32; 8],
 }
 
-/// The head work of [`eight_rows`] at block `i` of its eight rows of `activations.len()` blocks
-/// each (`rows`): the min sums into `sumf`, the scale factors (`factor_tables` on the unpacked
-/// scales) and `d` into `out`. A function, not a closure: as a closure in a closure its loads
+/// The head work of [`eight_rows`] at block `i` of its eight rows of `n` blocks each (`rows`,
+/// `(i, n)` as `at`) against activation block `y` and its [`MinParts`]: the min sums into
+/// `sumf`, the scale factors (`factor_tables` on the unpacked scales) and `d` into `out`. A function, not a closure: as a closure in a closure its loads
 /// were compiled out of line in some builds, each call behind a `vzeroupper` and followed by
 /// reloads of every constant vector.
 ///
 /// # Safety
 ///
-/// As [`eight_rows`]; `i < activations.len()` and `rows` is `8 * activations.len()` blocks.
+/// As [`eight_rows`]; `i < n` and `rows` is `8 * n` blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
 unsafe fn eight_heads<const VBMI_GFNI: bool>(
     unpack: &HeadUnpack,
     factor_tables: [__m512i; 2],
     rows: &[BlockQ4K],
-    activations: &[BlockQ8K],
-    i: usize,
+    (i, n): (usize, usize),
+    (y, parts): (&BlockQ8K, &MinParts),
     sumf: &mut __m256,
     out: &mut Heads,
 ) {
-    let n = activations.len();
-    // SAFETY: the caller passes `i < n`.
-    let y = unsafe { activations.get_unchecked(i) };
     // The 16-byte heads of the eight rows' blocks `i`: rows 0..4 and 4..8.
     // SAFETY: `i < n` and `r + j < 8`, so `(r + j) * n + i < 8 * n = rows.len()`.
     let at = |r: usize| [0, 1, 2, 3].map(|j| unsafe { rows.get_unchecked((r + j) * n + i) });
     let heads = [four_heads(at(0)), four_heads(at(4))];
-    // SAFETY: the block sums are 32 readable bytes.
-    let bsums = unsafe {
-        let bsums = y.block_sums().as_ptr();
-        [
-            _mm512_broadcast_i32x4(_mm_loadu_si128(bsums.cast())),
-            _mm512_broadcast_i32x4(_mm_loadu_si128(bsums.add(8).cast())),
-        ]
-    };
     // `d` of the eight rows then their `dmin`, times the activation scale.
     let d_dmin = _mm512_mul_ps(unpack.d_dmin(heads), _mm512_set1_ps(y.d()));
     let unpacked = [unpack.unpack(heads[0]), unpack.unpack(heads[1])];
-    let sumi = unpack.min_sums(unpacked, [bsums; 2]);
+    let sumi = if parts.small {
+        unpack.min_sums_split(
+            unpacked,
+            [broadcast(&parts.bytes[0]), broadcast(&parts.bytes[1])],
+        )
+    } else {
+        // SAFETY: the block sums are 32 readable bytes.
+        let bsums = unsafe {
+            let bsums = y.block_sums().as_ptr();
+            [
+                _mm512_broadcast_i32x4(_mm_loadu_si128(bsums.cast())),
+                _mm512_broadcast_i32x4(_mm_loadu_si128(bsums.add(8).cast())),
+            ]
+        };
+        unpack.min_sums(unpacked, [bsums; 2])
+    };
     let dmin = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(d_dmin)));
     *sumf = _mm256_sub_ps(*sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
     // The scale factors of rows 2p, 2p + 1 (see `Core::pair_aux`): `factors[h][4p..4p + 4]`
