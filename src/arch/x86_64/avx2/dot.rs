@@ -36,6 +36,25 @@ pub(crate) unsafe fn matvec<const VNNI: bool>(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
+    if let [y] = out {
+        // One row (`dot_q8k`): `one_row` at once, without the stack frames of the paths for
+        // several rows (tens of KiB for their activations, touched page by page on every call).
+        // SAFETY: as this function's; `weights` holds the one row.
+        unsafe { one_row::<VNNI>(weights, activations, y, DotPrefetch::for_this_cpu().one_row) };
+        return;
+    }
+    // SAFETY: as this function's.
+    unsafe { rows::<VNNI>(weights, activations, out) };
+}
+
+/// [`matvec`] for any number of rows, with the stack frame for several.
+///
+/// # Safety
+///
+/// As [`matvec`].
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline(never)]
+unsafe fn rows<const VNNI: bool>(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
     if takes_direct(activations, out) {
         // SAFETY: as this function's.
         unsafe { direct::<VNNI>(weights, activations, out) };

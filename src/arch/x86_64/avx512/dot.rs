@@ -84,6 +84,25 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
+    if let [y] = out {
+        // One row (`dot_q8k`): `one_row` at once, without the stack frames of the paths for
+        // several rows (tens of KiB for their activations, touched page by page on every call).
+        // SAFETY: as this function's; `weights` holds the one row.
+        *y = unsafe { one_row(weights, activations, DotPrefetch::for_this_cpu().one_row) };
+        return;
+    }
+    // SAFETY: as this function's.
+    unsafe { rows_vbmi_gfni(weights, activations, out) };
+}
+
+/// [`matvec_vbmi_gfni`] for any number of rows, with the stack frame for several.
+///
+/// # Safety
+///
+/// As [`matvec_vbmi_gfni`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline(never)]
+unsafe fn rows_vbmi_gfni(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
     if takes_direct(activations, out) {
         // SAFETY: as this function's.
         unsafe { direct::<true>(weights, activations, out) };
