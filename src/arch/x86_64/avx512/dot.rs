@@ -524,7 +524,7 @@ unsafe fn one_row(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch
                 // Every sum fits in 16 bits: packed into words exactly.
                 let packed = _mm512_packs_epi32(first[g], second[g]);
                 let chunk = 2 * ((b % 4) / 2) + g % 2;
-                let factor = broadcast(&factors[g / 2][(b / 4) % 2].as_chunks::<2>().0[chunk]);
+                let factor = broadcast(&factors[g / 2][b / 4].as_chunks::<2>().0[chunk]);
                 aux[g % 2] = if g < 2 {
                     _mm512_madd_epi16(packed, factor)
                 } else {
@@ -882,8 +882,8 @@ impl<const VBMI_GFNI: bool> PairSlots<VBMI_GFNI> {
 /// # Safety
 ///
 /// As [`blocks_of`]; `parts`, if any, is `activations.len()` long; `rows` should be
-/// `8 * activations.len()` blocks (shorter, or no
-/// activations, and nothing is done), and `ys` eight results.
+/// `8 * activations.len()` blocks (shorter, or no activations, and nothing is done), and `ys`
+/// eight results.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
 unsafe fn eight_rows<const VBMI_GFNI: bool>(
@@ -1173,11 +1173,11 @@ struct RowHeads {
     sumi: [f32; 8],
 }
 
-/// The head work of [`eight_rows`] at block `i` of its eight rows of `n` blocks each (`rows`,
-/// `(i, n)` as `at`) against activation block `y` and its [`MinParts`]: the min sums into
-/// `sumf`, the scale factors (`factor_tables` on the unpacked scales) and `d` into `out`. A function, not a closure: as a closure in a closure its loads
-/// were compiled out of line in some builds, each call behind a `vzeroupper` and followed by
-/// reloads of every constant vector.
+/// The head work of [`eight_rows`] at block `i` of its eight rows of `n` blocks each (`rows`),
+/// against activation block `y` and its [`MinParts`]: the min sums into `sumf`, the scale
+/// factors (`factor_tables` on the unpacked scales) and `d` into `out`. A function, not a
+/// closure: as a closure in a closure its loads were compiled out of line in some builds, each
+/// call behind a `vzeroupper` and followed by reloads of every constant vector.
 ///
 /// # Safety
 ///
