@@ -571,6 +571,7 @@ pub(crate) mod tests {
         // one more group overlapping the first.
         let shapes = [
             (1, 1),
+            (1, 19),
             (5, 3),
             (9, 2),
             (2, 65),

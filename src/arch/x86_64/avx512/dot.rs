@@ -6,13 +6,14 @@
 //!
 //! Three loops apply them:
 //!
-//! - one row at a time (`blocks_of`: the prepared buffer of `arch::prepared`, and without
-//!   VBMI/GFNI single rows and the rows left over from groups of eight): one `vpermt2w` pairs
-//!   each low-nibble sub-block's sums with its high-nibble neighbour's as the two words of a
-//!   dword, and one `vpdpwssd` weights both by their scales;
-//! - one row at a time with VBMI and GFNI (`one_row`: single rows and leftovers): each quant
-//!   group's two sub-blocks split into the two halves of a vector, in the order of their
-//!   activations, so that every shuffle has one source;
+//! - one row at a time (`blocks_of`: the prepared buffer of `arch::prepared`; single rows and
+//!   the rows left over from groups of eight without VBMI/GFNI, and with them rows of a few
+//!   blocks, see `one_row_slots`): one `vpermt2w` pairs each low-nibble sub-block's sums with
+//!   its high-nibble neighbour's as the two words of a dword, and one `vpdpwssd` weights both
+//!   by their scales;
+//! - one row at a time with VBMI and GFNI (`one_row`: single rows and leftovers, but for rows
+//!   of a few blocks): each quant group's two sub-blocks split into the two halves of a
+//!   vector, in the order of their activations, so that every shuffle has one source;
 //! - eight rows side by side (`eight_rows`, see `direct`): the sums of two `vpdpbusd` results
 //!   packed into words (`vpackssdw`, exact: each fits in 16 bits) and one `vpdpwssd` weights
 //!   both by their scales, the factors broadcast loads. The block heads of the eight rows (`d`,
@@ -52,23 +53,15 @@ use crate::{BlockQ4K, BlockQ8K};
 /// whole rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
-    if takes_direct(activations, out) {
-        // SAFETY: as this function's.
-        unsafe { direct::<false>(weights, activations, out) };
+    if let [y] = out {
+        // One row (`dot_q8k`): `one_row_slots` at once, without the stack frames of the paths
+        // for several rows (see `matvec_vbmi_gfni`).
+        // SAFETY: as this function's; `weights` holds the one row.
+        *y = unsafe { one_row_slots(weights, activations, DotPrefetch::for_this_cpu().one_row) };
         return;
     }
-    let order = dword_order();
-    prepared::matvec(
-        weights,
-        activations,
-        out,
-        DotPrefetch::for_this_cpu().one_row,
-        |s, d| transpose_sub_block(s, d, order),
-        |row, prepared, state| {
-            // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function.
-            unsafe { blocks::<false>(row, prepared, state) }
-        },
-    );
+    // SAFETY: as this function's.
+    unsafe { rows::<false>(weights, activations, out) };
 }
 
 /// [`matvec`] with one `vpermb` in place of two shuffles, and one `vgf2p8affineqb` in place
@@ -85,27 +78,34 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     out: &mut [f32],
 ) {
     if let [y] = out {
-        // One row (`dot_q8k`): `one_row` at once, without the stack frames of the paths for
-        // several rows (tens of KiB for their activations, touched page by page on every call).
+        // One row (`dot_q8k`): `one_row_vbmi_gfni` at once, without the stack frames of the
+        // paths for several rows (tens of KiB for their activations, touched page by page on
+        // every call).
         // SAFETY: as this function's; `weights` holds the one row.
-        *y = unsafe { one_row(weights, activations, DotPrefetch::for_this_cpu().one_row) };
+        *y =
+            unsafe { one_row_vbmi_gfni(weights, activations, DotPrefetch::for_this_cpu().one_row) };
         return;
     }
     // SAFETY: as this function's.
-    unsafe { rows_vbmi_gfni(weights, activations, out) };
+    unsafe { rows::<true>(weights, activations, out) };
 }
 
-/// [`matvec_vbmi_gfni`] for any number of rows, with the stack frame for several.
+/// [`matvec`] (or with `VBMI_GFNI` [`matvec_vbmi_gfni`]) for any number of rows, with the
+/// stack frame for several.
 ///
 /// # Safety
 ///
-/// As [`matvec_vbmi_gfni`].
+/// As [`matvec`], and with `VBMI_GFNI` as [`matvec_vbmi_gfni`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline(never)]
-unsafe fn rows_vbmi_gfni(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
+unsafe fn rows<const VBMI_GFNI: bool>(
+    weights: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    out: &mut [f32],
+) {
     if takes_direct(activations, out) {
         // SAFETY: as this function's.
-        unsafe { direct::<true>(weights, activations, out) };
+        unsafe { direct::<VBMI_GFNI>(weights, activations, out) };
         return;
     }
     let order = dword_order();
@@ -117,8 +117,8 @@ unsafe fn rows_vbmi_gfni(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &m
         |s, d| transpose_sub_block(s, d, order),
         |row, prepared, state| {
             // SAFETY: AVX-512F, BW and VNNI are enabled in the enclosing function, and its caller
-            // guarantees AVX512-VBMI and GFNI.
-            unsafe { blocks::<true>(row, prepared, state) }
+            // guarantees AVX512-VBMI and GFNI with `VBMI_GFNI`.
+            unsafe { blocks::<VBMI_GFNI>(row, prepared, state) }
         },
     );
 }
@@ -191,21 +191,6 @@ unsafe fn direct<const VBMI_GFNI: bool>(
     activations: &[BlockQ8K],
     out: &mut [f32],
 ) {
-    // SAFETY: each table is 64 readable bytes.
-    let [low_order, high_order] =
-        SLOT_DWORDS.map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) });
-    let byte_order = transpose_4x4_bytes();
-    // For single rows without VBMI (with it they take `one_row`): the four vectors of a block in
-    // the prepared order from its quants (see `blocks_of`), sub-blocks `2k` and `2k + 2`
-    // (`low_order`), then `2k + 1` and `2k + 3` (`high_order`) of each half, each transposed.
-    let slots = |y: &BlockQ8K, half: usize| {
-        let shuffle =
-            |a, order, b| _mm512_shuffle_epi8(_mm512_permutex2var_epi32(a, order, b), byte_order);
-        // SAFETY: the shuffles need AVX-512F and BW only, enabled here.
-        let [low, high] =
-            unsafe { quants_in_order::<false>(y, half, [low_order, high_order], shuffle) };
-        (low, high)
-    };
     let prefetch = DotPrefetch::for_this_cpu();
     let pair_slots = PairSlots::<VBMI_GFNI>::new();
     // Every activation block in the pair order once for all the groups of eight rows, not once
@@ -241,18 +226,71 @@ unsafe fn direct<const VBMI_GFNI: bool>(
             }
         },
         // SAFETY: as above, with one row.
-        // One row rearranges the quants half by half and takes the block sums as they are.
         |row, y| unsafe {
-            if VBMI_GFNI {
-                *y = one_row(row, activations, prefetch.one_row);
-                return;
-            }
-            let mut state = RowState::new(prefetch.one_row);
-            let min_sum = |y: &BlockQ8K, mins| min_sum(mins, y.block_sums());
-            blocks_of::<VBMI_GFNI, _>(row, activations, &mut state, slots, min_sum, |y| y.d());
-            *y = state.finish();
+            *y = if VBMI_GFNI {
+                one_row_vbmi_gfni(row, activations, prefetch.one_row)
+            } else {
+                one_row_slots(row, activations, prefetch.one_row)
+            };
         },
     );
+}
+
+/// Rows of up to this many blocks take [`one_row_slots`] even where [`one_row`] could run:
+/// `one_row` unpacks the block heads eight at a time and goes two blocks at a time, a fixed
+/// cost that short rows do not win back. `dot_q8k` row by row in cache, `one_row` against
+/// `one_row_slots`, on an Emerald Rapids Xeon: rows of one block 0.60x, three 0.74-0.80x, four
+/// 0.96-0.99x, five 0.93-0.96x, six 1.04-1.08x, eight 1.12x, sixteen 1.16x.
+const ONE_ROW_SLOTS_MAX_BLOCKS: usize = 5;
+
+/// One row with AVX512-VBMI and GFNI: [`one_row`], or [`one_row_slots`] for rows of up to
+/// [`ONE_ROW_SLOTS_MAX_BLOCKS`] blocks.
+///
+/// # Safety
+///
+/// As [`one_row`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn one_row_vbmi_gfni(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch) -> f32 {
+    if activations.len() <= ONE_ROW_SLOTS_MAX_BLOCKS {
+        // SAFETY: the caller's guarantees include `one_row_slots`'s.
+        unsafe { one_row_slots(row, activations, prefetch) }
+    } else {
+        // SAFETY: the caller's guarantees are `one_row`'s.
+        unsafe { one_row(row, activations, prefetch) }
+    }
+}
+
+/// One row without AVX512-VBMI (`dot_q8k`, and the rows left over from groups of eight):
+/// [`blocks_of`] on the activations as they are, each half block's quants put in the prepared
+/// order in registers (sub-blocks `2k` and `2k + 2`, then `2k + 1` and `2k + 3`, of each half,
+/// each transposed: one `vpermt2d` and one `vpshufb` per 64 bytes, see [`SLOT_DWORDS`]), the
+/// block sums taken as they are.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-VNNI. `row` should be
+/// `activations.len()` blocks; shorter, the result is 0.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn one_row_slots(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch) -> f32 {
+    // SAFETY: each table is 64 readable bytes.
+    let [low_order, high_order] =
+        SLOT_DWORDS.map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) });
+    let byte_order = transpose_4x4_bytes();
+    let slots = |y: &BlockQ8K, half: usize| {
+        let shuffle =
+            |a, order, b| _mm512_shuffle_epi8(_mm512_permutex2var_epi32(a, order, b), byte_order);
+        // SAFETY: the shuffles need AVX-512F and BW only, enabled here; `half < 2`.
+        let [low, high] =
+            unsafe { quants_in_order::<false>(y, half, [low_order, high_order], shuffle) };
+        (low, high)
+    };
+    let mut state = RowState::new(prefetch);
+    // SAFETY: AVX2 is enabled here (implied by AVX-512F).
+    let min_sum = |y: &BlockQ8K, mins| unsafe { min_sum(mins, y.block_sums()) };
+    // SAFETY: the caller's guarantees are `blocks_of`'s without `VBMI_GFNI`.
+    unsafe { blocks_of::<false, _>(row, activations, &mut state, slots, min_sum, |y| y.d()) };
+    state.finish()
 }
 
 /// The `vpermt2d` indices that, followed by the 4x4 byte transposition of each 128 bits, give
@@ -379,7 +417,8 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, Y>(
     state.sumf = sumf;
 }
 
-/// One row with AVX512-VBMI and GFNI (`dot_q8k`, and the rows left over from groups of eight),
+/// One row with AVX512-VBMI and GFNI (`dot_q8k`, and the rows left over from groups of eight,
+/// both of more than [`ONE_ROW_SLOTS_MAX_BLOCKS`] blocks),
 /// with nothing rearranged across the two halves of a block: each 32-byte quant group is loaded
 /// into both halves of a vector, one `vgf2p8affineqb` takes its low nibbles (sub-block `2g`)
 /// into the low half and its high nibbles (`2g + 1`) into the high half, which is the order of
