@@ -261,7 +261,8 @@ unsafe fn one_row_vbmi_gfni(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch
     }
 }
 
-/// One row without AVX512-VBMI (`dot_q8k`, and the rows left over from groups of eight):
+/// One row without AVX512-VBMI (`dot_q8k`, and the rows left over from groups of eight), and
+/// with it rows of up to [`ONE_ROW_SLOTS_MAX_BLOCKS`] blocks:
 /// [`blocks_of`] on the activations as they are, each half block's quants put in the prepared
 /// order in registers (sub-blocks `2k` and `2k + 2`, then `2k + 1` and `2k + 3`, of each half,
 /// each transposed: one `vpermt2d` and one `vpshufb` per 64 bytes, see [`SLOT_DWORDS`]), the
@@ -294,10 +295,10 @@ unsafe fn one_row_slots(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Pr
 }
 
 /// The `vpermt2d` indices that, followed by the 4x4 byte transposition of each 128 bits, give
-/// [`direct`]'s single rows without AVX512-VBMI the prepared order from 128 bytes of quants `a`
-/// (dwords 0..16) and `b` (16..32): sub-blocks 0 and 2 of the four transposed (`[l][c]`, see
-/// `prepared`), then sub-blocks 1 and 3. As bytes: lanes 0..4 of a sub-block (dwords 0, 2, 4, 6
-/// of it) then lanes 4..8 (1, 3, 5, 7).
+/// [`one_row_slots`] the prepared order from 128 bytes of quants `a` (dwords 0..16) and `b`
+/// (16..32): sub-blocks 0 and 2 of the four transposed (`[l][c]`, see `prepared`), then sub-blocks
+/// 1 and 3. As bytes: lanes 0..4 of a sub-block (dwords 0, 2, 4, 6 of it) then lanes 4..8 (1, 3, 5,
+/// 7).
 static SLOT_DWORDS: [[u8; 64]; 2] = {
     let mut order = [[0u8; 64]; 2];
     let mut i = 0;
@@ -417,23 +418,22 @@ unsafe fn blocks_of<const VBMI_GFNI: bool, Y>(
     state.sumf = sumf;
 }
 
-/// One row with AVX512-VBMI and GFNI (`dot_q8k`, and the rows left over from groups of eight,
-/// both of more than [`ONE_ROW_SLOTS_MAX_BLOCKS`] blocks),
-/// with nothing rearranged across the two halves of a block: each 32-byte quant group is loaded
-/// into both halves of a vector, one `vgf2p8affineqb` takes its low nibbles (sub-block `2g`)
-/// into the low half and its high nibbles (`2g + 1`) into the high half, which is the order of
-/// the 64 activations of those two sub-blocks as they lie; one `vpermb` each puts both in the
-/// pair order of [`PAIR_ORDER`] (dword `2l + h`: lane `l` of sub-block `2g + h`), `vpdpbusd`
-/// sums them exactly. Blocks go two at a time: the sums of group `g` of both are packed into
-/// words (in each 128 bits, dwords `4j..4j + 4` of the first block then of the second) and
-/// `vpmaddwd` / `vpdpwssd` against the factors broadcast from memory (the words
-/// `s_{2g}, s_{2g + 1}` twice of the first block, then of the second) scales and adds each
-/// lane's two sub-blocks; over the four groups (two sums of two, one chain of four measured
-/// 1.02-1.03x slower, its latency what holds this loop back) dwords `4j`, `4j + 1` are lanes
-/// `2j`, `2j + 1` of the first block and `4j + 2`, `4j + 3` of the second, with no shuffle of
-/// the sums. Against [`blocks_of`], which pairs sub-blocks `2g` and `2g + 2` and so needs
-/// two-source byte shuffles of the activations and a word shuffle of the sums, every shuffle
-/// here has one source and none is a word shuffle.
+/// One row with AVX512-VBMI and GFNI (`dot_q8k`, and the rows left over from groups of eight, both
+/// of more than [`ONE_ROW_SLOTS_MAX_BLOCKS`] blocks), with nothing rearranged across the two halves
+/// of a block: each 32-byte quant group is loaded into both halves of a vector, one
+/// `vgf2p8affineqb` takes its low nibbles (sub-block `2g`) into the low half and its high nibbles
+/// (`2g + 1`) into the high half, which is the order of the 64 activations of those two sub-blocks
+/// as they lie; one `vpermb` each puts both in the pair order of [`PAIR_ORDER`] (dword `2l + h`:
+/// lane `l` of sub-block `2g + h`), `vpdpbusd` sums them exactly. Blocks go two at a time: the sums
+/// of group `g` of both are packed into words (in each 128 bits, dwords `4j..4j + 4` of the first
+/// block then of the second) and `vpmaddwd` / `vpdpwssd` against the factors broadcast from memory
+/// (the words `s_{2g}, s_{2g + 1}` twice of the first block, then of the second) scales and adds
+/// each lane's two sub-blocks; over the four groups (two sums of two, one chain of four measured
+/// 1.02-1.03x slower, its latency what holds this loop back) dwords `4j`, `4j + 1` are lanes `2j`,
+/// `2j + 1` of the first block and `4j + 2`, `4j + 3` of the second, with no shuffle of the sums.
+/// Against [`blocks_of`], which pairs sub-blocks `2g` and `2g + 2` and so needs two-source byte
+/// shuffles of the activations and a word shuffle of the sums, every shuffle here has one source
+/// and none is a word shuffle.
 ///
 /// The block heads are unpacked eight blocks at a time as [`eight_rows`] unpacks eight rows'
 /// ([`HeadUnpack`]): scale factors, `d`, `dmin` and the min sums go to memory, and each block
