@@ -571,7 +571,8 @@ pub(crate) mod tests {
         // one more group overlapping the first.
         let shapes = [
             (1, 1),
-            // Single rows on either side of the AVX-512 one-row loops' split (five blocks).
+            // Single rows on either side of the AVX-512 one-row loops' split (five blocks), and
+            // over several chunks of eight blocks.
             (1, 5),
             (1, 6),
             (1, 19),

@@ -54,10 +54,12 @@ use crate::{BlockQ4K, BlockQ8K};
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(crate) unsafe fn matvec(weights: &[BlockQ4K], activations: &[BlockQ8K], out: &mut [f32]) {
     if let [y] = out {
-        // One row (`dot_q8k`): `one_row_slots` at once, without the stack frames of the paths
-        // for several rows (see `matvec_vbmi_gfni`).
+        // One row (`dot_q8k`): `single_row` at once, without the stack frames of the paths for
+        // several rows (see `matvec_vbmi_gfni`).
         // SAFETY: as this function's; `weights` holds the one row.
-        *y = unsafe { one_row_slots(weights, activations, DotPrefetch::for_this_cpu().one_row) };
+        *y = unsafe {
+            single_row::<false>(weights, activations, DotPrefetch::for_this_cpu().one_row)
+        };
         return;
     }
     // SAFETY: as this function's.
@@ -78,12 +80,12 @@ pub(crate) unsafe fn matvec_vbmi_gfni(
     out: &mut [f32],
 ) {
     if let [y] = out {
-        // One row (`dot_q8k`): `one_row_vbmi_gfni` at once, without the stack frames of the
-        // paths for several rows (tens of KiB for their activations, touched page by page on
-        // every call).
+        // One row (`dot_q8k`): `single_row` at once, without the stack frames of the paths for
+        // several rows (tens of KiB for their activations, touched page by page on every call).
         // SAFETY: as this function's; `weights` holds the one row.
-        *y =
-            unsafe { one_row_vbmi_gfni(weights, activations, DotPrefetch::for_this_cpu().one_row) };
+        *y = unsafe {
+            single_row::<true>(weights, activations, DotPrefetch::for_this_cpu().one_row)
+        };
         return;
     }
     // SAFETY: as this function's.
@@ -226,13 +228,7 @@ unsafe fn direct<const VBMI_GFNI: bool>(
             }
         },
         // SAFETY: as above, with one row.
-        |row, y| unsafe {
-            *y = if VBMI_GFNI {
-                one_row_vbmi_gfni(row, activations, prefetch.one_row)
-            } else {
-                one_row_slots(row, activations, prefetch.one_row)
-            };
-        },
+        |row, y| unsafe { *y = single_row::<VBMI_GFNI>(row, activations, prefetch.one_row) },
     );
 }
 
@@ -243,30 +239,35 @@ unsafe fn direct<const VBMI_GFNI: bool>(
 /// 0.96-0.99x, five 0.93-0.96x, six 1.04-1.08x, eight 1.12x, sixteen 1.16x.
 const ONE_ROW_SLOTS_MAX_BLOCKS: usize = 5;
 
-/// One row with AVX512-VBMI and GFNI: [`one_row`], or [`one_row_slots`] for rows of up to
-/// [`ONE_ROW_SLOTS_MAX_BLOCKS`] blocks.
+/// One row (single rows, and the rows left over from groups of eight): with `VBMI_GFNI`
+/// [`one_row`], but for rows of up to [`ONE_ROW_SLOTS_MAX_BLOCKS`] blocks, which take
+/// [`one_row_slots`], as every row does without it.
 ///
 /// # Safety
 ///
-/// As [`one_row`].
+/// As [`one_row_slots`], and with `VBMI_GFNI` as [`one_row`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn one_row_vbmi_gfni(row: &[BlockQ4K], activations: &[BlockQ8K], prefetch: Prefetch) -> f32 {
-    if activations.len() <= ONE_ROW_SLOTS_MAX_BLOCKS {
+unsafe fn single_row<const VBMI_GFNI: bool>(
+    row: &[BlockQ4K],
+    activations: &[BlockQ8K],
+    prefetch: Prefetch,
+) -> f32 {
+    if VBMI_GFNI && activations.len() > ONE_ROW_SLOTS_MAX_BLOCKS {
+        // SAFETY: the caller's guarantees are `one_row`'s with `VBMI_GFNI`.
+        unsafe { one_row(row, activations, prefetch) }
+    } else {
         // SAFETY: the caller's guarantees include `one_row_slots`'s.
         unsafe { one_row_slots(row, activations, prefetch) }
-    } else {
-        // SAFETY: the caller's guarantees are `one_row`'s.
-        unsafe { one_row(row, activations, prefetch) }
     }
 }
 
 /// One row without AVX512-VBMI (`dot_q8k`, and the rows left over from groups of eight), and
-/// with it rows of up to [`ONE_ROW_SLOTS_MAX_BLOCKS`] blocks:
-/// [`blocks_of`] on the activations as they are, each half block's quants put in the prepared
-/// order in registers (sub-blocks `2k` and `2k + 2`, then `2k + 1` and `2k + 3`, of each half,
-/// each transposed: one `vpermt2d` and one `vpshufb` per 64 bytes, see [`SLOT_DWORDS`]), the
-/// block sums taken as they are.
+/// with it rows of up to [`ONE_ROW_SLOTS_MAX_BLOCKS`] blocks (see [`single_row`]): [`blocks_of`]
+/// on the activations as they are, each half block's quants put in the prepared order in
+/// registers (sub-blocks `2k` and `2k + 2`, then `2k + 1` and `2k + 3`, of each half, each
+/// transposed: one `vpermt2d` and one `vpshufb` per 64 bytes, see [`SLOT_DWORDS`]), the block
+/// sums taken as they are.
 ///
 /// # Safety
 ///
