@@ -15,8 +15,39 @@ started=$SECONDS
 
 # Everything with the default features; without `std` only what changes there (the kernel
 # choice and the library's own tests), since the integration tests run the same scalar code.
-printf '\n=== miri: cargo miri test (default features)\n'
-cargo +nightly miri test
-printf '\n=== miri: cargo miri test --no-default-features --lib --test api\n'
-cargo +nightly miri test --no-default-features --lib --test api
+# Miri runs on one thread, so the work goes in two halves, one per core, each in its own target
+# directory (cargo holds a directory's lock while its tests run), and each half's output is
+# printed when both are done. The halves, by their Miri times on a slow machine: the library's
+# and the API's tests with and without `std` (about 400 s), the other integration tests and the
+# doc tests (about 600 s).
+integration=()
+for file in tests/*.rs; do
+    name=$(basename "$file" .rs)
+    [ "$name" = api ] || integration+=(--test "$name")
+done
+first=$(mktemp)
+second=$(mktemp)
+trap 'rm -f "$first" "$second"' EXIT
+# Each half's steps are chained with `&&`: `set -e` does not reach into a list whose status is
+# tested.
+{
+    printf '\n=== miri: cargo miri test --lib --test api (default features)\n' &&
+        cargo +nightly miri test --lib --test api &&
+        printf '\n=== miri: cargo miri test --no-default-features --lib --test api\n' &&
+        cargo +nightly miri test --no-default-features --lib --test api
+} >"$first" 2>&1 &
+pid=$!
+status=0
+{
+    printf '\n=== miri: cargo miri test, the other integration tests\n' &&
+        CARGO_TARGET_DIR=target/miri-integration cargo +nightly miri test "${integration[@]}" &&
+        printf '\n=== miri: cargo miri test --doc\n' &&
+        CARGO_TARGET_DIR=target/miri-integration cargo +nightly miri test --doc
+} >"$second" 2>&1 || status=$?
+wait "$pid" || status=$?
+cat "$first" "$second"
+if [ "$status" -ne 0 ]; then
+    echo "miri: failed"
+    exit "$status"
+fi
 printf 'miri: passed in %ss\n' "$((SECONDS - started))"

@@ -444,10 +444,17 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
 /// [`PREFETCH_BYTES`]). Measured at 256 MiB, one thread, against the same kernels without the
 /// change in one process:
 ///
-/// - Zen 4 (and, unmeasured, every CPU that is not Intel's): one line per block on its own
-///   (0.97x the read loop against 0.85x with every line), none side by side (one line per
-///   block and row lost a third or more), as measured in earlier rounds with one hint per
-///   block (see [`prefetch_weights`] for the three repeated hints that stand for it now);
+/// - Zen 4 (and, unmeasured, every CPU of another vendor than Intel with AVX-512F): one line
+///   per block on its own (0.97x the read loop against 0.85x with every line), none side by
+///   side (one line per block and row lost a third or more), as measured in earlier rounds with
+///   one hint per block (see [`prefetch_weights`] for the three repeated hints that stand for
+///   it now);
+/// - Zen 3 (and, unmeasured, every CPU of another vendor than Intel without AVX-512F, where
+///   the AVX2 kernel is the best): every line, both ways, into L1. The AVX2 kernel there,
+///   against Zen 4's choice: rows of 4096 values one by one 1.41-1.46x at 256 MiB (0.75x the
+///   read loop against 0.50x), 1.02x in cache; rows of 14336 side by side 1.30-1.32x, of 28672
+///   1.00-1.02x (1.02x in cache). Into L2 instead measured the same within the noise (1.41-1.49x
+///   one by one). Rows of 4096 values side by side with every line: as fast as one by one.
 /// - a Sapphire Rapids-class Xeon (AMX, AVX512-FP16): every line, both ways, and into the L2
 ///   cache only ([`Prefetch::BlockToL2`], `prefetcht1`), for the `f32` kernels too. Against the
 ///   same lines into L1 (`prefetcht0`), at 256 MiB one thread: AVX-512 `matvec_q8k` on rows of
@@ -489,42 +496,59 @@ pub(crate) struct DotPrefetch {
 }
 
 impl DotPrefetch {
-    /// The choice for this CPU: by its CPUID vendor, read once and kept.
+    /// The choice for this CPU: by its CPUID vendor, and for other vendors than Intel by
+    /// whether the CPU has AVX-512F, read once and kept.
     #[inline]
     pub(crate) fn for_this_cpu() -> DotPrefetch {
         use core::sync::atomic::{AtomicU8, Ordering};
-        // 0: not read yet, 1: Intel, 2: any other vendor.
-        static VENDOR: AtomicU8 = AtomicU8::new(0);
-        let mut vendor = VENDOR.load(Ordering::Relaxed);
+        // 0: not read yet, 1: Intel, 2: another vendor with AVX-512F (Zen 4 and later), 3:
+        // another vendor without it (Zen 3 and earlier).
+        static CLASS: AtomicU8 = AtomicU8::new(0);
+        let mut class = CLASS.load(Ordering::Relaxed);
         // Miri cannot run CPUID (the SSE2 `f32` kernel, which Miri runs, asks for the choice).
         if cfg!(miri) {
-            vendor = 2;
+            class = 2;
         }
-        if vendor == 0 {
-            // SAFETY: every x86_64 CPU has CPUID, and leaf 0 (the vendor) always exists. (Safe
-            // to call in recent Rust; `unsafe` for the older releases the MSRV covers.)
+        if class == 0 {
+            // SAFETY: every x86_64 CPU has CPUID, and leaf 0 (the vendor and the highest leaf)
+            // always exists. (Safe to call in recent Rust; `unsafe` for the older releases the
+            // MSRV covers.)
             #[allow(unused_unsafe)]
             let leaf = unsafe { core::arch::x86_64::__cpuid(0) };
             let intel = [leaf.ebx, leaf.edx, leaf.ecx] == [0x756E_6547, 0x4965_6E69, 0x6C65_746E];
-            vendor = if intel { 1 } else { 2 };
-            VENDOR.store(vendor, Ordering::Relaxed);
+            // SAFETY: as above; leaf 7 is read only where leaf 0 says it exists.
+            #[allow(unused_unsafe)]
+            let avx512f = leaf.eax >= 7
+                && unsafe { core::arch::x86_64::__cpuid_count(7, 0) }.ebx & (1 << 16) != 0;
+            class = match (intel, avx512f) {
+                (true, _) => 1,
+                (false, true) => 2,
+                (false, false) => 3,
+            };
+            CLASS.store(class, Ordering::Relaxed);
         }
-        if vendor == 1 {
-            DotPrefetch {
+        match class {
+            1 => DotPrefetch {
                 one_row: Prefetch::BlockToL2,
                 side_by_side: Prefetch::BlockToL2,
                 side_by_side_avx2: Prefetch::Block,
                 f32: Prefetch::BlockToL2,
                 short_rows_side_by_side: true,
-            }
-        } else {
-            DotPrefetch {
+            },
+            2 => DotPrefetch {
                 one_row: Prefetch::Line,
                 side_by_side: Prefetch::Off,
                 side_by_side_avx2: Prefetch::Off,
                 f32: Prefetch::Block,
                 short_rows_side_by_side: false,
-            }
+            },
+            _ => DotPrefetch {
+                one_row: Prefetch::Block,
+                side_by_side: Prefetch::Off,
+                side_by_side_avx2: Prefetch::Block,
+                f32: Prefetch::Block,
+                short_rows_side_by_side: false,
+            },
         }
     }
 }
