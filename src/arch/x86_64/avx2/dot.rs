@@ -4,9 +4,10 @@
 //! in its own `i32`. The f16 scales are widened with F16C, which every AVX2 CPU has (the
 //! dispatch checks it).
 //!
-//! The activations come from the prepared buffer of `arch::prepared` or, for single rows and
-//! rows of more than `DIRECT_MIN_ROW_BLOCKS` blocks, straight from the caller's blocks,
-//! rearranged once per block for eight rows multiplied side by side (`direct`).
+//! The activations come from the prepared buffer of `arch::prepared` or, for rows of more than
+//! `DIRECT_MIN_ROW_BLOCKS` blocks, straight from the caller's blocks, rearranged once per block
+//! for eight rows multiplied side by side (`direct`). A single row (`dot_q8k`) rearranges each
+//! block for itself with shuffles that stay inside 128-bit halves (`one_row`).
 //!
 //! The eight float lanes of the reference are one `__m256`: a multiply then an add per block,
 //! as in the C.
@@ -138,6 +139,16 @@ unsafe fn direct<const VNNI: bool>(
 /// `y = dot(row, activations)` for one row of [`direct`]: single rows (`dot_q8k`) and the rows
 /// left over from groups of eight.
 ///
+/// A single row rearranges each activation block for itself, so this loop keeps its shuffles
+/// inside 128-bit halves, which cost half what a lane-crossing `vpermd` does on AMD's cores:
+/// one [`PAIR_LANES`] `vpshufb` per 32 bytes of weights and of activations puts positions `l`
+/// and `l + 8` side by side, so that `vpmaddubsw` gives one word per lane in each half; the
+/// words of the two sub-blocks sharing those bytes are then interleaved (`vpunpcklwd`,
+/// `vpunpckhwd`) and multiplied by their two scales in one `vpmaddwd` (or AVX-VNNI
+/// `vpdpwssd`), lanes 0..4 in one accumulator and 4..8 in the other; once per block the two
+/// halves of each are added across (one `vperm2i128`). The same exact integers as [`aux_of`],
+/// in the reference's lanes.
+///
 /// # Safety
 ///
 /// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`. `row` should be
@@ -153,25 +164,68 @@ unsafe fn one_row<const VNNI: bool>(
     if row.len() < activations.len() {
         return;
     }
-    let shuffles = Shuffles::new();
+    // SAFETY: `PAIR_LANES` is 16 readable bytes.
+    let order = unsafe { _mm_loadu_si128(PAIR_LANES.as_ptr().cast()) };
+    let order = _mm256_broadcastsi128_si256(order);
+    let low_nibbles = _mm256_set1_epi8(0x0F);
+    // Bytes `32k .. 32k + 32` of `quants`, in the [`PAIR_LANES`] order.
+    let paired = |quants: *const u8, k: usize| {
+        // SAFETY: the callers pass `k < 8` with 256-byte `quants`, or `k < 4` with 128.
+        _mm256_shuffle_epi8(
+            unsafe { _mm256_loadu_si256(quants.add(32 * k).cast()) },
+            order,
+        )
+    };
     let mut sums = _mm256_setzero_ps();
     let mut sumf = 0f32;
     for (x, a) in row.iter().zip(activations) {
-        // The activations in the prepared order, sub-block by sub-block.
-        let q8 = transposed_quants(a, shuffles.dword_order);
         prefetch_weights::<PREFETCH_BYTES>(x, prefetch, 0);
-        // SAFETY: the caller guarantees AVX-VNNI if `VNNI`, and `min_sum` needs AVX2, which is
-        // enabled here.
-        unsafe {
-            block::<VNNI>(
-                x,
-                &shuffles,
-                |g| (q8[2 * g], q8[2 * g + 1]),
-                |mins| min_sum(mins, a.block_sums()),
-                a.d(),
-                (&mut sums, &mut sumf),
-            )
-        };
+        let (scales, mins) = scales_and_mins_u64(x);
+        // The eight scales as words in each 128 bits: dword `g` is `(s[2g], s[2g + 1])`.
+        let scales =
+            _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
+        let factors = [
+            _mm256_shuffle_epi32::<0x00>(scales),
+            _mm256_shuffle_epi32::<0x55>(scales),
+            _mm256_shuffle_epi32::<0xAA>(scales),
+            _mm256_shuffle_epi32::<0xFF>(scales),
+        ];
+        // Lanes 0..4 and 4..8; in each, positions 0..16 of a sub-block in the low 128 bits and
+        // 16..32 in the high.
+        let mut acc = [_mm256_setzero_si256(); 2];
+        for (g, factor) in factors.into_iter().enumerate() {
+            let t = paired(x.quants().as_ptr(), g);
+            let low = _mm256_and_si256(t, low_nibbles);
+            let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), low_nibbles);
+            // Sub-block 2g in the low nibbles, 2g + 1 in the high.
+            let low = _mm256_maddubs_epi16(low, paired(a.quants().as_ptr().cast(), 2 * g));
+            let high = _mm256_maddubs_epi16(high, paired(a.quants().as_ptr().cast(), 2 * g + 1));
+            let words = [
+                _mm256_unpacklo_epi16(low, high),
+                _mm256_unpackhi_epi16(low, high),
+            ];
+            for (acc, w) in acc.iter_mut().zip(words) {
+                *acc = if VNNI {
+                    // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
+                    unsafe { dpwssd(*acc, w, factor) }
+                } else {
+                    _mm256_add_epi32(*acc, _mm256_madd_epi16(w, factor))
+                };
+            }
+        }
+        // Lanes 0..4 from both halves of `acc[0]`, 4..8 from both of `acc[1]`.
+        let aux = _mm256_add_epi32(
+            _mm256_blend_epi32::<0xF0>(acc[0], acc[1]),
+            _mm256_permute2x128_si256::<0x21>(acc[0], acc[1]),
+        );
+        // SAFETY: AVX2 is enabled here.
+        let sumi = unsafe { min_sum(mins, a.block_sums()) };
+        let (d, dmin) = d_dmin(x, a.d());
+        sums = _mm256_add_ps(
+            sums,
+            _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
+        );
+        sumf -= dmin * sumi as f32;
     }
     let mut state = RowState::new(prefetch);
     // SAFETY: `state.sums` is eight writable floats.
@@ -179,6 +233,10 @@ unsafe fn one_row<const VNNI: bool>(
     state.sumf = sumf;
     *y = state.finish();
 }
+
+/// The byte order of [`one_row`] in each 128 bits: positions `l` and `l + 8`, both of lane
+/// `l`, side by side.
+static PAIR_LANES: [u8; 16] = [0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15];
 
 /// Eight rows side by side with the per-block work that is not the quants' done for the eight
 /// at once, one block ahead of the rows: their 16-byte block heads (`d`, `dmin`, the packed
