@@ -17,9 +17,9 @@ started=$SECONDS
 # choice and the library's own tests), since the integration tests run the same scalar code.
 # Miri runs on one thread, so the work goes in two halves, one per core, each in its own target
 # directory (cargo holds a directory's lock while its tests run), and each half's output is
-# printed when both are done. The halves, by their Miri times on a slow machine: the library's
-# and the API's tests with and without `std` (about 400 s), the other integration tests and the
-# doc tests (about 600 s).
+# printed when both are done. The halves, by the test times Miri reports (its own clock, which
+# counts the work interpreted): the library's and the API's tests with and without `std` (about
+# 400 s), the other integration tests and the doc tests (about 620 s).
 integration=()
 for file in tests/*.rs; do
     name=$(basename "$file" .rs)
