@@ -516,6 +516,8 @@ impl DotPrefetch {
             #[allow(unused_unsafe)]
             let leaf = unsafe { core::arch::x86_64::__cpuid(0) };
             let intel = [leaf.ebx, leaf.edx, leaf.ecx] == [0x756E_6547, 0x4965_6E69, 0x6C65_746E];
+            // From CPUID, as the vendor, and not `has_avx512f`: without `std` that answers what
+            // was compiled in, and this choice is about the core.
             // SAFETY: as above; leaf 7 is read only where leaf 0 says it exists.
             #[allow(unused_unsafe)]
             let avx512f = leaf.eax >= 7

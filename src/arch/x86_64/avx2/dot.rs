@@ -140,7 +140,7 @@ unsafe fn direct<const VNNI: bool>(
 /// left over from groups of eight.
 ///
 /// A single row rearranges each activation block for itself, so this loop keeps its shuffles
-/// inside 128-bit halves, which cost half what a lane-crossing `vpermd` does on AMD's cores:
+/// inside 128-bit halves, which cost half what a lane-crossing `vpermd` does on Zen 3:
 /// one [`PAIR_LANES`] `vpshufb` per 32 bytes of weights and of activations puts positions `l`
 /// and `l + 8` side by side, so that `vpmaddubsw` gives one word per lane in each half; the
 /// words of the two sub-blocks sharing those bytes are then interleaved (`vpunpcklwd`,
