@@ -8,14 +8,16 @@
 //! 32-value sub-block is transposed from `[c][l]` (four chunks of eight) to `[l][c]`: bytes
 //! `4l..4l + 4` then hold the four values of lane `l`. The kernels give the Q4_K quants the same
 //! order with byte shuffles of the weights (a single `vpermb` per 64 bytes with AVX512-VBMI),
-//! and a 4-byte dot product then yields the sub-block's exact sum for each lane. Activations are
-//! shared by every row of a matrix, so they are rearranged once per call (rows of up to
-//! [`CHUNK_BLOCKS`] blocks) or once per chunk and group of [`ROW_GROUP`] rows (longer rows,
-//! with NEON: the x86 kernels multiply rows of more than [`DIRECT_MIN_ROW_BLOCKS`] blocks
+//! and a 4-byte dot product then yields the sub-block's exact sum for each lane. (The AVX2
+//! kernel, whose `vpmaddubsw` adds two neighbouring products, not four, passes an order of its
+//! own: in each 16-byte half, the two values of each lane side by side, see its module.)
+//! Activations are shared by every row of a matrix, so they are rearranged once per call (rows
+//! of up to [`CHUNK_BLOCKS`] blocks) or once per chunk and group of [`ROW_GROUP`] rows (longer
+//! rows, with NEON: the x86 kernels multiply rows of more than [`DIRECT_MIN_ROW_BLOCKS`] blocks
 //! without the buffer, see [`direct`], and the AVX-512 one on Intel rows of any length, in an
-//! order of its own), and the cost vanishes; each kernel passes its own
-//! shuffle for the rearrangement (two instructions per sub-block, against about ninety cycles a
-//! block for a byte loop).
+//! order of its own), and the cost vanishes; each kernel passes its own shuffle for the
+//! rearrangement (one or two instructions per sub-block, against about ninety cycles a block
+//! for a byte loop).
 //!
 //! The same goes for the min sums: each block also carries its eight sub-block sums in 16 bits
 //! where they fit, so that a kernel multiplies them by the eight mins in one 128-bit
@@ -41,7 +43,8 @@ const SLOT_OF_SUB_BLOCK: [usize; 8] = [0, 2, 1, 3, 4, 6, 5, 7];
 #[derive(Clone, Copy)]
 pub(crate) struct Prepared {
     /// The quants, per sub-block slot (see `SLOT_OF_SUB_BLOCK`) 32 bytes where byte `4l + c`
-    /// is the sub-block's value `8c + l`.
+    /// is the sub-block's value `8c + l` (the AVX2 kernel's: its own order, see
+    /// [`Prepared::new`]).
     pub(crate) qs: [i8; BLOCK_VALUES],
     /// The block sums as stored.
     pub(crate) bsums: [i16; 16],
@@ -56,8 +59,8 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// `y` in the prepared order, each sub-block rearranged by `transpose` (which must do what
-    /// [`transpose_sub_block`] does).
+    /// `y` in the prepared order, each sub-block rearranged by `transpose` (the kernel's order:
+    /// what [`transpose_sub_block`] does, or the AVX2 kernel's own).
     #[inline(always)]
     fn new(y: &BlockQ8K, transpose: &impl Fn(&[i8; 32], &mut [i8; 32])) -> Prepared {
         let mut qs = [0i8; BLOCK_VALUES];
@@ -166,7 +169,7 @@ const ROW_GROUP: usize = 32;
 
 /// `out[r] = dot(row r, activations)`, with `blocks(row_chunk, prepared_chunk, state)` running
 /// a kernel's block loop over matching chunks of one row and of the prepared activations, and
-/// `transpose` the kernel's shuffle for [`transpose_sub_block`]. Rows of up to
+/// `transpose` the kernel's shuffle of one sub-block (see [`Prepared::new`]). Rows of up to
 /// [`PREFETCH_MAX_ROW_BLOCKS`] blocks prefetch as `prefetch` says, longer ones not at all.
 ///
 /// The caller checked the lengths: `weights` holds `out.len()` rows of `activations.len()`
@@ -327,7 +330,7 @@ mod tests {
         return crate::arch::x86_64::has_avx2_fma().then_some(|s: &[i8; 32], d: &mut [i8; 32]| {
             // SAFETY: AVX2 and FMA were detected.
             unsafe {
-                use crate::arch::x86_64::avx2::dot::{dword_order, transpose_sub_block};
+                use crate::arch::x86_64::avx512::dot::{dword_order, transpose_sub_block};
                 transpose_sub_block(s, d, dword_order())
             }
         });

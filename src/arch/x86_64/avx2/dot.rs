@@ -1,13 +1,17 @@
-//! The AVX2 dot-product kernel: per 32 weight bytes one lane-transposing permutation, then
-//! `vpmaddubsw` against the prepared activations and `vpmaddwd` by the sub-block scale (or, on
-//! CPUs with AVX-VNNI, one `vpdpwssd` that also accumulates), which leaves each lane's exact sum
-//! in its own `i32`. The f16 scales are widened with F16C, which every AVX2 CPU has (the
-//! dispatch checks it).
+//! The AVX2 dot-product kernel. Per 32 weight bytes one `vpshufb` that stays inside 128-bit
+//! halves puts the two positions of each lane side by side (`PAIR_LANES`), `vpmaddubsw` against
+//! activations in the same order gives one word per lane and half for each of the two
+//! sub-blocks in those bytes, and after one unpack per eight lanes' words a `vpmaddwd` by the
+//! two scales (or, on CPUs with AVX-VNNI, one `vpdpwssd` that also accumulates) leaves each
+//! lane's exact sum in its own `i32` (`paired_aux`). No lane-crossing shuffle per 32 bytes: a
+//! `vpermd` (which the earlier form of this loop took) issues at half the rate of a `vpshufb`
+//! on AMD's cores. The f16 scales are widened with F16C, which every AVX2 CPU has (the dispatch
+//! checks it).
 //!
-//! The activations come from the prepared buffer of `arch::prepared` or, for rows of more than
-//! `DIRECT_MIN_ROW_BLOCKS` blocks, straight from the caller's blocks, rearranged once per block
-//! for eight rows multiplied side by side (`direct`). A single row (`dot_q8k`) rearranges each
-//! block for itself with shuffles that stay inside 128-bit halves (`one_row`).
+//! The activations come in that order from the prepared buffer of `arch::prepared` or, for rows
+//! of more than `DIRECT_MIN_ROW_BLOCKS` blocks, straight from the caller's blocks, rearranged
+//! once per block for eight rows multiplied side by side (`direct`). A single row (`dot_q8k`)
+//! rearranges each block for itself (`one_row`).
 //!
 //! The eight float lanes of the reference are one `__m256`: a multiply then an add per block,
 //! as in the C.
@@ -25,7 +29,7 @@ use crate::{BlockQ4K, BlockQ8K};
 
 /// `out[r] = dot(row r, activations)` for the rows of `activations.len()` blocks in `weights`;
 /// with `VNNI`, each `vpmaddwd` and the add after it are one AVX-VNNI `vpdpwssd` (see
-/// [`block`]).
+/// [`paired_aux`]).
 ///
 /// # Safety
 ///
@@ -61,13 +65,13 @@ unsafe fn rows<const VNNI: bool>(weights: &[BlockQ4K], activations: &[BlockQ8K],
         unsafe { direct::<VNNI>(weights, activations, out) };
         return;
     }
-    let order = dword_order();
+    let order = pair_order();
     prepared::matvec(
         weights,
         activations,
         out,
         DotPrefetch::for_this_cpu().one_row,
-        |s, d| transpose_sub_block(s, d, order),
+        |s, d| pair_sub_block(s, d, order),
         |row, prepared, state| {
             // SAFETY: AVX2, FMA and F16C are enabled in the enclosing function, and its caller
             // guarantees AVX-VNNI if `VNNI`.
@@ -87,9 +91,9 @@ unsafe fn rows<const VNNI: bool>(weights: &[BlockQ4K], activations: &[BlockQ8K],
 /// 7.75 ns a block against 7.55 through the buffer.
 const DIRECT_ROWS: usize = 8;
 
-/// The rows, [`DIRECT_ROWS`] at a time, with each activation sub-block put in the prepared
-/// order in registers ([`transpose_lanes`]) once for all of them, instead of through the
-/// prepared buffer. Rows side by side prefetch as [`DotPrefetch`] says for this CPU (on Zen 4
+/// The rows, [`DIRECT_ROWS`] at a time, with each activation sub-block put in the
+/// [`PAIR_LANES`] order in registers ([`paired_quants`]) once for all of them, instead of
+/// through the prepared buffer. Rows side by side prefetch as [`DotPrefetch`] says for this CPU (on Zen 4
 /// not at all: there it slowed the reads at DRAM sizes).
 ///
 /// # Safety
@@ -103,14 +107,14 @@ unsafe fn direct<const VNNI: bool>(
     out: &mut [f32],
 ) {
     let prefetch = DotPrefetch::for_this_cpu();
-    // Every activation block transposed once for all the groups of eight rows, not once per
+    // Every activation block rearranged once for all the groups of eight rows, not once per
     // group, where `pairs_once` says so.
     let mut buffer = [const { MaybeUninit::<[__m256i; 8]>::uninit() }; ONCE_MAX_BLOCKS];
     let n = activations.len();
-    let transposed = pairs_once(activations, out, DIRECT_ROWS).then(|| {
-        let dword_order = Shuffles::new().dword_order;
+    let paired = pairs_once(activations, out, DIRECT_ROWS).then(|| {
+        let order = pair_order();
         for (t, y) in buffer.iter_mut().zip(activations) {
-            t.write(transposed_quants(y, dword_order));
+            t.write(paired_quants(y, order));
         }
         // SAFETY: the first `n` entries were written just above.
         unsafe { core::slice::from_raw_parts(buffer.as_ptr().cast::<[__m256i; 8]>(), n) }
@@ -121,15 +125,9 @@ unsafe fn direct<const VNNI: bool>(
         out,
         // SAFETY: AVX2, FMA and F16C are enabled here, and AVX-VNNI if `VNNI` (this function's
         // caller); `rows` is `DIRECT_ROWS` rows of `activations.len()` blocks, and `ys` their
-        // results; `transposed` holds `activations`' blocks.
+        // results; `paired` holds `activations`' blocks.
         |rows, ys| unsafe {
-            eight_rows::<VNNI>(
-                rows,
-                activations,
-                ys,
-                prefetch.side_by_side_avx2,
-                transposed,
-            )
+            eight_rows::<VNNI>(rows, activations, ys, prefetch.side_by_side_avx2, paired)
         },
         // SAFETY: as above, with one row.
         |row, y| unsafe { one_row::<VNNI>(row, activations, y, prefetch.one_row) },
@@ -139,15 +137,8 @@ unsafe fn direct<const VNNI: bool>(
 /// `y = dot(row, activations)` for one row of [`direct`]: single rows (`dot_q8k`) and the rows
 /// left over from groups of eight.
 ///
-/// A single row rearranges each activation block for itself, so this loop keeps its shuffles
-/// inside 128-bit halves, which cost half what a lane-crossing `vpermd` does on Zen 3:
-/// one [`PAIR_LANES`] `vpshufb` per 32 bytes of weights and of activations puts positions `l`
-/// and `l + 8` side by side, so that `vpmaddubsw` gives one word per lane in each half; the
-/// words of the two sub-blocks sharing those bytes are then interleaved (`vpunpcklwd`,
-/// `vpunpckhwd`) and multiplied by their two scales in one `vpmaddwd` (or AVX-VNNI
-/// `vpdpwssd`), lanes 0..4 in one accumulator and 4..8 in the other; once per block the two
-/// halves of each are added across (one `vperm2i128`). The same exact integers as [`aux_of`],
-/// in the reference's lanes.
+/// A single row rearranges each activation block for itself: one [`PAIR_LANES`] `vpshufb` per
+/// 32 bytes of activations, beside the weights' own in [`paired_aux`].
 ///
 /// # Safety
 ///
@@ -164,13 +155,10 @@ unsafe fn one_row<const VNNI: bool>(
     if row.len() < activations.len() {
         return;
     }
-    // SAFETY: `PAIR_LANES` is 16 readable bytes.
-    let order = unsafe { _mm_loadu_si128(PAIR_LANES.as_ptr().cast()) };
-    let order = _mm256_broadcastsi128_si256(order);
-    let low_nibbles = _mm256_set1_epi8(0x0F);
+    let order = pair_order();
     // Bytes `32k .. 32k + 32` of `quants`, in the [`PAIR_LANES`] order.
-    let paired = |quants: *const u8, k: usize| {
-        // SAFETY: the callers pass `k < 8` with 256-byte `quants`, or `k < 4` with 128.
+    let paired = |quants: *const i8, k: usize| {
+        // SAFETY: the callers pass `k < 8` with 256-byte `quants`.
         _mm256_shuffle_epi8(
             unsafe { _mm256_loadu_si256(quants.add(32 * k).cast()) },
             order,
@@ -181,43 +169,17 @@ unsafe fn one_row<const VNNI: bool>(
     for (x, a) in row.iter().zip(activations) {
         prefetch_weights::<PREFETCH_BYTES>(x, prefetch, 0);
         let (scales, mins) = scales_and_mins_u64(x);
-        // The eight scales as words in each 128 bits: dword `g` is `(s[2g], s[2g + 1])`.
-        let scales =
-            _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
-        let factors = [
-            _mm256_shuffle_epi32::<0x00>(scales),
-            _mm256_shuffle_epi32::<0x55>(scales),
-            _mm256_shuffle_epi32::<0xAA>(scales),
-            _mm256_shuffle_epi32::<0xFF>(scales),
-        ];
-        // Lanes 0..4 and 4..8; in each, positions 0..16 of a sub-block in the low 128 bits and
-        // 16..32 in the high.
-        let mut acc = [_mm256_setzero_si256(); 2];
-        for (g, factor) in factors.into_iter().enumerate() {
-            let t = paired(x.quants().as_ptr(), g);
-            let low = _mm256_and_si256(t, low_nibbles);
-            let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), low_nibbles);
-            // Sub-block 2g in the low nibbles, 2g + 1 in the high.
-            let low = _mm256_maddubs_epi16(low, paired(a.quants().as_ptr().cast(), 2 * g));
-            let high = _mm256_maddubs_epi16(high, paired(a.quants().as_ptr().cast(), 2 * g + 1));
-            let words = [
-                _mm256_unpacklo_epi16(low, high),
-                _mm256_unpackhi_epi16(low, high),
-            ];
-            for (acc, w) in acc.iter_mut().zip(words) {
-                *acc = if VNNI {
-                    // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
-                    unsafe { dpwssd(*acc, w, factor) }
-                } else {
-                    _mm256_add_epi32(*acc, _mm256_madd_epi16(w, factor))
-                };
-            }
-        }
-        // Lanes 0..4 from both halves of `acc[0]`, 4..8 from both of `acc[1]`.
-        let aux = _mm256_add_epi32(
-            _mm256_blend_epi32::<0xF0>(acc[0], acc[1]),
-            _mm256_permute2x128_si256::<0x21>(acc[0], acc[1]),
-        );
+        let q8 = a.quants().as_ptr();
+        let factors = scale_pairs(scales);
+        // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
+        let aux = unsafe {
+            paired_aux::<VNNI>(
+                x,
+                order,
+                |g| (paired(q8, 2 * g), paired(q8, 2 * g + 1)),
+                |g| factors[g],
+            )
+        };
         // SAFETY: AVX2 is enabled here.
         let sumi = unsafe { min_sum(mins, a.block_sums()) };
         let (d, dmin) = d_dmin(x, a.d());
@@ -234,23 +196,136 @@ unsafe fn one_row<const VNNI: bool>(
     *y = state.finish();
 }
 
-/// The byte order of [`one_row`] in each 128 bits: positions `l` and `l + 8`, both of lane
-/// `l`, side by side.
+/// The byte order of the weights and activations in each 128 bits: positions `l` and `l + 8`
+/// (of a sub-block's 16 in that half), both of lane `l`, side by side.
 static PAIR_LANES: [u8; 16] = [0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15];
+
+/// [`PAIR_LANES`] in both 128-bit halves.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn pair_order() -> __m256i {
+    // SAFETY: `PAIR_LANES` is 16 readable bytes.
+    _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(PAIR_LANES.as_ptr().cast()) })
+}
+
+/// The factors of [`paired_aux`] from a block's eight scales (as [`scales_and_mins_u64`] gives
+/// them): `(s[2g], s[2g + 1])` in every dword.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn scale_pairs(scales: u64) -> [__m256i; 4] {
+    dword_factors(_mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(
+        _mm_cvtsi64_si128(scales as i64),
+    )))
+}
+
+/// Dword `g` of `scales` in every dword, for `g` in 0..4: four `vpshufd`, which the compiler
+/// would otherwise turn into a `vpshufd` and a lane-crossing `vpbroadcastd` each.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn dword_factors(scales: __m256i) -> [__m256i; 4] {
+    let (f0, f1, f2, f3);
+    // SAFETY: `vpshufd` only reads and writes these registers, and AVX2 is enabled here.
+    unsafe {
+        core::arch::asm!(
+            "vpshufd {f0}, {s}, 0x00",
+            "vpshufd {f1}, {s}, 0x55",
+            "vpshufd {f2}, {s}, 0xAA",
+            "vpshufd {f3}, {s}, 0xFF",
+            s = in(ymm_reg) scales,
+            f0 = out(ymm_reg) f0,
+            f1 = out(ymm_reg) f1,
+            f2 = out(ymm_reg) f2,
+            f3 = out(ymm_reg) f3,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    [f0, f1, f2, f3]
+}
+
+/// One sub-block of activations in the [`PAIR_LANES`] order, for the prepared buffer.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn pair_sub_block(src: &[i8; 32], dst: &mut [i8; 32], order: __m256i) {
+    // SAFETY: `src` is 32 readable bytes and `dst` 32 writable ones.
+    unsafe {
+        let t = _mm256_shuffle_epi8(_mm256_loadu_si256(src.as_ptr().cast()), order);
+        _mm256_storeu_si256(dst.as_mut_ptr().cast(), t);
+    }
+}
+
+/// The exact lane sums of block `x` weighted by its scales (the reference's `aux32`): `q8(g)`
+/// gives the activations of sub-blocks `2g` and `2g + 1` in the [`PAIR_LANES`] order, `order`
+/// is that order in both halves ([`pair_order`]), and `factor(g)` the scales of sub-blocks
+/// `2g` and `2g + 1` as the words of every dword ([`scale_pairs`]).
+///
+/// Per 32 weight bytes: their [`PAIR_LANES`] shuffle and nibbles, then `vpmaddubsw` sums the
+/// two positions of each lane (exact: each pair is at most `2 * 15 * 128` in magnitude), one
+/// word per lane in each half (positions 0..16 of the sub-block in the low half, 16..32 in
+/// the high); the two sub-blocks' words are interleaved (`vpunpcklwd` for lanes 0..4,
+/// `vpunpckhwd` for 4..8) and multiplied by their scales and added in pairs by one `vpmaddwd`,
+/// or with `VNNI` one AVX-VNNI `vpdpwssd` that also adds into the accumulator. Once per block a
+/// blend and a `vperm2i128` add the halves, lanes 0..4 from one accumulator and 4..8 from the
+/// other.
+///
+/// # Safety
+///
+/// The CPU must support AVX-VNNI if `VNNI`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn paired_aux<const VNNI: bool>(
+    x: &BlockQ4K,
+    order: __m256i,
+    q8: impl Fn(usize) -> (__m256i, __m256i),
+    factor: impl Fn(usize) -> __m256i,
+) -> __m256i {
+    let low_nibbles = _mm256_set1_epi8(0x0F);
+    // Lanes 0..4 and 4..8; in each, positions 0..16 of a sub-block in the low 128 bits and
+    // 16..32 in the high.
+    let mut acc = [_mm256_setzero_si256(); 2];
+    for g in 0..4 {
+        let factor = factor(g);
+        // SAFETY: group `g < 4` of the 128 quant bytes is 32 readable bytes at `32 * g`.
+        let raw = unsafe { _mm256_loadu_si256(x.quants().as_ptr().add(32 * g).cast()) };
+        let t = _mm256_shuffle_epi8(raw, order);
+        let low = _mm256_and_si256(t, low_nibbles);
+        let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), low_nibbles);
+        let (q8_low, q8_high) = q8(g);
+        // Sub-block 2g in the low nibbles, 2g + 1 in the high.
+        let low = _mm256_maddubs_epi16(low, q8_low);
+        let high = _mm256_maddubs_epi16(high, q8_high);
+        let words = [
+            _mm256_unpacklo_epi16(low, high),
+            _mm256_unpackhi_epi16(low, high),
+        ];
+        for (acc, w) in acc.iter_mut().zip(words) {
+            *acc = if VNNI {
+                // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
+                unsafe { dpwssd(*acc, w, factor) }
+            } else {
+                _mm256_add_epi32(*acc, _mm256_madd_epi16(w, factor))
+            };
+        }
+    }
+    // Lanes 0..4 from both halves of `acc[0]`, 4..8 from both of `acc[1]`.
+    _mm256_add_epi32(
+        _mm256_blend_epi32::<0xF0>(acc[0], acc[1]),
+        _mm256_permute2x128_si256::<0x21>(acc[0], acc[1]),
+    )
+}
 
 /// Eight rows side by side with the per-block work that is not the quants' done for the eight
 /// at once, one block ahead of the rows: their 16-byte block heads (`d`, `dmin`, the packed
 /// scales) gathered two rows per vector and unpacked there, the eight min sums and `sumf`
-/// updates as vectors, and each row's scales stored as the words `(s, s)` for one broadcast
-/// load per sub-block (in place of a `vpshufb` each). The quants of each activation block are
-/// transposed once for the eight rows and read from memory.
+/// updates as vectors, and each row's scales stored as words, for one broadcast load per pair
+/// of sub-blocks (in place of a shuffle each). The quants of each activation block are put in
+/// the [`PAIR_LANES`] order once for the eight rows and read from memory.
 ///
 /// # Safety
 ///
 /// The CPU must support AVX2, FMA and F16C, and AVX-VNNI if `VNNI`. `rows` should be eight rows
 /// of `activations.len()` blocks (shorter, or no activations, and nothing is done) and `ys` eight
-/// long; `transposed`, if given, `activations`' quants as [`transposed_quants`] gives them,
-/// block by block.
+/// long; `paired`, if given, `activations`' quants as [`paired_quants`] gives them, block by
+/// block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 unsafe fn eight_rows<const VNNI: bool>(
@@ -258,17 +333,17 @@ unsafe fn eight_rows<const VNNI: bool>(
     activations: &[BlockQ8K],
     ys: &mut [f32],
     prefetch: Prefetch,
-    transposed: Option<&[[__m256i; 8]]>,
+    paired: Option<&[[__m256i; 8]]>,
 ) {
     let n = activations.len();
     let Some(rows) = rows.get(..8 * n).filter(|_| n > 0) else {
         return;
     };
-    let shuffles = Shuffles::new();
+    let order = pair_order();
     // SAFETY: each table is 32 readable bytes.
     let table = |t: &[u8; 32]| unsafe { _mm256_loadu_si256(t.as_ptr().cast()) };
     let [sc_low, sc_bytes_mask, sc_high, mins_low, mins_high] = HEAD_TABLES.each_ref().map(table);
-    let [factors_0, factors_1, words] = FACTOR_TABLES.each_ref().map(table);
+    let [scale_words, words] = FACTOR_TABLES.each_ref().map(table);
     // In each 128 bits, bytes 12..16 (the low bits of mins 4..8) take the shifted bytes.
     let shifted_bytes = _mm256_setr_epi32(0, 0, 0, -1, 0, 0, 0, -1);
     // The 16-byte heads of rows `2k`, `2k + 1` of block `i`, one per 128 bits.
@@ -325,37 +400,35 @@ unsafe fn eight_rows<const VNNI: bool>(
         *sumf = _mm256_sub_ps(*sumf, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(sumi)));
         // SAFETY: `out.ds` is eight writable floats.
         unsafe { _mm256_storeu_ps(out.ds.as_mut_ptr(), d) };
-        // Row 2k + h's factors from 128 bits h of each vector: sub-blocks 0..4, then 4..8.
+        // Row 2k + h's scale words from 128 bits h of each vector.
         for (k, u) in unpacked.into_iter().enumerate() {
-            for (half, table) in [factors_0, factors_1].into_iter().enumerate() {
-                let f = _mm256_shuffle_epi8(u, table);
-                // SAFETY: each row's factors are eight writable `u32`s, and `half < 2`.
-                unsafe {
-                    let mut at = |row: usize| out.factors[row].as_mut_ptr().add(4 * half).cast();
-                    _mm_storeu_si128(at(2 * k), _mm256_castsi256_si128(f));
-                    _mm_storeu_si128(at(2 * k + 1), _mm256_extracti128_si256::<1>(f));
-                }
+            let f = _mm256_shuffle_epi8(u, scale_words);
+            // SAFETY: each row's factors are four writable `u32`s.
+            unsafe {
+                let mut at = |row: usize| out.factors[row].as_mut_ptr().cast();
+                _mm_storeu_si128(at(2 * k), _mm256_castsi256_si128(f));
+                _mm_storeu_si128(at(2 * k + 1), _mm256_extracti128_si256::<1>(f));
             }
         }
     };
     let mut heads = [HeadsAvx2 {
-        factors: [[0; 8]; 8],
+        factors: [[0; 4]; 8],
         ds: [0.0; 8],
     }; 2];
     let mut sumf = _mm256_setzero_ps();
     let mut sums = [_mm256_setzero_ps(); 8];
-    // The block's transposed quants when `transposed` is not given.
+    // The block's paired quants when `paired` is not given.
     let mut q8;
     head_work(0, &mut sumf, &mut heads[0]);
     for (i, y) in activations.iter().enumerate() {
         if i + 1 < n {
             head_work(i + 1, &mut sumf, &mut heads[(i + 1) % 2]);
         }
-        let q8 = match transposed {
-            // SAFETY: the caller's `transposed` holds `n > i` blocks.
-            Some(transposed) => unsafe { transposed.get_unchecked(i) },
+        let q8 = match paired {
+            // SAFETY: the caller's `paired` holds `n > i` blocks.
+            Some(paired) => unsafe { paired.get_unchecked(i) },
             None => {
-                q8 = transposed_quants(y, shuffles.dword_order);
+                q8 = paired_quants(y, order);
                 // Opaque, so that they stay in memory (sixteen registers do not hold them
                 // beside the rows' work), read by the rows as operands.
                 core::hint::black_box(&q8)
@@ -367,10 +440,10 @@ unsafe fn eight_rows<const VNNI: bool>(
             // SAFETY: `r < 8` and `i < n`, so `r * n + i < 8 * n = rows.len()`.
             let x = unsafe { rows.get_unchecked(r * n + i) };
             prefetch_weights::<SIDE_BY_SIDE_PREFETCH_BYTES>(x, prefetch, skip);
-            let factor = |j: usize| broadcast_u32(&factors[r][j]);
+            let factor = |g: usize| broadcast_u32(&factors[r][g]);
             // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
             let aux =
-                unsafe { aux_of::<VNNI>(x, &shuffles, |g| (q8[2 * g], q8[2 * g + 1]), factor) };
+                unsafe { paired_aux::<VNNI>(x, order, |g| (q8[2 * g], q8[2 * g + 1]), factor) };
             // Row r's `d` is lane `ROW_LANES[r]` of `ds`.
             let d = _mm256_broadcast_ss(&ds[ROW_LANES[r]]);
             *sums = _mm256_add_ps(*sums, _mm256_mul_ps(d, _mm256_cvtepi32_ps(aux)));
@@ -392,25 +465,24 @@ unsafe fn eight_rows<const VNNI: bool>(
 /// 5, 7).
 const ROW_LANES: [usize; 8] = [0, 4, 1, 5, 2, 6, 3, 7];
 
-/// What [`eight_rows`] keeps of the heads of a block's eight rows: row `r`'s scales as the
-/// words `(s, s)` (`factors[r][j]` for sub-block `j`) and its `d` (`ds[ROW_LANES[r]]`).
+/// What [`eight_rows`] keeps of the heads of a block's eight rows: row `r`'s eight scales as
+/// words (`factors[r][g]` the scales of sub-blocks `2g` and `2g + 1`, as [`paired_aux`] takes
+/// them) and its `d` (`ds[ROW_LANES[r]]`).
 #[derive(Clone, Copy)]
 struct HeadsAvx2 {
-    factors: [[u32; 8]; 8],
+    factors: [[u32; 4]; 8],
     ds: [f32; 8],
 }
 
 /// The unpacking tables of [`eight_rows`] ([`HEAD_LANES`] over 256 bits).
 static HEAD_TABLES: [[u8; 32]; 5] = repeat_lanes(HEAD_LANES);
 
-/// The other `vpshufb` tables of [`eight_rows`], per 128 bits (one row): its scales as the
-/// words `(s, s)`, sub-blocks 0..4 then 4..8, and the words of `d` then of `dmin` from four
-/// dwords `(d, dmin)`.
-static FACTOR_TABLES: [[u8; 32]; 3] = {
+/// The other `vpshufb` tables of [`eight_rows`], per 128 bits (one row): its eight scales as
+/// words, and the words of `d` then of `dmin` from four dwords `(d, dmin)`.
+static FACTOR_TABLES: [[u8; 32]; 2] = {
     const Z: u8 = 0x80;
     repeat_lanes([
-        [0, Z, 0, Z, 1, Z, 1, Z, 2, Z, 2, Z, 3, Z, 3, Z],
-        [4, Z, 4, Z, 5, Z, 5, Z, 6, Z, 6, Z, 7, Z, 7, Z],
+        [0, Z, 1, Z, 2, Z, 3, Z, 4, Z, 5, Z, 6, Z, 7, Z],
         [0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15],
     ])
 };
@@ -434,31 +506,6 @@ fn broadcast_u32(from: &u32) -> __m256i {
     v
 }
 
-/// [`prepared::transpose_sub_block`] in one `vpermd` and one `vpshufb`; `dword_order` is
-/// [`dword_order`], passed through `black_box` by the caller once per call: opaque, the
-/// compiler keeps the two shuffles instead of rewriting them into four.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-pub(crate) fn transpose_sub_block(src: &[i8; 32], dst: &mut [i8; 32], dword_order: __m256i) {
-    // SAFETY: `src` is 32 readable bytes.
-    let rows = unsafe { _mm256_loadu_si256(src.as_ptr().cast()) };
-    // Dwords `2c` and `2c + 1` hold lanes 0..4 and 4..8 of chunk `c`: lanes 0..4 of the four
-    // chunks to the low 128 bits, lanes 4..8 to the high.
-    let rows = _mm256_permutevar8x32_epi32(rows, dword_order);
-    // In each 128 bits, byte `4c + l` to byte `4l + c`.
-    let order = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    let t = _mm256_shuffle_epi8(rows, _mm256_broadcastsi128_si256(order));
-    // SAFETY: `dst` is 32 writable bytes.
-    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), t) };
-}
-
-/// The dword order of [`transpose_sub_block`].
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-pub(crate) fn dword_order() -> __m256i {
-    core::hint::black_box(_mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7))
-}
-
 /// The block loop of one row over matching chunks of weights and prepared activations; with
 /// `PAIRS`, the min sums come from the 16-bit sub-block sums (see [`min_sum_of`]), which gives
 /// the reference's bits only when every block of `prepared` has exact `pair_sums`
@@ -477,12 +524,11 @@ unsafe fn blocks<const PAIRS: bool, const VNNI: bool>(
     // SAFETY: `state.sums` is eight readable floats.
     let mut sums = unsafe { _mm256_loadu_ps(state.sums.as_ptr()) };
     let mut sumf = state.sumf;
-    let shuffles = Shuffles::new();
+    let order = pair_order();
     for (x, y) in row.iter().zip(prepared) {
         prefetch_weights::<PREFETCH_BYTES>(x, state.prefetch, 0);
         let q8 = |g: usize| {
-            // Sub-block 2g is in the low nibbles, 2g + 1 in the high ones (slots as in
-            // `prepared`: 2g + 1 sits two slots after 2g).
+            // Sub-block 2g is in slot (g / 2) * 4 + g % 2, 2g + 1 two slots after it.
             let slot = (g / 2) * 4 + g % 2;
             // SAFETY: slots `slot` and `slot + 2` are 32-byte aligned (the block is 64-byte
             // aligned) and inside its 256 quants.
@@ -494,120 +540,22 @@ unsafe fn blocks<const PAIRS: bool, const VNNI: bool>(
                 )
             }
         };
-        // SAFETY: AVX2, FMA and F16C are enabled here.
-        let min_sum = |mins| unsafe { min_sum_of::<PAIRS>(mins, y) };
+        let (scales, mins) = scales_and_mins_u64(x);
+        let factors = scale_pairs(scales);
         // SAFETY: the caller guarantees AVX-VNNI if `VNNI`.
-        unsafe { block::<VNNI>(x, &shuffles, q8, min_sum, y.d, (&mut sums, &mut sumf)) };
+        let aux = unsafe { paired_aux::<VNNI>(x, order, q8, |g| factors[g]) };
+        // SAFETY: AVX2, FMA and F16C are enabled here.
+        let sumi = unsafe { min_sum_of::<PAIRS>(mins, y) };
+        let (d, dmin) = d_dmin(x, y.d);
+        sums = _mm256_add_ps(
+            sums,
+            _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
+        );
+        sumf -= dmin * sumi as f32;
     }
     // SAFETY: `state.sums` is eight writable floats.
     unsafe { _mm256_storeu_ps(state.sums.as_mut_ptr(), sums) };
     state.sumf = sumf;
-}
-
-/// The constant shuffles of [`block`].
-struct Shuffles {
-    low_nibbles: __m256i,
-    /// `[0, 2, 4, 6, 1, 3, 5, 7]`, opaque to the compiler, which would otherwise rewrite the two
-    /// shuffles of [`transpose_lanes`] into four.
-    dword_order: __m256i,
-    /// The [`scale_pattern`]s; likewise opaque, kept as one `vpshufb` each instead of a shuffle
-    /// and a broadcast.
-    scale_patterns: [__m256i; 8],
-}
-
-impl Shuffles {
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn new() -> Shuffles {
-        Shuffles {
-            low_nibbles: _mm256_set1_epi8(0x0F),
-            dword_order: core::hint::black_box(_mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)),
-            scale_patterns: core::hint::black_box(core::array::from_fn(|j| scale_pattern(j))),
-        }
-    }
-}
-
-/// One block of one row, added to the row's `(sums, sumf)`: `q8(g)` gives the activations of
-/// sub-blocks `2g` and `2g + 1` in the prepared order, `min_sum(mins)` the exact
-/// `Σ bsums[k] * mins[k / 2]`, and `scale` is the activations' `d` (the integer part is
-/// [`aux_of`]).
-///
-/// # Safety
-///
-/// The CPU must support AVX-VNNI if `VNNI`.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-unsafe fn block<const VNNI: bool>(
-    x: &BlockQ4K,
-    shuffles: &Shuffles,
-    q8: impl Fn(usize) -> (__m256i, __m256i),
-    min_sum: impl FnOnce(u64) -> i32,
-    scale: f32,
-    (sums, sumf): (&mut __m256, &mut f32),
-) {
-    let (scales, mins) = scales_and_mins_u64(x);
-    let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
-    let factor = |j: usize| _mm256_shuffle_epi8(scales, shuffles.scale_patterns[j]);
-    // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
-    let aux = unsafe { aux_of::<VNNI>(x, shuffles, q8, factor) };
-    let sumi = min_sum(mins);
-    let (d, dmin) = d_dmin(x, scale);
-    *sums = _mm256_add_ps(
-        *sums,
-        _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(aux)),
-    );
-    *sumf -= dmin * sumi as f32;
-}
-
-/// The exact lane sums of block `x` weighted by its scales (the reference's `aux32`): `q8(g)`
-/// gives the activations of sub-blocks `2g` and `2g + 1` in the prepared order, `factor(j)` the
-/// scale of sub-block `j` in every word.
-///
-/// Per sub-block, `vpmaddubsw` sums each lane's values in pairs (exact: each pair is at most
-/// `2 * 15 * 128` in magnitude), then `vpmaddwd` by the scale, or with `VNNI` one AVX-VNNI
-/// `vpdpwssd` that also adds into the lanes: the same integers, one instruction fewer.
-///
-/// # Safety
-///
-/// The CPU must support AVX-VNNI if `VNNI`.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-unsafe fn aux_of<const VNNI: bool>(
-    x: &BlockQ4K,
-    shuffles: &Shuffles,
-    q8: impl Fn(usize) -> (__m256i, __m256i),
-    factor: impl Fn(usize) -> __m256i,
-) -> __m256i {
-    let mut aux = _mm256_setzero_si256();
-    // With `VNNI`, the high nibbles' chain of `vpdpwssd` (two chains of four, not one of
-    // eight).
-    let mut aux_high = _mm256_setzero_si256();
-    for g in 0..4 {
-        // SAFETY: group `g` of the 128 quant bytes is 32 readable bytes at `32 * g`.
-        let raw = unsafe { _mm256_loadu_si256(x.quants().as_ptr().add(32 * g).cast()) };
-        let t = transpose_lanes(raw, shuffles.dword_order);
-        let low = _mm256_and_si256(t, shuffles.low_nibbles);
-        let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), shuffles.low_nibbles);
-        let (q8_low, q8_high) = q8(g);
-        let (scale_low, scale_high) = (factor(2 * g), factor(2 * g + 1));
-        let low = _mm256_maddubs_epi16(low, q8_low);
-        let high = _mm256_maddubs_epi16(high, q8_high);
-        if VNNI {
-            // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
-            unsafe {
-                aux = dpwssd(aux, low, scale_low);
-                aux_high = dpwssd(aux_high, high, scale_high);
-            }
-            continue;
-        }
-        let low = _mm256_madd_epi16(low, scale_low);
-        let high = _mm256_madd_epi16(high, scale_high);
-        aux = _mm256_add_epi32(aux, _mm256_add_epi32(low, high));
-    }
-    if VNNI {
-        aux = _mm256_add_epi32(aux, aux_high);
-    }
-    aux
 }
 
 /// `(f16 d * activation d, f16 dmin * activation d)` for the weight block `x`: widened with
@@ -647,42 +595,17 @@ unsafe fn dpwssd(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
     acc
 }
 
-/// The 256 quants of `y`, each 32 of them by [`transpose_lanes`].
+/// The 256 quants of `y`, each 32 of them in the [`PAIR_LANES`] order (`order`).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn transposed_quants(y: &BlockQ8K, dword_order: __m256i) -> [__m256i; 8] {
+fn paired_quants(y: &BlockQ8K, order: __m256i) -> [__m256i; 8] {
     let mut q8 = [_mm256_setzero_si256(); 8];
     for (j, q8) in q8.iter_mut().enumerate() {
         // SAFETY: bytes `32j .. 32j + 32` of the 256 quants are readable.
         let raw = unsafe { _mm256_loadu_si256(y.quants().as_ptr().add(32 * j).cast()) };
-        *q8 = transpose_lanes(raw, dword_order);
+        *q8 = _mm256_shuffle_epi8(raw, order);
     }
     q8
-}
-
-/// Reorders 32 weight bytes so that dword `l` holds bytes `l, l + 8, l + 16, l + 24`: the four
-/// values of lane `l` (in both nibbles), in the order of the prepared activations.
-/// `dword_order` is `[0, 2, 4, 6, 1, 3, 5, 7]`.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-fn transpose_lanes(raw: __m256i, dword_order: __m256i) -> __m256i {
-    // Dwords 0, 2, 4, 6 (bytes 0..4, 8..12, 16..20, 24..28) to the low half, 1, 3, 5, 7 to the
-    // high half; then a 4x4 byte transpose in each half.
-    _mm256_shuffle_epi8(
-        _mm256_permutevar8x32_epi32(raw, dword_order),
-        _mm256_setr_epi8(
-            0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6,
-            10, 14, 3, 7, 11, 15,
-        ),
-    )
-}
-
-/// The `vpshufb` pattern that spreads the 16-bit scale of sub-block `j` over every word.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-fn scale_pattern(j: usize) -> __m256i {
-    let j = j as i16;
-    _mm256_set1_epi16(((2 * j + 1) << 8) | (2 * j))
 }
 
 /// `Σ bsums[k] * mins[k / 2]`: with `PAIRS`, from the eight 16-bit sub-block sums

@@ -36,9 +36,7 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
 use crate::arch::prepared::{self, Prefetch, Prepared, RowState};
-use crate::arch::x86_64::avx2::dot::{
-    d_dmin, dword_order, min_sum, min_sum_pairs, transpose_sub_block,
-};
+use crate::arch::x86_64::avx2::dot::{d_dmin, min_sum, min_sum_pairs};
 use crate::arch::x86_64::{
     DotPrefetch, HEAD_LANES, ONCE_MAX_BLOCKS, PREFETCH_BYTES, SIDE_BY_SIDE_PREFETCH_BYTES,
     next_group_skip, pairs_once, prefetch_weights, repeat_lanes, scales_and_mins_u64, takes_direct,
@@ -319,6 +317,32 @@ static SLOT_DWORDS: [[u8; 64]; 2] = {
     }
     order
 };
+
+/// [`prepared::transpose_sub_block`] in one `vpermd` and one `vpshufb` (AVX2 is enough), for
+/// this kernel's prepared buffer; `dword_order` is [`dword_order`], passed through `black_box`
+/// by the caller once per call: opaque, the compiler keeps the two shuffles instead of
+/// rewriting them into four.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) fn transpose_sub_block(src: &[i8; 32], dst: &mut [i8; 32], dword_order: __m256i) {
+    // SAFETY: `src` is 32 readable bytes.
+    let rows = unsafe { _mm256_loadu_si256(src.as_ptr().cast()) };
+    // Dwords `2c` and `2c + 1` hold lanes 0..4 and 4..8 of chunk `c`: lanes 0..4 of the four
+    // chunks to the low 128 bits, lanes 4..8 to the high.
+    let rows = _mm256_permutevar8x32_epi32(rows, dword_order);
+    // In each 128 bits, byte `4c + l` to byte `4l + c`.
+    let order = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    let t = _mm256_shuffle_epi8(rows, _mm256_broadcastsi128_si256(order));
+    // SAFETY: `dst` is 32 writable bytes.
+    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), t) };
+}
+
+/// The dword order of [`transpose_sub_block`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) fn dword_order() -> __m256i {
+    core::hint::black_box(_mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7))
+}
 
 /// The block loop of one row over matching chunks of weights and prepared activations; with
 /// `VBMI_GFNI`, the lane transposition is one `vpermb` and the high nibbles one
