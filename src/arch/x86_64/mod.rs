@@ -454,7 +454,9 @@ pub(crate) fn pairs_once(activations: &[crate::BlockQ8K], out: &[f32], group: us
 ///   against Zen 4's choice: rows of 4096 values one by one 1.41-1.46x at 256 MiB (0.75x the
 ///   read loop against 0.50x), 1.02x in cache; rows of 14336 side by side 1.30-1.32x, of 28672
 ///   1.00-1.02x (1.02x in cache). Into L2 instead measured the same within the noise (1.41-1.49x
-///   one by one). Rows of 4096 values side by side with every line: as fast as one by one.
+///   one by one). Rows of 4096 values side by side with every line, against one by one: as
+///   fast, and with the later in-lane loops 1.02-1.07x in cache but 0.77x at 256 MiB, so short
+///   rows stay one by one.
 /// - a Sapphire Rapids-class Xeon (AMX, AVX512-FP16): every line, both ways, and into the L2
 ///   cache only ([`Prefetch::BlockToL2`], `prefetcht1`), for the `f32` kernels too. Against the
 ///   same lines into L1 (`prefetcht0`), at 256 MiB one thread: AVX-512 `matvec_q8k` on rows of
