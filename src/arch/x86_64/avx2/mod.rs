@@ -37,10 +37,21 @@ pub(crate) fn weights(s: &BlockScales, q: [__m256i; 4], j: usize) -> [__m256; 4]
 #[target_feature(enable = "avx2")]
 #[inline]
 pub(crate) fn widen_group(block: &BlockQ4K, g: usize) -> [__m256i; 4] {
-    let (groups, _) = block.quants().as_chunks::<32>();
-    let (eights, _) = groups[g & 3].as_chunks::<8>();
+    // SAFETY: a block's quants are 128 readable bytes, and `g & 3 < 4`.
+    unsafe { widen_quants(block.quants().as_ptr(), g & 3) }
+}
+
+/// [`widen_group`] from a pointer to a block's 128 quant bytes.
+///
+/// # Safety
+///
+/// `quants` must be readable for 128 bytes, and `g < 4`.
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) unsafe fn widen_quants(quants: *const u8, g: usize) -> [__m256i; 4] {
     core::array::from_fn(|c| {
-        // SAFETY: `eights[c]` is 8 readable bytes; the load has no alignment requirement.
-        _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(eights[c].as_ptr().cast()) })
+        // SAFETY: bytes `32g + 8c .. 32g + 8c + 8` lie inside the 128 (the caller's guarantee);
+        // the load has no alignment requirement.
+        _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(quants.add(32 * g + 8 * c).cast()) })
     })
 }
