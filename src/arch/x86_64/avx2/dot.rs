@@ -134,12 +134,44 @@ unsafe fn direct<const VNNI: bool>(
     );
 }
 
+/// One group of 32 weight bytes `$t`, in the [`PAIR_LANES`] order, times the activations of its
+/// two sub-blocks (`$q8`, a pair of vectors in the same order) and their two scales
+/// (`$factor`), added into `$acc` as [`paired_aux`] describes; `$vnni` is the kernel's `VNNI`,
+/// and `$low_nibbles` 0x0F in every byte. The block loops of [`paired_aux`] and [`one_row`]
+/// both use it.
+///
+/// A macro, not a function: with the same body behind an `#[inline]` function the compiler
+/// scheduled the loops that call it 2-4% slower on Zen 3 (the buffer path and the eight-row
+/// loop), and the one-row loop through `paired_aux` itself 6-8% slower (its float sums spilled).
+macro_rules! add_group {
+    ($acc:expr, $t:expr, $q8:expr, $factor:expr, $low_nibbles:expr, $vnni:expr) => {{
+        let (t, (q8_low, q8_high), factor) = ($t, $q8, $factor);
+        let low = _mm256_and_si256(t, $low_nibbles);
+        let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), $low_nibbles);
+        // Sub-block 2g in the low nibbles, 2g + 1 in the high.
+        let low = _mm256_maddubs_epi16(low, q8_low);
+        let high = _mm256_maddubs_epi16(high, q8_high);
+        let words = [
+            _mm256_unpacklo_epi16(low, high),
+            _mm256_unpackhi_epi16(low, high),
+        ];
+        for (acc, w) in $acc.iter_mut().zip(words) {
+            *acc = if $vnni {
+                // SAFETY: the callers' callers guarantee AVX-VNNI when `VNNI`.
+                unsafe { dpwssd(*acc, w, factor) }
+            } else {
+                _mm256_add_epi32(*acc, _mm256_madd_epi16(w, factor))
+            };
+        }
+    }};
+}
+
 /// `y = dot(row, activations)` for one row of [`direct`]: single rows (`dot_q8k`) and the rows
 /// left over from groups of eight.
 ///
 /// A single row rearranges each activation block for itself: one [`PAIR_LANES`] `vpshufb` per
 /// 32 bytes of activations, beside the weights' own. The block loop is [`paired_aux`]'s, written
-/// out over [`add_group`] with the scales' broadcasts in the compiler's own form: through
+/// out over [`add_group!`] with the scales' broadcasts in the compiler's own form: through
 /// `paired_aux` the compiler scheduled this loop with its float sums spilled to the stack, and
 /// `dot_q8k` ran 6-8% slower on Zen 3.
 ///
@@ -184,9 +216,14 @@ unsafe fn one_row<const VNNI: bool>(
         let mut acc = [_mm256_setzero_si256(); 2];
         for (g, factor) in factors.into_iter().enumerate() {
             let t = paired(x.quants().as_ptr(), g);
-            let q8 = (paired(q8, 2 * g), paired(q8, 2 * g + 1));
-            // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
-            unsafe { add_group::<VNNI>(&mut acc, t, q8, factor, low_nibbles) };
+            add_group!(
+                acc,
+                t,
+                (paired(q8, 2 * g), paired(q8, 2 * g + 1)),
+                factor,
+                low_nibbles,
+                VNNI
+            );
         }
         let aux = add_halves(acc);
         // SAFETY: AVX2 is enabled here.
@@ -302,45 +339,9 @@ unsafe fn paired_aux<const VNNI: bool>(
         // SAFETY: group `g < 4` of the 128 quant bytes is 32 readable bytes at `32 * g`.
         let raw = unsafe { _mm256_loadu_si256(x.quants().as_ptr().add(32 * g).cast()) };
         let t = _mm256_shuffle_epi8(raw, order);
-        // SAFETY: the caller guarantees AVX-VNNI if `VNNI`.
-        unsafe { add_group::<VNNI>(&mut acc, t, q8(g), factor, low_nibbles) };
+        add_group!(acc, t, q8(g), factor, low_nibbles, VNNI);
     }
     add_halves(acc)
-}
-
-/// One group of 32 weight bytes `t`, in the [`PAIR_LANES`] order, times the activations of its
-/// two sub-blocks (`q8`, in the same order) and their two scales (`factor`), added into `acc`
-/// as [`paired_aux`] describes.
-///
-/// # Safety
-///
-/// The CPU must support AVX-VNNI if `VNNI`.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-unsafe fn add_group<const VNNI: bool>(
-    acc: &mut [__m256i; 2],
-    t: __m256i,
-    (q8_low, q8_high): (__m256i, __m256i),
-    factor: __m256i,
-    low_nibbles: __m256i,
-) {
-    let low = _mm256_and_si256(t, low_nibbles);
-    let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), low_nibbles);
-    // Sub-block 2g in the low nibbles, 2g + 1 in the high.
-    let low = _mm256_maddubs_epi16(low, q8_low);
-    let high = _mm256_maddubs_epi16(high, q8_high);
-    let words = [
-        _mm256_unpacklo_epi16(low, high),
-        _mm256_unpackhi_epi16(low, high),
-    ];
-    for (acc, w) in acc.iter_mut().zip(words) {
-        *acc = if VNNI {
-            // SAFETY: the caller guarantees AVX-VNNI when `VNNI`.
-            unsafe { dpwssd(*acc, w, factor) }
-        } else {
-            _mm256_add_epi32(*acc, _mm256_madd_epi16(w, factor))
-        };
-    }
 }
 
 /// The eight lanes from [`paired_aux`]'s two accumulators: lanes 0..4 from both halves of
