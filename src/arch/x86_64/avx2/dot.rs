@@ -141,8 +141,8 @@ unsafe fn direct<const VNNI: bool>(
 /// both use it.
 ///
 /// A macro, not a function: with the same body behind an `#[inline]` function the compiler
-/// scheduled the loops that call it 2-4% slower on Zen 3 (the buffer path and the eight-row
-/// loop), and the one-row loop through `paired_aux` itself 6-8% slower (its float sums spilled).
+/// scheduled the loops that call it 1-4% slower on Zen 3 (the buffer path and the eight-row
+/// loop), and the one-row loop through `paired_aux` itself 5-8% slower (its float sums spilled).
 macro_rules! add_group {
     ($acc:expr, $t:expr, $q8:expr, $factor:expr, $low_nibbles:expr, $vnni:expr) => {{
         let (t, (q8_low, q8_high), factor) = ($t, $q8, $factor);
@@ -173,7 +173,7 @@ macro_rules! add_group {
 /// 32 bytes of activations, beside the weights' own. The block loop is [`paired_aux`]'s, written
 /// out over [`add_group!`] with the scales' broadcasts in the compiler's own form: through
 /// `paired_aux` the compiler scheduled this loop with its float sums spilled to the stack, and
-/// `dot_q8k` ran 6-8% slower on Zen 3.
+/// `dot_q8k` ran 5-8% slower on Zen 3.
 ///
 /// # Safety
 ///
