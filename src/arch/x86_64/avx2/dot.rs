@@ -145,9 +145,9 @@ unsafe fn direct<const VNNI: bool>(
 /// loop), and the one-row loop through `paired_aux` itself 5-8% slower (its float sums spilled).
 macro_rules! add_group {
     ($acc:expr, $t:expr, $q8:expr, $factor:expr, $low_nibbles:expr, $vnni:expr) => {{
-        let (t, (q8_low, q8_high), factor) = ($t, $q8, $factor);
-        let low = _mm256_and_si256(t, $low_nibbles);
-        let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), $low_nibbles);
+        let (t, (q8_low, q8_high), factor, low_nibbles) = ($t, $q8, $factor, $low_nibbles);
+        let low = _mm256_and_si256(t, low_nibbles);
+        let high = _mm256_and_si256(_mm256_srli_epi16::<4>(t), low_nibbles);
         // Sub-block 2g in the low nibbles, 2g + 1 in the high.
         let low = _mm256_maddubs_epi16(low, q8_low);
         let high = _mm256_maddubs_epi16(high, q8_high);
@@ -157,7 +157,8 @@ macro_rules! add_group {
         ];
         for (acc, w) in $acc.iter_mut().zip(words) {
             *acc = if $vnni {
-                // SAFETY: the callers' callers guarantee AVX-VNNI when `VNNI`.
+                // SAFETY: the functions that expand this macro pass their `VNNI` and require
+                // AVX-VNNI of their callers when it is set.
                 unsafe { dpwssd(*acc, w, factor) }
             } else {
                 _mm256_add_epi32(*acc, _mm256_madd_epi16(w, factor))
