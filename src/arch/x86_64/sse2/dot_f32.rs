@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{load_group, quants, scale_and_min, weight};
+use super::{load_quants, quants, scale_and_min, weight};
 use crate::arch::prepared::Prefetch;
 use crate::arch::x86_64::{BlockScales, DotPrefetch, prefetch_ahead, reduce_h4};
 use crate::dot_f32::for_each_row;
@@ -42,33 +42,67 @@ fn dot(row: &[BlockQ4K], activations: &[[f32; BLOCK_VALUES]], prefetch: Prefetch
     for (block, a) in row.iter().zip(activations) {
         prefetch_ahead(block, prefetch);
         let scales = BlockScales::new(block);
-        let a = a.as_ptr();
-        let mut t = [[_mm_setzero_ps(); 4]; 8];
-        for g in 0..4 {
-            let bytes = load_group(block, g);
-            for half in 0..2 {
-                let j = 2 * g + half;
+        let mut a = a.as_ptr();
+        let mut quants_at = block.quants().as_ptr();
+        // Sub-blocks 2g and 2g + 1, added lane by lane.
+        let mut pair = |g: usize| {
+            // SAFETY: `quants_at` points to the block's 128 quant bytes (passed through
+            // `in_order` unchanged), and the callers pass `g < 4`.
+            let bytes = unsafe { load_quants(quants_at, g) };
+            let sub_block = |j: usize| {
                 // Values `16 * c ..` of the sub-block, as lanes 0..16.
                 let scale_min = scale_and_min(&scales, j);
                 let p = bytes.map(|bytes| quants(bytes, j));
                 let products = core::array::from_fn::<Lanes, 2, _>(|c| {
                     core::array::from_fn(|r| {
-                        // SAFETY: `32 * j + 16 * c + 4 * r + 4 <= 256`: the load stays
-                        // inside the block's activations.
+                        // SAFETY: `a` points to the block's 256 activations (passed through
+                        // `in_order` unchanged), and `32 * j + 16 * c + 4 * r + 4 <= 256`.
                         _mm_mul_ps(weight(p[c][r], scale_min), unsafe {
                             _mm_loadu_ps(a.add(32 * j + 16 * c + 4 * r))
                         })
                     })
                 });
-                t[j] = add(products[0], products[1]);
-            }
-        }
-        let u = add(
-            add(add(t[0], t[1]), add(t[2], t[3])),
-            add(add(t[4], t[5]), add(t[6], t[7])),
-        );
-        acc = add(acc, u);
+                add(products[0], products[1])
+            };
+            in_order(
+                add(sub_block(2 * g), sub_block(2 * g + 1)),
+                &mut a,
+                &mut quants_at,
+            )
+        };
+        let p0 = pair(0);
+        let p1 = pair(1);
+        let p2 = pair(2);
+        let p3 = pair(3);
+        acc = add(acc, add(add(p0, p1), add(p2, p3)));
     }
     let h8 = [_mm_add_ps(acc[0], acc[2]), _mm_add_ps(acc[1], acc[3])];
     reduce_h4(_mm_add_ps(h8[0], h8[1]))
+}
+
+/// `r`, and the addresses the next pair of sub-blocks reads through, passed unchanged through
+/// an empty `asm!`, as in the AVX2 kernel: the compiler then works through the block one pair
+/// at a time instead of computing every weight first and spilling them.
+#[target_feature(enable = "sse2")]
+#[inline]
+fn in_order(r: Lanes, a: &mut *const f32, quants: &mut *const u8) -> Lanes {
+    let [mut r0, mut r1, mut r2, mut r3] = r;
+    let (mut a_addr, mut quants_addr) = (a.addr(), quants.addr());
+    // SAFETY: the template is empty: nothing is read, written or changed.
+    unsafe {
+        core::arch::asm!(
+            "/* {0} {1} {2} {3} {4} {5} */",
+            inout(xmm_reg) r0,
+            inout(xmm_reg) r1,
+            inout(xmm_reg) r2,
+            inout(xmm_reg) r3,
+            inout(reg) a_addr,
+            inout(reg) quants_addr,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    // The same addresses, with the pointers' own provenance.
+    *a = a.with_addr(a_addr);
+    *quants = quants.with_addr(quants_addr);
+    [r0, r1, r2, r3]
 }

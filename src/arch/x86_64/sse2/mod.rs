@@ -18,10 +18,21 @@ use crate::arch::x86_64::BlockScales;
 #[target_feature(enable = "sse2")]
 #[inline]
 pub(crate) fn load_group(block: &BlockQ4K, g: usize) -> [__m128i; 2] {
-    let (groups, _) = block.quants().as_chunks::<32>();
-    let (halves, _) = groups[g & 3].as_chunks::<16>();
-    // SAFETY: each `halves[c]` is 16 readable bytes; the load has no alignment requirement.
-    core::array::from_fn(|c| unsafe { _mm_loadu_si128(halves[c].as_ptr().cast()) })
+    // SAFETY: a block's quants are 128 readable bytes, and `g & 3 < 4`.
+    unsafe { load_quants(block.quants().as_ptr(), g & 3) }
+}
+
+/// [`load_group`] from a pointer to a block's 128 quant bytes.
+///
+/// # Safety
+///
+/// `quants` must be readable for 128 bytes, and `g < 4`.
+#[target_feature(enable = "sse2")]
+#[inline]
+pub(crate) unsafe fn load_quants(quants: *const u8, g: usize) -> [__m128i; 2] {
+    // SAFETY: bytes `32g + 16c .. 32g + 16c + 16` lie inside the 128 (the caller's guarantee);
+    // the load has no alignment requirement.
+    core::array::from_fn(|c| unsafe { _mm_loadu_si128(quants.add(32 * g + 16 * c).cast()) })
 }
 
 /// Widens 16 bytes (each at most 0x0F) to four vectors of four `f32`.
