@@ -386,7 +386,7 @@ unsafe fn eight_rows<const VNNI: bool>(
     // SAFETY: each table is 32 readable bytes.
     let table = |t: &[u8; 32]| unsafe { _mm256_loadu_si256(t.as_ptr().cast()) };
     let [sc_low, sc_bytes_mask, sc_high, mins_low, mins_high] = HEAD_TABLES.each_ref().map(table);
-    let [scale_words, words] = FACTOR_TABLES.each_ref().map(table);
+    let [to_words, words] = FACTOR_TABLES.each_ref().map(table);
     // In each 128 bits, bytes 12..16 (the low bits of mins 4..8) take the shifted bytes.
     let shifted_bytes = _mm256_setr_epi32(0, 0, 0, -1, 0, 0, 0, -1);
     // The 16-byte heads of rows `2k`, `2k + 1` of block `i`, one per 128 bits.
@@ -445,7 +445,7 @@ unsafe fn eight_rows<const VNNI: bool>(
         unsafe { _mm256_storeu_ps(out.ds.as_mut_ptr(), d) };
         // Row 2k + h's scale words from 128 bits h of each vector.
         for (k, u) in unpacked.into_iter().enumerate() {
-            let f = _mm256_shuffle_epi8(u, scale_words);
+            let f = _mm256_shuffle_epi8(u, to_words);
             // SAFETY: each row's factors are four writable `u32`s.
             unsafe {
                 let mut at = |row: usize| out.factors[row].as_mut_ptr().cast();
