@@ -93,8 +93,8 @@ const DIRECT_ROWS: usize = 8;
 
 /// The rows, [`DIRECT_ROWS`] at a time, with each activation sub-block put in the
 /// [`PAIR_LANES`] order in registers ([`paired_quants`]) once for all of them, instead of
-/// through the prepared buffer. Rows side by side prefetch as [`DotPrefetch`] says for this CPU (on Zen 4
-/// not at all: there it slowed the reads at DRAM sizes).
+/// through the prepared buffer. Rows side by side prefetch as [`DotPrefetch`] says for this
+/// CPU (on Zen 4 not at all: there it slowed the reads at DRAM sizes).
 ///
 /// # Safety
 ///
@@ -256,26 +256,12 @@ fn pair_order() -> __m256i {
 }
 
 /// The factors of [`paired_aux`] from a block's eight scales (as [`scales_and_mins_u64`] gives
-/// them): `(s[2g], s[2g + 1])` in every dword.
+/// them): `(s[2g], s[2g + 1])` in every dword, four `vpshufd` of [`scale_words`], which the
+/// compiler would otherwise turn into a `vpshufd` and a lane-crossing `vpbroadcastd` each.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn scale_pairs(scales: u64) -> [__m256i; 4] {
-    dword_factors(scale_words(scales))
-}
-
-/// A block's eight scales (as [`scales_and_mins_u64`] gives them) as words, in both 128-bit
-/// halves: dword `g` is `(s[2g], s[2g + 1])`.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-fn scale_words(scales: u64) -> __m256i {
-    _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)))
-}
-
-/// Dword `g` of `scales` in every dword, for `g` in 0..4: four `vpshufd`, which the compiler
-/// would otherwise turn into a `vpshufd` and a lane-crossing `vpbroadcastd` each.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-fn dword_factors(scales: __m256i) -> [__m256i; 4] {
+    let words = scale_words(scales);
     let (f0, f1, f2, f3);
     // SAFETY: `vpshufd` only reads and writes these registers, and AVX2 is enabled here.
     unsafe {
@@ -284,7 +270,7 @@ fn dword_factors(scales: __m256i) -> [__m256i; 4] {
             "vpshufd {f1}, {s}, 0x55",
             "vpshufd {f2}, {s}, 0xAA",
             "vpshufd {f3}, {s}, 0xFF",
-            s = in(ymm_reg) scales,
+            s = in(ymm_reg) words,
             f0 = out(ymm_reg) f0,
             f1 = out(ymm_reg) f1,
             f2 = out(ymm_reg) f2,
@@ -293,6 +279,14 @@ fn dword_factors(scales: __m256i) -> [__m256i; 4] {
         );
     }
     [f0, f1, f2, f3]
+}
+
+/// A block's eight scales (as [`scales_and_mins_u64`] gives them) as words, in both 128-bit
+/// halves: dword `g` is `(s[2g], s[2g + 1])`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn scale_words(scales: u64) -> __m256i {
+    _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)))
 }
 
 /// One sub-block of activations in the [`PAIR_LANES`] order, for the prepared buffer.
