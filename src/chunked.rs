@@ -198,7 +198,9 @@ impl ChunkedDecoder {
         Ok(())
     }
 
-    /// The stream decode behind the `feed_into` methods, for an output of any format.
+    /// The stream decode behind the `feed_into` methods, for an output of any format. Inline
+    /// into each of them, so that each links the kernels of its own format only.
+    #[inline(always)]
     fn feed_values(&mut self, chunk: &[u8], output: Values<'_>) -> Result<usize, Error> {
         let expected = self.output_len(chunk.len());
         let too_small = Error::OutputLength {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cross checks of q4k: no_std builds for bare-metal targets, then the firmware test on emulated
-# Cortex-M boards. Run from anywhere: `bash targets/check.sh`.
+# Cortex-M boards and the code-size budgets. Run from anywhere: `bash targets/check.sh`.
 #
 # Needs (CI installs these first):
 #   rustup target add thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf \
@@ -9,6 +9,7 @@
 #   rustup component add rust-src --toolchain nightly        # aarch64_be builds its own core
 #   apt-get update && apt-get install -y qemu-system-arm     # qemu-system-arm; `timeout` is coreutils
 #   cargo install --locked defmt-print                       # skip if `command -v defmt-print`
+#   rustup component add llvm-tools                          # llvm-size, llvm-nm for size.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,4 +64,6 @@ echo "== firmware on mps2-an500 (Cortex-M7)"
 Q4K_BOARD=an500 cargo test
 echo "== firmware on mps2-an505 (Cortex-M33)"
 cargo test --target thumbv8m.main-none-eabihf
+echo "== code size on Cortex-M4F, against the budgets in size.sh"
+bash size.sh --check
 echo "check.sh: all cross checks passed"
