@@ -15,7 +15,8 @@ static DOT_FILE: &[u8] = include_bytes!("../../../tests/vectors/llama/dot.bin");
 /// The most blocks in one case of the files.
 const MAX_BLOCKS: usize = 16;
 
-/// The most stack `matvec_q8k` may use here (the scalar kernel prepares nothing).
+/// The most stack `matvec_q8k` and `quantize_q8k` may use here (the scalar kernel prepares
+/// nothing).
 const STACK_LIMIT_BYTES: usize = 2048;
 
 /// Reads the files' little-endian fields; `None` past the end.
@@ -201,10 +202,16 @@ fn main() -> ! {
         let a = &activations[..1];
         q4k::matvec_q8k(&matrix[..rows * BLOCK_BYTES], a, &mut output[..rows])
     });
-    defmt::info!("stack: matvec_q8k {} bytes", stack);
+    let (_, quantize_stack) =
+        stack_used_by(|| q4k::quantize_q8k(&input[..4 * BLOCK_VALUES], &mut activations[..4]));
+    defmt::info!(
+        "stack: matvec_q8k {} bytes, quantize_q8k {} bytes",
+        stack,
+        quantize_stack
+    );
     tally.check(
-        "matvec_q8k stays under the stack limit",
-        stack < STACK_LIMIT_BYTES,
+        "matvec_q8k and quantize_q8k stay under the stack limit",
+        stack < STACK_LIMIT_BYTES && quantize_stack < STACK_LIMIT_BYTES,
     );
 
     tally.finish()
