@@ -167,7 +167,8 @@ impl GgmlType {
         self.layout().2
     }
 
-    /// Name, values per block, bytes per block (ggml's `type_traits`).
+    /// Name, values per block (a power of two for every type: the reader divides by shifts),
+    /// bytes per block (ggml's `type_traits`).
     const fn layout(self) -> (&'static str, usize, usize) {
         const K: usize = 256;
         match self {
@@ -209,6 +210,15 @@ impl GgmlType {
         }
     }
 }
+
+// Every type's values per block is a power of two (`gguf::div_pow2` relies on it).
+const _: () = {
+    let mut i = 0;
+    while i < GgmlType::ALL.len() {
+        assert!(GgmlType::ALL[i].block_values().is_power_of_two());
+        i += 1;
+    }
+};
 
 impl fmt::Display for GgmlType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -23,7 +23,7 @@ fi
 declare -A budget=(
     [size_block]=1700 [size_decode]=1050 [size_chunked]=2150 [size_quantize_q8k]=1750
     [size_matvec_q8k]=1350 [size_matvec_f32]=1750 [size_encode]=4050
-    [size_encode_weighted]=4200
+    [size_encode_weighted]=4200 [size_gguf]=7800
 )
 
 tool() {
@@ -39,7 +39,7 @@ size=$(tool llvm-size)
 nm=$(tool llvm-nm)
 target=thumbv7em-none-eabihf
 probes=(size_baseline size_block size_decode size_chunked size_quantize_q8k size_matvec_q8k
-    size_matvec_f32 size_encode size_encode_weighted)
+    size_matvec_f32 size_encode size_encode_weighted size_gguf)
 
 text() { "$size" -A "$1" | awk '$1 == ".text" { print $2 }'; }
 
