@@ -60,7 +60,7 @@ impl Element for F16 {
     }
     #[inline(always)]
     fn is_finite(raw: u16) -> bool {
-        raw & 0x7C00 != 0x7C00
+        crate::f16::f16_is_finite(raw)
     }
 }
 

@@ -37,6 +37,12 @@ pub const fn f16_to_f32(bits: u16) -> f32 {
     f32::from_bits(sign | magnitude)
 }
 
+/// Whether binary16 `bits` are finite (the exponent is not all ones).
+#[inline(always)]
+pub(crate) const fn f16_is_finite(bits: u16) -> bool {
+    bits & 0x7C00 != 0x7C00
+}
+
 /// Rounds an `f32` to the nearest IEEE 754 binary16 value, ties to even, and returns its bits.
 ///
 /// The bits of llama.cpp's `ggml_compute_fp32_to_fp16` for every input: too large values become

@@ -11,6 +11,7 @@ use super::{weights, widen_group};
 use crate::BlockQ4K;
 use crate::arch::x86_64::{BlockScales, HalfLoop, run_half_loop};
 use crate::decode_half::Half;
+use crate::f16::f16_is_finite;
 
 /// 16-bit values per store.
 const LANES: usize = 16;
@@ -45,6 +46,7 @@ unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], 
     let mut next = dst;
     for block in blocks {
         let scales = BlockScales::new(block);
+        let finite = has_finite_scales(block);
         for g in 0..4 {
             let q = widen_group(block, g);
             for half in 0..2 {
@@ -59,7 +61,14 @@ unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], 
                     } else {
                         // Lanes [a0..4, b0..4 | a4..8, b4..8] after the in-lane pack; the
                         // permute puts the quarters in order.
-                        let packed = _mm256_packus_epi32(bf16_bits(pair[0]), bf16_bits(pair[1]));
+                        let packed = if finite {
+                            _mm256_packus_epi32(
+                                bf16_bits_not_nan(pair[0]),
+                                bf16_bits_not_nan(pair[1]),
+                            )
+                        } else {
+                            _mm256_packus_epi32(bf16_bits(pair[0]), bf16_bits(pair[1]))
+                        };
                         _mm256_permute4x64_epi64::<0b11_01_10_00>(packed)
                     };
                     // SAFETY: 16 of the values the caller has room for; 32-byte aligned when
@@ -76,6 +85,26 @@ unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], 
             }
         }
     }
+}
+
+/// Whether `block`'s `d` and `dmin` are finite (neither f16 exponent is all ones): then every
+/// value it decodes to is finite. Each is `(d * sc) * q - dmin * m` with six-bit `sc` and `m`
+/// and four-bit `q`, at most about `65504 * 63 * 15` in magnitude, far inside `f32`.
+#[inline]
+fn has_finite_scales(block: &BlockQ4K) -> bool {
+    let (d, dmin) = block.d_dmin_bits();
+    f16_is_finite(d) && f16_is_finite(dmin)
+}
+
+/// Eight `f32` that are not NaN rounded to bfloat16 bits (in the low half of each 32-bit
+/// lane): [`bf16_bits`] without its NaN case (infinities round to themselves either way).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn bf16_bits_not_nan(v: __m256) -> __m256i {
+    let bits = _mm256_castps_si256(v);
+    let odd = _mm256_and_si256(_mm256_srli_epi32::<16>(bits), _mm256_set1_epi32(1));
+    let biased = _mm256_add_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(0x7FFF)), odd);
+    _mm256_srli_epi32::<16>(biased)
 }
 
 /// Eight `f32` rounded to bfloat16 bits (in the low half of each 32-bit lane) by integer
