@@ -215,6 +215,16 @@ pub(crate) unsafe fn run_half_loop(
     }
 }
 
+/// Whether `block`'s `d` and `dmin` are finite (neither f16 exponent is all ones): then every
+/// value it decodes to is finite, so the half kernels' bfloat16 rounding can leave out NaN.
+/// Each value is `(d * sc) * q - dmin * m` with six-bit `sc` and `m` and four-bit `q`, at most
+/// about `65504 * 63 * 15` in magnitude, far inside `f32`.
+#[inline]
+pub(crate) fn has_finite_scales(block: &BlockQ4K) -> bool {
+    let (d, dmin) = block.d_dmin_bits();
+    crate::f16::f16_is_finite(d) && crate::f16::f16_is_finite(dmin)
+}
+
 /// A block's scales as the x86_64 kernels read them: `d`, `dmin`, and the eight 6-bit
 /// sub-block scales and mins one per byte.
 #[derive(Clone, Copy)]

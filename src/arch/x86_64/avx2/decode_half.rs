@@ -9,9 +9,8 @@ use core::arch::x86_64::*;
 
 use super::{weights, widen_group};
 use crate::BlockQ4K;
-use crate::arch::x86_64::{BlockScales, HalfLoop, run_half_loop};
+use crate::arch::x86_64::{BlockScales, HalfLoop, has_finite_scales, run_half_loop};
 use crate::decode_half::Half;
-use crate::f16::f16_is_finite;
 
 /// 16-bit values per store.
 const LANES: usize = 16;
@@ -85,15 +84,6 @@ unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], 
             }
         }
     }
-}
-
-/// Whether `block`'s `d` and `dmin` are finite (neither f16 exponent is all ones): then every
-/// value it decodes to is finite. Each is `(d * sc) * q - dmin * m` with six-bit `sc` and `m`
-/// and four-bit `q`, at most about `65504 * 63 * 15` in magnitude, far inside `f32`.
-#[inline]
-fn has_finite_scales(block: &BlockQ4K) -> bool {
-    let (d, dmin) = block.d_dmin_bits();
-    f16_is_finite(d) && f16_is_finite(dmin)
 }
 
 /// Eight `f32` that are not NaN rounded to bfloat16 bits (in the low half of each 32-bit

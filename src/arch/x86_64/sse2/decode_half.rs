@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 
 use super::{load_group, quants, scale_and_min, weight};
 use crate::BlockQ4K;
-use crate::arch::x86_64::{BlockScales, HalfLoop, run_half_loop};
+use crate::arch::x86_64::{BlockScales, HalfLoop, has_finite_scales, run_half_loop};
 use crate::decode_half::Half;
 
 /// 16-bit values per store.
@@ -45,17 +45,25 @@ unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], 
     let mut next = dst;
     for block in blocks {
         let scales = BlockScales::new(block);
+        let finite = !F16 && has_finite_scales(block);
         for g in 0..4 {
             let bytes = load_group(block, g);
             for half in 0..2 {
                 let j = 2 * g + half;
                 let scale_min = scale_and_min(&scales, j);
                 for bytes in bytes {
-                    let rounded = quants(bytes, j)
-                        .map(|q| weight(q, scale_min))
-                        .map(|v| if F16 { f16_bits(v) } else { bf16_bits(v) });
+                    let weights = quants(bytes, j).map(|q| weight(q, scale_min));
+                    // Each lane's 16 bits sign-extended, so that the saturating `packs` keeps
+                    // them.
+                    let rounded = if finite {
+                        weights.map(|v| bf16_bits_not_nan(v))
+                    } else if F16 {
+                        weights.map(|v| sign_extend(f16_bits(v)))
+                    } else {
+                        weights.map(|v| sign_extend(bf16_bits(v)))
+                    };
                     for pair in [[rounded[0], rounded[1]], [rounded[2], rounded[3]]] {
-                        let packed = _mm_packs_epi32(sign_extend(pair[0]), sign_extend(pair[1]));
+                        let packed = _mm_packs_epi32(pair[0], pair[1]);
                         // SAFETY: 8 of the values the caller has room for; 16-byte aligned
                         // when streaming, since `dst` is and every store is 16 bytes.
                         unsafe {
@@ -114,6 +122,18 @@ fn f16_bits(v: __m128) -> __m128i {
     let nan = _mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7F80_0000));
     let special = select(nan, _mm_set1_epi32(0x7E00), _mm_set1_epi32(0x7C00));
     _mm_or_si128(select(large, special, finite), sign)
+}
+
+/// Four `f32` that are not NaN rounded to bfloat16 bits, sign-extended from the high half of
+/// each 32-bit lane: [`bf16_bits`] without its NaN case, and with [`sign_extend`] in its last
+/// shift.
+#[target_feature(enable = "sse2")]
+#[inline]
+fn bf16_bits_not_nan(v: __m128) -> __m128i {
+    let bits = _mm_castps_si128(v);
+    let odd = _mm_and_si128(_mm_srli_epi32::<16>(bits), _mm_set1_epi32(1));
+    let biased = _mm_add_epi32(_mm_add_epi32(bits, _mm_set1_epi32(0x7FFF)), odd);
+    _mm_srai_epi32::<16>(biased)
 }
 
 /// Four `f32` rounded to bfloat16 bits (in the low half of each 32-bit lane), exactly as
