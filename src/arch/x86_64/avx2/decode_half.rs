@@ -87,7 +87,8 @@ unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], 
 }
 
 /// Eight `f32` that are not NaN rounded to bfloat16 bits (in the low half of each 32-bit
-/// lane): [`bf16_bits`] without its NaN case (infinities round to themselves either way).
+/// lane), round to nearest, ties to even: [`bf16_bits`] without its NaN case (infinities round
+/// to themselves either way).
 #[target_feature(enable = "avx2")]
 #[inline]
 fn bf16_bits_not_nan(v: __m256) -> __m256i {
@@ -103,14 +104,10 @@ fn bf16_bits_not_nan(v: __m256) -> __m256i {
 #[inline]
 fn bf16_bits(v: __m256) -> __m256i {
     let bits = _mm256_castps_si256(v);
-    let top = _mm256_srli_epi32::<16>(bits);
-    let odd = _mm256_and_si256(top, _mm256_set1_epi32(1));
-    let biased = _mm256_add_epi32(bits, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7FFF)));
-    let rounded = _mm256_srli_epi32::<16>(biased);
     let magnitude = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFF_FFFF));
     let nan = _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7F80_0000));
-    let quiet = _mm256_or_si256(top, _mm256_set1_epi32(0x40));
-    _mm256_blendv_epi8(rounded, quiet, nan)
+    let quiet = _mm256_or_si256(_mm256_srli_epi32::<16>(bits), _mm256_set1_epi32(0x40));
+    _mm256_blendv_epi8(bf16_bits_not_nan(v), quiet, nan)
 }
 
 /// `v`, passed unchanged through an empty `asm!`, so that the compiler stores it as one vector.

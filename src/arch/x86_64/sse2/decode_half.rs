@@ -45,7 +45,7 @@ unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], 
     let mut next = dst;
     for block in blocks {
         let scales = BlockScales::new(block);
-        let finite = !F16 && has_finite_scales(block);
+        let finite = has_finite_scales(block);
         for g in 0..4 {
             let bytes = load_group(block, g);
             for half in 0..2 {
@@ -55,12 +55,12 @@ unsafe fn blocks_loop<const F16: bool, const STREAM: bool>(blocks: &[BlockQ4K], 
                     let weights = quants(bytes, j).map(|q| weight(q, scale_min));
                     // Each lane's 16 bits sign-extended, so that the saturating `packs` keeps
                     // them.
-                    let rounded = if finite {
-                        weights.map(|v| bf16_bits_not_nan(v))
-                    } else if F16 {
+                    let rounded = if F16 {
                         weights.map(|v| sign_extend(f16_bits(v)))
+                    } else if finite {
+                        weights.map(|v| bf16_bits_not_nan(v))
                     } else {
-                        weights.map(|v| sign_extend(bf16_bits(v)))
+                        weights.map(|v| bf16_bits(v))
                     };
                     for pair in [[rounded[0], rounded[1]], [rounded[2], rounded[3]]] {
                         let packed = _mm_packs_epi32(pair[0], pair[1]);
@@ -124,9 +124,9 @@ fn f16_bits(v: __m128) -> __m128i {
     _mm_or_si128(select(large, special, finite), sign)
 }
 
-/// Four `f32` that are not NaN rounded to bfloat16 bits, sign-extended from the high half of
-/// each 32-bit lane: [`bf16_bits`] without its NaN case, and with [`sign_extend`] in its last
-/// shift.
+/// Four `f32` that are not NaN rounded to bfloat16 bits (round to nearest, ties to even),
+/// sign-extended from the high half of each 32-bit lane by the last, arithmetic shift:
+/// [`bf16_bits`] without its NaN case.
 #[target_feature(enable = "sse2")]
 #[inline]
 fn bf16_bits_not_nan(v: __m128) -> __m128i {
@@ -136,17 +136,15 @@ fn bf16_bits_not_nan(v: __m128) -> __m128i {
     _mm_srai_epi32::<16>(biased)
 }
 
-/// Four `f32` rounded to bfloat16 bits (in the low half of each 32-bit lane), exactly as
-/// `f32_to_bf16_bits`.
+/// Four `f32` rounded to bfloat16 bits, sign-extended from the high half of each 32-bit lane
+/// (as the saturating `packs` needs them), exactly as `f32_to_bf16_bits`: a NaN quieted,
+/// anything else as [`bf16_bits_not_nan`] rounds it.
 #[target_feature(enable = "sse2")]
 #[inline]
 fn bf16_bits(v: __m128) -> __m128i {
     let bits = _mm_castps_si128(v);
-    let top = _mm_srli_epi32::<16>(bits);
-    let odd = _mm_and_si128(top, _mm_set1_epi32(1));
-    let biased = _mm_add_epi32(bits, _mm_add_epi32(odd, _mm_set1_epi32(0x7FFF)));
-    let rounded = _mm_srli_epi32::<16>(biased);
     let magnitude = _mm_and_si128(bits, _mm_set1_epi32(0x7FFF_FFFF));
     let nan = _mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7F80_0000));
-    select(nan, _mm_or_si128(top, _mm_set1_epi32(0x40)), rounded)
+    let quiet = _mm_or_si128(_mm_srai_epi32::<16>(bits), _mm_set1_epi32(0x40));
+    select(nan, quiet, bf16_bits_not_nan(v))
 }
