@@ -27,7 +27,7 @@ fn delta(reader: &mut Reader<'_>) -> isize {
 fuzz_target!(|data: &[u8]| {
     let mut reader = Reader::new(data);
     let entry = reader.u8() % 3;
-    let kernel = if reader.u8() % 2 == 0 {
+    let kernel = if reader.u8().is_multiple_of(2) {
         Some(reader.kernel())
     } else {
         None

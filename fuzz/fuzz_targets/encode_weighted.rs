@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let input = floats(body, data[1], input_len);
     let mut importance = floats(body.get(7..).unwrap_or(&[]), data[2], importance_len);
-    if data[2] % 2 == 0 {
+    if data[2].is_multiple_of(2) {
         for w in &mut importance {
             *w = w.abs();
         }
@@ -113,7 +113,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let mut out = vec![UNTOUCHED; output_len];
-    let got = if tweak % 2 == 0 {
+    let got = if tweak.is_multiple_of(2) {
         q4k::encode_weighted(&input, &importance, &mut out)
     } else {
         q4k::encode_weighted_parallel(&input, &importance, &mut out)
