@@ -1,7 +1,9 @@
 //! `dot_f32`, `matvec_f32` and `matvec_f32_parallel` (each with the best kernel or any kernel,
 //! available or not): the result is an error exactly when a length is wrong or the kernel is
 //! unavailable, the output is untouched on error, and otherwise every kernel gives the scalar
-//! kernel's bits and each output is the dot product of its row.
+//! kernel's bits and each output is the dot product of its row. Some cases of the parallel entry
+//! point have enough rows for it to split them (`PARALLEL_THRESHOLD_BLOCKS` blocks and a few
+//! rows more).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -26,14 +28,20 @@ fn delta(reader: &mut Reader<'_>) -> isize {
 
 fuzz_target!(|data: &[u8]| {
     let mut reader = Reader::new(data);
-    let entry = reader.u8() % 3;
+    let entry_byte = reader.u8();
+    let entry = entry_byte % 3;
     let kernel = if reader.u8().is_multiple_of(2) {
         Some(reader.kernel())
     } else {
         None
     };
-    let rows = usize::from(reader.u8() % 8);
+    let rows_byte = reader.u8();
     let per_row = usize::from(reader.u8() % 4);
+    let rows = if entry == 1 && entry_byte & 0x80 != 0 && per_row > 0 {
+        q4k::PARALLEL_THRESHOLD_BLOCKS.div_ceil(per_row) + usize::from(rows_byte % 16)
+    } else {
+        usize::from(rows_byte % 8)
+    };
     let (weights_delta, activations_delta, output_delta) =
         (delta(&mut reader), delta(&mut reader), delta(&mut reader));
     let weights_len = (rows * per_row * BLOCK_BYTES).saturating_add_signed(weights_delta);
