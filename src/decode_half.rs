@@ -68,8 +68,8 @@ impl Decoder {
     }
 }
 
-/// The value types of the `half` crate that the decoders write: [`half::f16`] and
-/// [`half::bf16`]. Sealed: implemented only here.
+/// The value types of the `half` crate that the decoders write and the encoders read:
+/// [`half::f16`] and [`half::bf16`]. Sealed: implemented only here.
 #[cfg(feature = "half")]
 #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
 pub trait HalfFloat: sealed::Sealed {}
@@ -82,19 +82,35 @@ pub(crate) mod sealed {
 
     /// How a `half` type's slice reaches the kernels: as its bits, with its format.
     pub trait Sealed: Sized {
-        /// The slice as the bits of its values.
+        /// The slice as the bits of its values, to write.
         fn values(output: &mut [Self]) -> Values<'_>;
+        /// The slice as the bits of its values, to read.
+        fn bits(input: &[Self]) -> HalfBits<'_>;
+    }
+
+    /// The bits of an input slice of `half` values, with their format.
+    pub enum HalfBits<'a> {
+        /// Binary16.
+        F16(&'a [u16]),
+        /// Bfloat16.
+        Bf16(&'a [u16]),
     }
 
     impl Sealed for half::f16 {
         fn values(output: &mut [Self]) -> Values<'_> {
             Values::F16(output.reinterpret_cast_mut())
         }
+        fn bits(input: &[Self]) -> HalfBits<'_> {
+            HalfBits::F16(input.reinterpret_cast())
+        }
     }
 
     impl Sealed for half::bf16 {
         fn values(output: &mut [Self]) -> Values<'_> {
             Values::Bf16(output.reinterpret_cast_mut())
+        }
+        fn bits(input: &[Self]) -> HalfBits<'_> {
+            HalfBits::Bf16(input.reinterpret_cast())
         }
     }
 }

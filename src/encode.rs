@@ -14,6 +14,8 @@
     )
 ))]
 use crate::arch;
+#[cfg(feature = "half")]
+use crate::decode_half::{HalfFloat, sealed::HalfBits};
 use crate::f16::f16_to_f32;
 use crate::{BLOCK_BYTES, BLOCK_VALUES, Error, Kernel, scalar};
 
@@ -216,6 +218,25 @@ impl Encoder {
     pub fn encode_bf16(&self, input: &[u16], output: &mut [u8]) -> Result<(), Error> {
         self.run::<Bf16>(input, output)
     }
+
+    /// Encodes [`half::f16`] or [`half::bf16`] values: the bytes of
+    /// [`encode_f16`](Self::encode_f16) or [`encode_bf16`](Self::encode_bf16) on their bits,
+    /// with the same contract.
+    ///
+    /// ```
+    /// let values = vec![half::f16::from_f32(0.5); 256];
+    /// let mut block = [0u8; q4k::BLOCK_BYTES];
+    /// q4k::Encoder::new().encode_half(&values, &mut block)?;
+    /// # Ok::<(), q4k::Error>(())
+    /// ```
+    #[cfg(feature = "half")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+    pub fn encode_half<T: HalfFloat>(&self, input: &[T], output: &mut [u8]) -> Result<(), Error> {
+        match T::bits(input) {
+            HalfBits::F16(bits) => self.encode_f16(bits, output),
+            HalfBits::Bf16(bits) => self.encode_bf16(bits, output),
+        }
+    }
 }
 
 /// Blocks per parallel task in [`Encoder::encode_parallel`]: a multiple of the four blocks the
@@ -267,6 +288,20 @@ impl Encoder {
     /// [`encode_bf16`](Self::encode_bf16) on the threads of the current rayon pool.
     pub fn encode_bf16_parallel(&self, input: &[u16], output: &mut [u8]) -> Result<(), Error> {
         self.run_parallel::<Bf16>(input, output)
+    }
+
+    /// [`encode_half`](Self::encode_half) on the threads of the current rayon pool.
+    #[cfg(feature = "half")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+    pub fn encode_half_parallel<T: HalfFloat>(
+        &self,
+        input: &[T],
+        output: &mut [u8],
+    ) -> Result<(), Error> {
+        match T::bits(input) {
+            HalfBits::F16(bits) => self.encode_f16_parallel(bits, output),
+            HalfBits::Bf16(bits) => self.encode_bf16_parallel(bits, output),
+        }
     }
 }
 
@@ -326,6 +361,14 @@ pub fn encode_f16(input: &[u16], output: &mut [u8]) -> Result<(), Error> {
 /// [`Encoder::encode_bf16`].
 pub fn encode_bf16(input: &[u16], output: &mut [u8]) -> Result<(), Error> {
     Encoder::new().encode_bf16(input, output)
+}
+
+/// Encodes [`half::f16`] or [`half::bf16`] values with the fastest kernel; see
+/// [`Encoder::encode_half`].
+#[cfg(feature = "half")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+pub fn encode_half<T: HalfFloat>(input: &[T], output: &mut [u8]) -> Result<(), Error> {
+    Encoder::new().encode_half(input, output)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
     )
 ))]
 use crate::arch;
+#[cfg(feature = "half")]
+use crate::decode_half::{HalfFloat, sealed::HalfBits};
 use crate::encode::{Bf16, Element, F16, F32, check_finite};
 use crate::{BLOCK_BYTES, BLOCK_VALUES, Error, Kernel, scalar};
 
@@ -211,6 +213,28 @@ pub fn encode_weighted_bf16(
     output: &mut [u8],
 ) -> Result<(), Error> {
     encode_widened::<Bf16>(Kernel::best(), input, importance, output)
+}
+
+/// [`encode_weighted`] for [`half::f16`] or [`half::bf16`] values: the bytes of
+/// [`encode_weighted_f16`] or [`encode_weighted_bf16`] on their bits.
+///
+/// ```
+/// let row = vec![half::bf16::from_f32(-0.25); 256];
+/// let mut block = [0u8; q4k::BLOCK_BYTES];
+/// q4k::encode_weighted_half(&row, &[1.0; 256], &mut block)?;
+/// # Ok::<(), q4k::Error>(())
+/// ```
+#[cfg(feature = "half")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+pub fn encode_weighted_half<T: HalfFloat>(
+    input: &[T],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    match T::bits(input) {
+        HalfBits::F16(bits) => encode_weighted_f16(bits, importance, output),
+        HalfBits::Bf16(bits) => encode_weighted_bf16(bits, importance, output),
+    }
 }
 
 /// Blocks per parallel task of [`encode_weighted_parallel`]: 16 blocks take tens of

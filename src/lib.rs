@@ -62,7 +62,8 @@
 //!   tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
 //! - `half`: `decode_half` and friends, which write the `half` crate's `f16` and `bf16`
-//!   types (the ones candle and burn use) directly.
+//!   types (the ones candle and burn use) directly, and `encode_half` and
+//!   `encode_weighted_half`, which read them.
 //! - `bytemuck`, `zerocopy`: their marker traits for [`BlockQ4K`] and [`BlockQ8K`], for
 //!   callers who cast with those crates.
 //!
@@ -127,10 +128,16 @@ pub use dot_f32::{dot_f32, dot_f32_with, matvec_f32, matvec_f32_with};
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use dot_f32::{matvec_f32_parallel, matvec_f32_parallel_with};
+#[cfg(feature = "half")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+pub use encode::encode_half;
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
 pub use encode::encode_parallel;
 pub use encode::{Encoder, encode, encode_bf16, encode_f16, encode_with};
+#[cfg(feature = "half")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+pub use encode_weighted::encode_weighted_half;
 pub use encode_weighted::{
     encode_weighted, encode_weighted_bf16, encode_weighted_f16, encode_weighted_with,
 };

@@ -581,3 +581,57 @@ fn encoders_fit_a_small_thread_stack() {
         .join()
         .unwrap();
 }
+
+/// `encode_half` (and its `Encoder` and parallel forms) on `half` values: the bytes of `encode`
+/// on the values `half` widens them to, for both types; a NaN is an error at its index, with
+/// the output untouched.
+#[cfg(feature = "half")]
+#[test]
+#[cfg_attr(miri, ignore = "Miri cannot execute SIMD intrinsics")]
+fn half_types_encode_as_their_widened_values() {
+    const UNTOUCHED: u8 = 0xA5;
+    let blocks = 40;
+    let values: Vec<f32> = (0..blocks * BLOCK_VALUES)
+        .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 0.003 * (1.0 + (i / 256) as f32))
+        .collect();
+    let f16s: Vec<half::f16> = values.iter().map(|&v| half::f16::from_f32(v)).collect();
+    let bf16s: Vec<half::bf16> = values.iter().map(|&v| half::bf16::from_f32(v)).collect();
+    let widened_f16: Vec<f32> = f16s.iter().map(|h| h.to_f32()).collect();
+    let widened_bf16: Vec<f32> = bf16s.iter().map(|h| h.to_f32()).collect();
+    let len = blocks * BLOCK_BYTES;
+    for (name, want, got) in [
+        ("f16", &widened_f16, {
+            let mut out = vec![UNTOUCHED; len];
+            q4k::encode_half(&f16s, &mut out).unwrap();
+            out
+        }),
+        ("bf16", &widened_bf16, {
+            let mut out = vec![UNTOUCHED; len];
+            Encoder::new().encode_half(&bf16s, &mut out).unwrap();
+            out
+        }),
+    ] {
+        let mut expected = vec![0u8; len];
+        q4k::encode(want, &mut expected).unwrap();
+        assert_eq!(got, expected, "{name}");
+        #[cfg(feature = "parallel")]
+        {
+            let mut parallel = vec![UNTOUCHED; len];
+            if name == "f16" {
+                Encoder::new().encode_half_parallel(&f16s, &mut parallel)
+            } else {
+                Encoder::new().encode_half_parallel(&bf16s, &mut parallel)
+            }
+            .unwrap();
+            assert_eq!(parallel, expected, "{name} parallel");
+        }
+    }
+    let mut bad = f16s.clone();
+    bad[300] = half::f16::NAN;
+    let mut out = vec![UNTOUCHED; len];
+    assert_eq!(
+        q4k::encode_half(&bad, &mut out),
+        Err(Error::NonFinite { index: 300 })
+    );
+    assert!(out.iter().all(|&b| b == UNTOUCHED));
+}

@@ -597,3 +597,37 @@ fn f16_bits(v: f32) -> u16 {
     }
     sign | h as u16
 }
+
+/// `encode_weighted_half` on `half` values: the bytes of `encode_weighted` on the values `half`
+/// widens them to, for both types; an infinity is an error at its index, output untouched.
+#[cfg(feature = "half")]
+#[test]
+fn half_types_encode_weighted_as_their_widened_values() {
+    let mut rng = Rng(0x6A1F_0C3D_55E2_9B47);
+    let row = 2 * BLOCK_VALUES;
+    let importance: Vec<f32> = (0..row).map(|_| importance_value(&mut rng, 0)).collect();
+    let values: Vec<f32> = (0..3 * row).map(|i| value(&mut rng, 1, i)).collect();
+    let len = 3 * 2 * BLOCK_BYTES;
+    let f16s: Vec<half::f16> = values.iter().map(|&v| half::f16::from_f32(v)).collect();
+    let bf16s: Vec<half::bf16> = values.iter().map(|&v| half::bf16::from_f32(v)).collect();
+    let widened: [Vec<f32>; 2] = [
+        f16s.iter().map(|h| h.to_f32()).collect(),
+        bf16s.iter().map(|h| h.to_f32()).collect(),
+    ];
+    let mut got = [vec![UNTOUCHED; len], vec![UNTOUCHED; len]];
+    q4k::encode_weighted_half(&f16s, &importance, &mut got[0]).unwrap();
+    q4k::encode_weighted_half(&bf16s, &importance, &mut got[1]).unwrap();
+    for (name, (got, wide)) in ["f16", "bf16"].iter().zip(got.iter().zip(&widened)) {
+        let mut want = vec![0u8; len];
+        encode_weighted(wide, &importance, &mut want).unwrap();
+        assert_eq!(first_different_block(got, &want), None, "{name}");
+    }
+    let mut bad = bf16s.clone();
+    bad[700] = half::bf16::NEG_INFINITY;
+    let mut out = vec![UNTOUCHED; len];
+    assert_eq!(
+        q4k::encode_weighted_half(&bad, &importance, &mut out),
+        Err(Error::NonFinite { index: 700 })
+    );
+    assert!(out.iter().all(|&b| b == UNTOUCHED));
+}
