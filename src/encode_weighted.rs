@@ -283,13 +283,36 @@ pub fn encode_weighted_parallel_with(
         check(input, importance, output)?;
         return run(kernel, input, importance, 0, output);
     }
-    // The same checks as `check`, with the scan of the input split across the threads too.
+    check_parallel::<F32>(kernel, input, importance, output)?;
+    let per_row = importance.len() / BLOCK_VALUES;
+    input
+        .par_chunks(PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES)
+        .zip(output.par_chunks_mut(PARALLEL_CHUNK_BLOCKS * BLOCK_BYTES))
+        .enumerate()
+        .try_for_each(|(c, (x, out))| {
+            let first = c * PARALLEL_CHUNK_BLOCKS % per_row;
+            run(kernel, x, importance, first, out)
+        })
+}
+
+/// The checks of the parallel entry points on a large input, in the serial order (the shapes,
+/// the first non-finite value, the kernel), with the scan of the input split across the
+/// threads of the pool.
+#[cfg(feature = "parallel")]
+fn check_parallel<E: Element>(
+    kernel: Kernel,
+    input: &[E::Raw],
+    importance: &[f32],
+    output: &[u8],
+) -> Result<(), Error> {
+    use rayon::prelude::*;
+
     check_shape(input.len(), importance, output)?;
     let scan = PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES;
     if let Some(index) = input
         .par_chunks(scan)
         .enumerate()
-        .find_map_first(|(c, values)| match check_finite::<F32>(values) {
+        .find_map_first(|(c, values)| match check_finite::<E>(values) {
             Err(Error::NonFinite { index }) => Some(c * scan + index),
             _ => None,
         })
@@ -299,13 +322,90 @@ pub fn encode_weighted_parallel_with(
     if !kernel.is_available() {
         return Err(Error::KernelUnavailable { kernel });
     }
+    Ok(())
+}
+
+/// [`encode_weighted_f16`] on the threads of the current rayon pool: the same checks, the same
+/// bytes, split as [`encode_weighted_parallel`] splits `f32` input; each task widens its 16
+/// blocks on its own stack (16 KiB). No allocation.
+///
+/// ```
+/// let input = vec![0x3555u16; 64 * 256]; // 0.333 in f16
+/// let importance = vec![1.0f32; 4096];
+/// let mut blocks = vec![0u8; 64 * q4k::BLOCK_BYTES];
+/// q4k::encode_weighted_f16_parallel(&input, &importance, &mut blocks)?;
+/// # Ok::<(), q4k::Error>(())
+/// ```
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub fn encode_weighted_f16_parallel(
+    input: &[u16],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    encode_widened_parallel::<F16>(Kernel::best(), input, importance, output)
+}
+
+/// [`encode_weighted_bf16`] on the threads of the current rayon pool; see
+/// [`encode_weighted_f16_parallel`].
+#[cfg(feature = "parallel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
+pub fn encode_weighted_bf16_parallel(
+    input: &[u16],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    encode_widened_parallel::<Bf16>(Kernel::best(), input, importance, output)
+}
+
+/// [`encode_weighted_half`] on the threads of the current rayon pool; see
+/// [`encode_weighted_f16_parallel`].
+#[cfg(all(feature = "parallel", feature = "half"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "parallel", feature = "half"))))]
+pub fn encode_weighted_half_parallel<T: HalfFloat>(
+    input: &[T],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    match T::bits(input) {
+        HalfBits::F16(bits) => encode_weighted_f16_parallel(bits, importance, output),
+        HalfBits::Bf16(bits) => encode_weighted_bf16_parallel(bits, importance, output),
+    }
+}
+
+/// The parallel f16 and bf16 entry points: small inputs and one-thread pools take
+/// [`encode_widened`]; larger ones are checked as a whole, then split into tasks of
+/// [`PARALLEL_CHUNK_BLOCKS`] blocks that each widen their values and encode them.
+#[cfg(feature = "parallel")]
+fn encode_widened_parallel<E: Element<Raw = u16>>(
+    kernel: Kernel,
+    input: &[u16],
+    importance: &[f32],
+    output: &mut [u8],
+) -> Result<(), Error> {
+    use rayon::prelude::*;
+
+    if input.len() / BLOCK_VALUES < 2 * PARALLEL_CHUNK_BLOCKS || rayon::current_num_threads() < 2 {
+        return encode_widened::<E>(kernel, input, importance, output);
+    }
+    check_parallel::<E>(kernel, input, importance, output)?;
     let per_row = importance.len() / BLOCK_VALUES;
     input
         .par_chunks(PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES)
         .zip(output.par_chunks_mut(PARALLEL_CHUNK_BLOCKS * BLOCK_BYTES))
         .enumerate()
-        .try_for_each(|(c, (x, out))| {
-            let first = c * PARALLEL_CHUNK_BLOCKS % per_row;
-            run(kernel, x, importance, first, out)
+        .try_for_each(|(c, (narrow, out))| {
+            let mut wide = [0.0f32; PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES];
+            let wide = &mut wide[..narrow.len()];
+            for (w, &n) in wide.iter_mut().zip(narrow) {
+                *w = E::widen(n);
+            }
+            run(
+                kernel,
+                wide,
+                importance,
+                c * PARALLEL_CHUNK_BLOCKS % per_row,
+                out,
+            )
         })
 }

@@ -57,9 +57,9 @@
 //!
 //! - `std` (default): runtime CPU detection. Without it the kernel is chosen from the build's
 //!   target features, so `-C target-cpu=...` builds for bare metal still get SIMD.
-//! - `parallel`: `decode_parallel`, `encode_parallel`, `encode_weighted_parallel`,
-//!   `matvec_q8k_parallel`, `matvec_f32_parallel` and their variants, multi-threaded over whole
-//!   tensors with rayon.
+//! - `parallel`: `decode_parallel`, `encode_parallel`, `encode_weighted_parallel` (and its
+//!   f16, bf16 and `half` forms), `matvec_q8k_parallel`, `matvec_f32_parallel` and their
+//!   variants, multi-threaded over whole tensors with rayon.
 //! - `defmt`: [`defmt::Format`](https://docs.rs/defmt) for [`Error`], [`Kernel`] and [`Stores`].
 //! - `half`: `decode_half` and friends, which write the `half` crate's `f16` and `bf16`
 //!   types (the ones candle and burn use) directly, and `encode_half` and
@@ -138,12 +138,18 @@ pub use encode::{Encoder, encode, encode_bf16, encode_f16, encode_with};
 #[cfg(feature = "half")]
 #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
 pub use encode_weighted::encode_weighted_half;
+#[cfg(all(feature = "parallel", feature = "half"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "parallel", feature = "half"))))]
+pub use encode_weighted::encode_weighted_half_parallel;
 pub use encode_weighted::{
     encode_weighted, encode_weighted_bf16, encode_weighted_f16, encode_weighted_with,
 };
 #[cfg(feature = "parallel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "parallel")))]
-pub use encode_weighted::{encode_weighted_parallel, encode_weighted_parallel_with};
+pub use encode_weighted::{
+    encode_weighted_bf16_parallel, encode_weighted_f16_parallel, encode_weighted_parallel,
+    encode_weighted_parallel_with,
+};
 pub use error::Error;
 pub use f16::f16_to_f32;
 pub use kernel::Kernel;

@@ -315,6 +315,86 @@ fn parallel_gives_the_serial_bytes() {
     }
 }
 
+/// The parallel f16 and bf16 encoders split a large input across threads and give the bytes
+/// of the serial ones; the first non-finite value is found and nothing written.
+#[cfg(feature = "parallel")]
+#[test]
+#[cfg_attr(miri, ignore = "too slow under Miri")]
+fn parallel_f16_and_bf16_give_the_serial_bytes() {
+    type Narrow = (
+        &'static str,
+        fn(f32) -> u16,
+        fn(&[u16], &[f32], &mut [u8]) -> Result<(), Error>,
+        fn(&[u16], &[f32], &mut [u8]) -> Result<(), Error>,
+        u16,
+    );
+    let narrow: [Narrow; 2] = [
+        (
+            "f16",
+            f16_bits,
+            q4k::encode_weighted_f16,
+            q4k::encode_weighted_f16_parallel,
+            0x7C00,
+        ),
+        (
+            "bf16",
+            |v| (v.to_bits() >> 16) as u16,
+            q4k::encode_weighted_bf16,
+            q4k::encode_weighted_bf16_parallel,
+            0x7F80,
+        ),
+    ];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for blocks_per_row in [3usize, 40] {
+        let row = blocks_per_row * BLOCK_VALUES;
+        let rows = 80usize.div_ceil(blocks_per_row);
+        let importance: Vec<f32> = (0..row).map(|_| importance_value(&mut rng, 0)).collect();
+        let values: Vec<f32> = (0..rows * row).map(|i| value(&mut rng, 1, i)).collect();
+        let len = rows * blocks_per_row * BLOCK_BYTES;
+        for (name, to_bits, serial, parallel, infinity) in narrow {
+            let bits: Vec<u16> = values.iter().map(|&v| to_bits(v)).collect();
+            let mut want = vec![UNTOUCHED; len];
+            serial(&bits, &importance, &mut want).unwrap();
+            let mut got = vec![UNTOUCHED; len];
+            pool.install(|| parallel(&bits, &importance, &mut got))
+                .unwrap();
+            assert_eq!(
+                first_different_block(&got, &want),
+                None,
+                "{name}, {blocks_per_row} blocks per row"
+            );
+            let first = bits.len() - 3000;
+            let mut bad = bits.clone();
+            bad[first] = infinity | 1;
+            bad[first + 1000] = infinity;
+            let mut out = vec![UNTOUCHED; len];
+            assert_eq!(
+                pool.install(|| parallel(&bad, &importance, &mut out)),
+                Err(Error::NonFinite { index: first }),
+                "{name}"
+            );
+            assert!(
+                out.iter().all(|&b| b == UNTOUCHED),
+                "{name}: wrote on error"
+            );
+        }
+        #[cfg(feature = "half")]
+        {
+            let halves: Vec<half::bf16> = values.iter().map(|&v| half::bf16::from_f32(v)).collect();
+            let mut want = vec![UNTOUCHED; len];
+            q4k::encode_weighted_half(&halves, &importance, &mut want).unwrap();
+            let mut got = vec![UNTOUCHED; len];
+            pool.install(|| q4k::encode_weighted_half_parallel(&halves, &importance, &mut got))
+                .unwrap();
+            assert_eq!(first_different_block(&got, &want), None, "half::bf16");
+        }
+    }
+}
+
 /// Rows are encoded on their own: a call over several rows gives the bytes of one call per row.
 #[test]
 #[cfg_attr(miri, ignore = "too slow under Miri")]
