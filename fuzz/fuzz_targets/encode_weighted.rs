@@ -1,10 +1,13 @@
 //! The importance-weighted encoder: `encode_weighted`, `encode_weighted_with` (every kernel,
-//! available or not) and `encode_weighted_parallel`, on any lengths and any float bits.
+//! available or not), `encode_weighted_parallel`, and the f16 and bf16 entry points (serial
+//! and parallel), on any lengths and any float bits.
 //!
 //! Header: kernel, value mode, importance mode, row blocks, length tweaks; then the bytes the
 //! floats are made of. Checks: no panic; `Ok` exactly when lengths and values are valid and the
 //! kernel is available; on `Ok` the scalar kernel's bytes from every available kernel and the
-//! parallel encoder; on `Err` the output untouched.
+//! parallel encoder; on `Err` the output untouched. Where the value mode asks for half-precision
+//! input, the values are f16 or bf16 bits, the `f32` entry points encode them widened, and the
+//! f16 or bf16 entry point must return what the `f32` one returned, bytes or error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -64,7 +67,23 @@ fuzz_target!(|data: &[u8]| {
     } else {
         expected
     };
-    let input = floats(body, data[1], input_len);
+    // Half-precision input: f16 (or, with the top bit, bf16) bits from the body, and their
+    // exact widening for the `f32` entry points.
+    let narrow = (data[1] & 0x40 != 0).then(|| {
+        let byte = |i: usize| body.get(i % body.len().max(1)).copied().unwrap_or(0);
+        let bits: Vec<u16> = (0..input_len)
+            .map(|i| u16::from_le_bytes([byte(2 * i), byte(2 * i + 1)]))
+            .collect();
+        (data[1] & 0x80 != 0, bits)
+    });
+    let input = match &narrow {
+        Some((false, bits)) => bits.iter().map(|&b| q4k::f16_to_f32(b)).collect(),
+        Some((true, bits)) => bits
+            .iter()
+            .map(|&b| f32::from_bits(u32::from(b) << 16))
+            .collect(),
+        None => floats(body, data[1], input_len),
+    };
     let mut importance = floats(body.get(7..).unwrap_or(&[]), data[2], importance_len);
     if data[2].is_multiple_of(2) {
         for w in &mut importance {
@@ -126,5 +145,23 @@ fuzz_target!(|data: &[u8]| {
         );
     } else {
         assert!(out.iter().all(|&b| b == UNTOUCHED), "wrote on error");
+    }
+
+    if let Some((bf16, bits)) = narrow {
+        let mut half_out = vec![UNTOUCHED; output_len];
+        let half_got = match (bf16, tweak.is_multiple_of(2)) {
+            (false, true) => q4k::encode_weighted_f16(&bits, &importance, &mut half_out),
+            (false, false) => q4k::encode_weighted_f16_parallel(&bits, &importance, &mut half_out),
+            (true, true) => q4k::encode_weighted_bf16(&bits, &importance, &mut half_out),
+            (true, false) => q4k::encode_weighted_bf16_parallel(&bits, &importance, &mut half_out),
+        };
+        assert_eq!(
+            half_got, got,
+            "bf16 {bf16}: another result than on the widened values"
+        );
+        assert!(
+            half_out == out,
+            "bf16 {bf16}: other bytes than on the widened values"
+        );
     }
 });
