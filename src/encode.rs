@@ -292,7 +292,7 @@ impl Encoder {
 
     /// [`encode_half`](Self::encode_half) on the threads of the current rayon pool.
     #[cfg(feature = "half")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "half")))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "parallel", feature = "half"))))]
     pub fn encode_half_parallel<T: HalfFloat>(
         &self,
         input: &[T],
