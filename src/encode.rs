@@ -28,6 +28,13 @@ pub(crate) trait Element: Copy + Send + Sync + 'static {
     fn widen(raw: Self::Raw) -> f32;
     /// Whether the value is neither NaN nor infinite.
     fn is_finite(raw: Self::Raw) -> bool;
+    /// [`widen`](Element::widen) of each value of `raw` into `out` (as many as both hold).
+    #[inline(always)]
+    fn widen_slice(raw: &[Self::Raw], out: &mut [f32]) {
+        for (w, &r) in out.iter_mut().zip(raw) {
+            *w = Self::widen(r);
+        }
+    }
 }
 
 /// `f32` input.
@@ -63,6 +70,10 @@ impl Element for F16 {
     #[inline(always)]
     fn is_finite(raw: u16) -> bool {
         crate::f16::f16_is_finite(raw)
+    }
+    #[inline(always)]
+    fn widen_slice(raw: &[u16], out: &mut [f32]) {
+        crate::f16::widen_f16_slice(raw, out);
     }
 }
 

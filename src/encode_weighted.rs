@@ -172,9 +172,7 @@ fn encode_widened<E: Element<Raw = u16>>(
         .enumerate()
     {
         let wide = &mut wide[..narrow.len()];
-        for (w, &n) in wide.iter_mut().zip(narrow) {
-            *w = E::widen(n);
-        }
+        E::widen_slice(narrow, wide);
         run(kernel, wide, importance, c * WIDEN_BLOCKS % per_row, out)?;
     }
     Ok(())
@@ -397,9 +395,7 @@ fn encode_widened_parallel<E: Element<Raw = u16>>(
         .try_for_each(|(c, (narrow, out))| {
             let mut wide = [0.0f32; PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES];
             let wide = &mut wide[..narrow.len()];
-            for (w, &n) in wide.iter_mut().zip(narrow) {
-                *w = E::widen(n);
-            }
+            E::widen_slice(narrow, wide);
             run(
                 kernel,
                 wide,

@@ -37,6 +37,45 @@ pub const fn f16_to_f32(bits: u16) -> f32 {
     f32::from_bits(sign | magnitude)
 }
 
+/// [`f16_to_f32`] of each value of `bits` into `out` (as many as both hold), the same bits,
+/// in a form the compiler turns into vector code where the target has a vector unit for
+/// floats: every case computed and the right one selected, and subnormals (`m * 2^-24`)
+/// through an exact integer conversion and an exact multiply (no subnormal operand or result).
+/// Elsewhere (the soft-float targets, where float arithmetic is a library call) the integer
+/// form of [`f16_to_f32`] value by value.
+#[inline]
+pub(crate) fn widen_f16_slice(bits: &[u16], out: &mut [f32]) {
+    #[cfg(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    ))]
+    for (w, &h) in out.iter_mut().zip(bits) {
+        let h = u32::from(h);
+        let sign = (h & 0x8000) << 16;
+        let exponent = (h >> 10) & 0x1F;
+        let mantissa = h & 0x03FF;
+        // Exact: `mantissa` < 2^10 converts exactly, and the product is 0 or at least 2^-24.
+        let subnormal = (mantissa as f32 * f32::from_bits(0x3380_0000)).to_bits();
+        let normal = ((exponent + (127 - 15)) << 23) | (mantissa << 13);
+        let special = 0x7F80_0000 | (mantissa << 13);
+        let magnitude = if exponent == 0 {
+            subnormal
+        } else if exponent == 0x1F {
+            special
+        } else {
+            normal
+        };
+        *w = f32::from_bits(sign | magnitude);
+    }
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    )))]
+    for (w, &h) in out.iter_mut().zip(bits) {
+        *w = f16_to_f32(h);
+    }
+}
+
 /// Whether binary16 `bits` are finite (the exponent is not all ones).
 #[inline(always)]
 pub(crate) const fn f16_is_finite(bits: u16) -> bool {
@@ -138,6 +177,19 @@ mod tests {
             let got = f16_to_f32(bits);
             let want = reference(bits);
             assert_eq!(got.to_bits(), want.to_bits(), "f16 bits {bits:#06x}");
+        }
+    }
+
+    /// The slice widening gives the bits of [`f16_to_f32`] for every pattern, NaN payloads
+    /// included.
+    #[test]
+    fn slice_widening_has_the_bits_of_f16_to_f32() {
+        let all: std::vec::Vec<u16> = (0..=u16::MAX).collect();
+        let want: std::vec::Vec<u32> = all.iter().map(|&b| f16_to_f32(b).to_bits()).collect();
+        let mut got = std::vec![0f32; all.len()];
+        super::widen_f16_slice(&all, &mut got);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g.to_bits(), *w, "f16 bits {i:#06x}");
         }
     }
 
