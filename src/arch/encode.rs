@@ -112,8 +112,10 @@ pub(crate) fn encode_blocks<S: Lanes, E: Element>(s: S, input: &[E::Raw], out: &
         for (k, block) in blocks.iter().enumerate() {
             let (subs, _) = block.as_chunks::<SUB_BLOCK>();
             for (j, sub) in subs.iter().enumerate() {
-                for (row, &raw) in xt.iter_mut().zip(sub) {
-                    row[k * SUB_BLOCKS + j] = E::widen(raw);
+                let mut wide = [0f32; SUB_BLOCK];
+                E::widen_slice(sub, &mut wide);
+                for (row, &w) in xt.iter_mut().zip(&wide) {
+                    row[k * SUB_BLOCKS + j] = w;
                 }
             }
         }
