@@ -274,34 +274,27 @@ pub fn encode_weighted_parallel_with(
     importance: &[f32],
     output: &mut [u8],
 ) -> Result<(), Error> {
-    use rayon::prelude::*;
-
     let blocks = input.len() / BLOCK_VALUES;
     if blocks < 2 * PARALLEL_CHUNK_BLOCKS || rayon::current_num_threads() < 2 {
         check(input, importance, output)?;
         return run(kernel, input, importance, 0, output);
     }
-    check_parallel::<F32>(kernel, input, importance, output)?;
-    let per_row = importance.len() / BLOCK_VALUES;
-    input
-        .par_chunks(PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES)
-        .zip(output.par_chunks_mut(PARALLEL_CHUNK_BLOCKS * BLOCK_BYTES))
-        .enumerate()
-        .try_for_each(|(c, (x, out))| {
-            let first = c * PARALLEL_CHUNK_BLOCKS % per_row;
-            run(kernel, x, importance, first, out)
-        })
+    split_tasks::<F32>(kernel, input, importance, output, |x, first, out| {
+        run(kernel, x, importance, first, out)
+    })
 }
 
-/// The checks of the parallel entry points on a large input, in the serial order (the shapes,
-/// the first non-finite value, the kernel), with the scan of the input split across the
-/// threads of the pool.
+/// The parallel entry points on a large input: the checks in the serial order (the shapes, the
+/// first non-finite value, the kernel), with the scan of the input split across the threads of
+/// the pool; then `task(values, first, out)` for each [`PARALLEL_CHUNK_BLOCKS`] blocks of
+/// `input`, `first` being the position in its row (in blocks) of the task's first block.
 #[cfg(feature = "parallel")]
-fn check_parallel<E: Element>(
+fn split_tasks<E: Element>(
     kernel: Kernel,
     input: &[E::Raw],
     importance: &[f32],
-    output: &[u8],
+    output: &mut [u8],
+    task: impl Fn(&[E::Raw], usize, &mut [u8]) -> Result<(), Error> + Sync + Send,
 ) -> Result<(), Error> {
     use rayon::prelude::*;
 
@@ -320,7 +313,12 @@ fn check_parallel<E: Element>(
     if !kernel.is_available() {
         return Err(Error::KernelUnavailable { kernel });
     }
-    Ok(())
+    let per_row = importance.len() / BLOCK_VALUES;
+    input
+        .par_chunks(PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES)
+        .zip(output.par_chunks_mut(PARALLEL_CHUNK_BLOCKS * BLOCK_BYTES))
+        .enumerate()
+        .try_for_each(|(c, (values, out))| task(values, c * PARALLEL_CHUNK_BLOCKS % per_row, out))
 }
 
 /// [`encode_weighted_f16`] on the threads of the current rayon pool: the same checks, the same
@@ -381,27 +379,13 @@ fn encode_widened_parallel<E: Element<Raw = u16>>(
     importance: &[f32],
     output: &mut [u8],
 ) -> Result<(), Error> {
-    use rayon::prelude::*;
-
     if input.len() / BLOCK_VALUES < 2 * PARALLEL_CHUNK_BLOCKS || rayon::current_num_threads() < 2 {
         return encode_widened::<E>(kernel, input, importance, output);
     }
-    check_parallel::<E>(kernel, input, importance, output)?;
-    let per_row = importance.len() / BLOCK_VALUES;
-    input
-        .par_chunks(PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES)
-        .zip(output.par_chunks_mut(PARALLEL_CHUNK_BLOCKS * BLOCK_BYTES))
-        .enumerate()
-        .try_for_each(|(c, (narrow, out))| {
-            let mut wide = [0.0f32; PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES];
-            let wide = &mut wide[..narrow.len()];
-            E::widen_slice(narrow, wide);
-            run(
-                kernel,
-                wide,
-                importance,
-                c * PARALLEL_CHUNK_BLOCKS % per_row,
-                out,
-            )
-        })
+    split_tasks::<E>(kernel, input, importance, output, |narrow, first, out| {
+        let mut wide = [0.0f32; PARALLEL_CHUNK_BLOCKS * BLOCK_VALUES];
+        let wide = &mut wide[..narrow.len()];
+        E::widen_slice(narrow, wide);
+        run(kernel, wide, importance, first, out)
+    })
 }
